@@ -1,0 +1,232 @@
+//! Command-line interface: clap definitions and dispatch to the library.
+
+use crate::config::SkeletonTrainConfig;
+use crate::data::preprocess::LengthMode;
+use crate::data::split::Split;
+use crate::data::Format;
+use crate::train::optim::OptimKind;
+use crate::train::schedule::ScheduleKind;
+use crate::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "skelcam", version, about = "Train skeleton-action models and show why they decide what they decide (Class Activation Maps)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a small model on the built-in synthetic data and write its plots to plots/demo/.
+    Demo(DemoArgs),
+    /// Generate a synthetic skeleton dataset in the generic CSV format (with ground-truth joints).
+    Synth(SynthArgs),
+    /// Skeleton models: train, evaluate, inspect.
+    #[command(subcommand)]
+    Skeleton(SkeletonCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SkeletonCommand {
+    /// Train an ST-GCN; writes config.json, model.safetensors, metrics.json, curves.png, confusion.png.
+    Train(TrainArgs),
+    /// Evaluate a trained run: top-1/top-5, per-class accuracy, confusion matrix.
+    Eval(EvalArgs),
+    /// Show a model's layer table and parameter count.
+    Info(InfoArgs),
+}
+
+/// Where skeleton data comes from (shared by train and eval).
+#[derive(Args, Debug, Clone, Default)]
+pub struct DataArgs {
+    /// Dataset folder (ntu, msr, csv) or synthetic preset name (default, tiny, all).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Data format.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Skeleton layout: ntu25, kinect20, openpose18, msr20, or a JSON file.
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// Train/test split.
+    #[arg(long, value_enum)]
+    pub split: Option<Split>,
+    /// Training subjects for a cross-subject split, e.g. 1,3,5.
+    #[arg(long, value_delimiter = ',')]
+    pub train_subjects: Option<Vec<u32>>,
+    /// Skip unreadable files (they are listed) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// JSON file with any of the options below (command-line options override it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Model preset: stgcn, stgcn-small, stgcn-tiny.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed for initialisation, shuffling, augmentation and dropout (same seed = same result).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimKind>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleKind>,
+    /// Input length T (multiple of the model's temporal stride).
+    #[arg(long)]
+    pub frames: Option<usize>,
+    #[arg(long, value_enum)]
+    pub length_mode: Option<LengthMode>,
+    /// Person slots M.
+    #[arg(long)]
+    pub persons: Option<usize>,
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// Switch training augmentation off.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Run directory to create.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing run directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Continue the interrupted run in this directory from its last checkpoint.
+    #[arg(long, conflicts_with_all = ["out", "force", "config"])]
+    pub resume: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A run directory written by `skeleton train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Evaluate every loaded sample instead of the test split.
+    #[arg(long)]
+    pub all: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[arg(long, default_value = "stgcn")]
+    pub model: String,
+    #[arg(long, default_value = "ntu25")]
+    pub layout: String,
+    #[arg(long, default_value_t = 60)]
+    pub classes: usize,
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Preset: default, tiny, all.
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    #[arg(long, default_value = "kinect20")]
+    pub layout: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where the demo's plots go.
+    #[arg(long, default_value = "plots/demo")]
+    pub out: PathBuf,
+    /// Where the demo's run directory goes (overwritten).
+    #[arg(long, default_value = "runs/demo")]
+    pub run: PathBuf,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+}
+
+impl TrainArgs {
+    /// Defaults ← config file ← these options.
+    pub fn resolve(&self) -> Result<SkeletonTrainConfig> {
+        let mut c = match &self.config {
+            Some(p) => SkeletonTrainConfig::from_file(p)?,
+            None => SkeletonTrainConfig::default(),
+        };
+        self.data.apply(&mut c);
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
+        }
+        set!(model, epochs, batch_size, seed, optimizer, lr, weight_decay, schedule, frames, length_mode);
+        if self.persons.is_some() {
+            c.persons = self.persons;
+        }
+        if self.dropout.is_some() {
+            c.dropout = self.dropout;
+        }
+        if self.no_augment {
+            c.augment = None;
+        }
+        Ok(c)
+    }
+}
+
+impl DataArgs {
+    pub fn apply(&self, c: &mut SkeletonTrainConfig) {
+        if let Some(f) = self.format {
+            c.format = f;
+        }
+        if self.data.is_some() {
+            c.data = self.data.clone();
+        }
+        if self.layout.is_some() {
+            c.layout = self.layout.clone();
+        }
+        if let Some(s) = self.split {
+            c.split = s;
+        }
+        if self.train_subjects.is_some() {
+            c.train_subjects = self.train_subjects.clone();
+        }
+        c.skip_bad |= self.skip_bad;
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo(a) => crate::report::demo(&a),
+        Command::Synth(a) => crate::report::synth(&a),
+        Command::Skeleton(SkeletonCommand::Train(a)) => {
+            match &a.resume {
+                Some(dir) => crate::train::skeleton::resume(dir)?,
+                None => {
+                    let cfg = a.resolve()?;
+                    crate::train::skeleton::train(&cfg, a.out.as_ref().expect("clap requires --out"), a.force)?
+                }
+            };
+            Ok(())
+        }
+        Command::Skeleton(SkeletonCommand::Eval(a)) => crate::report::eval(&a),
+        Command::Skeleton(SkeletonCommand::Info(a)) => crate::report::info(&a),
+    }
+}

@@ -1,0 +1,113 @@
+//! Training configuration: defaults, then a JSON config file, then command-line options; the resolved
+//! configuration is saved in every run directory as `config.json`.
+
+use crate::data::preprocess::{Augment, LengthMode};
+use crate::data::split::Split;
+use crate::data::Format;
+use crate::train::optim::OptimKind;
+use crate::train::schedule::ScheduleKind;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything that defines a skeleton training run. Every field can be set in a `--config` JSON file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SkeletonTrainConfig {
+    /// Dataset folder, or the synthetic preset name with `format: synthetic`.
+    pub data: Option<String>,
+    pub format: Format,
+    /// Layout name or JSON path (default: the format's layout).
+    pub layout: Option<String>,
+    pub split: Split,
+    /// Explicit training subjects for cross-subject splits.
+    pub train_subjects: Option<Vec<u32>>,
+    /// Model preset: stgcn, stgcn-small, stgcn-tiny.
+    pub model: String,
+    /// Dropout override (preset default 0.5).
+    pub dropout: Option<f32>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub optimizer: OptimKind,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub schedule: ScheduleKind,
+    pub warmup_epochs: f64,
+    /// Epochs at which a step schedule divides the rate by 10.
+    pub milestones: Vec<usize>,
+    /// Fixed input length T (a multiple of the model's temporal stride).
+    pub frames: usize,
+    pub length_mode: LengthMode,
+    /// Person slots M (default: the most persons found in the data, at most 2).
+    pub persons: Option<usize>,
+    /// Training augmentation; `null` switches it off.
+    pub augment: Option<Augment>,
+    /// Skip unreadable files (listing them) instead of stopping.
+    pub skip_bad: bool,
+    /// Evaluate on the test split every this many epochs (and always after the last).
+    pub eval_every: usize,
+}
+
+impl Default for SkeletonTrainConfig {
+    fn default() -> Self {
+        SkeletonTrainConfig {
+            data: None,
+            format: Format::Synthetic,
+            layout: None,
+            split: Split::CrossSubject,
+            train_subjects: None,
+            model: "stgcn-small".into(),
+            dropout: None,
+            epochs: 40,
+            batch_size: 16,
+            seed: 1,
+            optimizer: OptimKind::Sgd,
+            lr: 0.05,
+            weight_decay: 5e-4,
+            momentum: 0.9,
+            schedule: ScheduleKind::Cosine,
+            warmup_epochs: 2.0,
+            milestones: vec![],
+            frames: 32,
+            length_mode: LengthMode::Resample,
+            persons: None,
+            augment: Some(Augment::default()),
+            skip_bad: false,
+            eval_every: 1,
+        }
+    }
+}
+
+impl SkeletonTrainConfig {
+    /// Defaults overlaid with a JSON file (unknown keys are an error naming the key).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        crate::io::read_json(path)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::usage(m));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if self.batch_size < 2 {
+            return bad(format!("batch_size must be at least 2 (batch norm needs 2 samples), got {}", self.batch_size));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("lr must be a positive number, got {}", self.lr));
+        }
+        if self.frames < 4 {
+            return bad(format!("frames must be at least 4, got {}", self.frames));
+        }
+        if let Some(p) = self.persons {
+            if p == 0 {
+                return bad("persons must be at least 1".into());
+            }
+        }
+        if self.eval_every == 0 {
+            return bad("eval_every must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! Skeleton data: the in-memory sequence type, dataset loading for every supported format, and its submodules.
+//!
+//! A sequence holds its coordinates as an `ndarray` of shape **(C, T, V, M)**: channels (x, y, z),
+//! frames, joints, persons. Batches given to the models are **(N, C, T, V, M)**.
+
+pub mod csv;
+pub mod layout;
+pub mod msr;
+pub mod ntu;
+pub mod preprocess;
+pub mod split;
+pub mod synth;
+pub mod text;
+
+pub use layout::Layout;
+
+use crate::{Error, Result};
+use ndarray::Array4;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The skeleton data formats skelcam reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// NTU RGB+D `.skeleton` files (S001C001P001R001A001.skeleton).
+    Ntu,
+    /// MSR Action3D `aAA_sSS_eEE_skeleton3D.txt` files.
+    Msr,
+    /// The generic documented format: `labels.csv` + one CSV per sequence.
+    Csv,
+    /// The built-in synthetic generator (no files needed).
+    Synthetic,
+}
+
+impl Format {
+    pub fn default_layout(self) -> &'static str {
+        match self {
+            Format::Ntu => "ntu25",
+            Format::Msr => "msr20",
+            Format::Csv | Format::Synthetic => "kinect20",
+        }
+    }
+}
+
+/// One skeleton sequence as read from disk (or generated).
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    /// File stem or generated id, unique within a dataset.
+    pub name: String,
+    pub label: usize,
+    pub subject: u32,
+    pub camera: Option<u32>,
+    pub setup: Option<u32>,
+    /// Coordinates, shape (C, T, V, M). Absent persons / frames are all zero.
+    pub data: Array4<f32>,
+}
+
+impl Sequence {
+    pub fn frames(&self) -> usize {
+        self.data.shape()[1]
+    }
+    /// Whether person `m` has any non-zero coordinate in frame `t`.
+    pub fn present(&self, t: usize, m: usize) -> bool {
+        let s = self.data.shape();
+        (0..s[0]).any(|c| (0..s[2]).any(|v| self.data[[c, t, v, m]] != 0.0))
+    }
+}
+
+/// A loaded dataset: class names, layout, sequences, and what was skipped on the way.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub classes: Vec<String>,
+    pub layout: Layout,
+    pub samples: Vec<Sequence>,
+    /// Files that could not be used, with the reason (only with `--skip-bad`, or empty-skeleton files).
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Non-fatal remarks (e.g. empty frames dropped).
+    pub warnings: Vec<String>,
+    /// For synthetic data: the ground-truth discriminative joints of each class.
+    pub gt_joints: Option<Vec<Vec<usize>>>,
+}
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub format: Format,
+    /// A folder (ntu, msr, csv) or a synthetic preset name.
+    pub data: Option<String>,
+    /// Layout name or JSON path; `None` means the format's default.
+    pub layout: Option<String>,
+    pub skip_bad: bool,
+    /// Maximum persons per sequence (M).
+    pub max_persons: usize,
+    /// Seed for the synthetic generator.
+    pub seed: u64,
+}
+
+/// Outcome of reading one file: a sequence, or a file with no skeleton in it (skipped with a warning).
+pub enum ReadOutcome {
+    Sequence(Sequence, Vec<String>),
+    NoSkeleton(String),
+}
+
+pub fn load(opts: &LoadOptions) -> Result<Dataset> {
+    let layout = Layout::resolve(opts.layout.as_deref().unwrap_or(opts.format.default_layout()))?;
+    if opts.format == Format::Synthetic {
+        let preset = opts.data.as_deref().unwrap_or("default");
+        return synth::generate(&synth::SynthConfig::preset(preset, opts.seed)?, &layout);
+    }
+    let dir = PathBuf::from(
+        opts.data
+            .as_deref()
+            .ok_or_else(|| Error::usage(format!("--data DIR is required for --format {:?}", opts.format).to_lowercase()))?,
+    );
+    if !dir.is_dir() {
+        return Err(Error::usage(format!("--data {}: no such folder", dir.display())));
+    }
+    match opts.format {
+        Format::Msr => msr::load_dir(&dir, &layout, opts.skip_bad),
+        Format::Ntu => ntu::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
+        Format::Csv => csv::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
+        Format::Synthetic => unreachable!(),
+    }
+}
+
+/// Shared loop for per-file readers: read every file, keep good sequences, and either fail on the first
+/// bad file or (with `skip_bad`) record it and go on.
+pub(crate) fn collect_files<F>(files: &[PathBuf], skip_bad: bool, mut read: F) -> Result<Collected>
+where
+    F: FnMut(&Path) -> Result<ReadOutcome>,
+{
+    let mut out = Collected::default();
+    let bar = crate::train::progress::bar(files.len() as u64, "reading");
+    for f in files {
+        match read(f) {
+            Ok(ReadOutcome::Sequence(s, w)) => {
+                out.warnings.extend(w);
+                out.samples.push(s);
+            }
+            Ok(ReadOutcome::NoSkeleton(why)) => {
+                out.warnings.push(format!("{}: skipped: {why}", f.display()));
+                out.skipped.push((f.clone(), why));
+            }
+            Err(e) if skip_bad => out.skipped.push((f.clone(), e.to_string())),
+            Err(e) => return Err(e),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub samples: Vec<Sequence>,
+    pub skipped: Vec<(PathBuf, String)>,
+    pub warnings: Vec<String>,
+}
+
+/// Files in `dir` whose name satisfies `keep`, sorted; an error naming the folder if there are none.
+pub(crate) fn list_files(dir: &Path, what: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::data(dir, format!("no {what} found in this folder; check --data and --format")));
+    }
+    Ok(files)
+}
+
+/// Parse a float field, rejecting non-numbers and NaN/Inf with the file, line and field named.
+pub(crate) fn parse_coord(tok: &str, path: &Path, line: usize, field: &str) -> Result<f32> {
+    let v: f32 = tok
+        .parse()
+        .map_err(|_| Error::at_field(path, line, field, format!("'{tok}' is not a number")))?;
+    if !v.is_finite() {
+        return Err(Error::at_field(path, line, field, format!("'{tok}' is not a finite coordinate (NaN/Inf)")));
+    }
+    Ok(v)
+}
+
+/// Drop frames in which no person is present; returns the kept data and how many frames were dropped.
+pub(crate) fn drop_empty_frames(data: Array4<f32>) -> (Array4<f32>, usize) {
+    let t = data.shape()[1];
+    let keep: Vec<usize> = (0..t).filter(|&i| data.index_axis(ndarray::Axis(1), i).iter().any(|&x| x != 0.0)).collect();
+    let dropped = t - keep.len();
+    if dropped == 0 {
+        return (data, 0);
+    }
+    (data.select(ndarray::Axis(1), &keep), dropped)
+}

@@ -1,0 +1,192 @@
+//! Preprocessing and augmentation of skeleton sequences into the fixed-size model input (N, C, T, V, M).
+//!
+//! Normalisation (once, at load): translate so the layout's centre joint of person 0 is at the origin on
+//! average, and scale so the RMS joint distance from that centre is 1. Absent persons/frames stay zero.
+//! Fixed length: `resample` stretches the (cropped) sequence linearly to T frames; `pad` keeps the first T
+//! frames and zero-pads. Augmentation (training only): rotation about the vertical axis, scale, shift and
+//! a random temporal crop.
+
+use super::{Layout, Sequence};
+use crate::rng::uniform;
+use ndarray::{Array4, Axis};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LengthMode {
+    /// Linear resampling of the whole (or cropped) sequence to T frames.
+    Resample,
+    /// First T frames, zero-padded at the end.
+    Pad,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Augment {
+    /// Max rotation about the vertical (y) axis, degrees.
+    pub rotate_deg: f32,
+    /// Scale factor drawn from [1 - scale, 1 + scale].
+    pub scale: f32,
+    /// Shift per axis drawn from [-shift, shift] (normalised units).
+    pub shift: f32,
+    /// Temporal crop keeps a random window of at least this fraction of the frames (1 = no crop).
+    pub crop_min: f32,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Augment { rotate_deg: 15.0, scale: 0.1, shift: 0.1, crop_min: 0.8 }
+    }
+}
+
+fn present(data: &Array4<f32>, t: usize, m: usize) -> bool {
+    let s = data.shape();
+    (0..s[0]).any(|c| (0..s[2]).any(|v| data[[c, t, v, m]] != 0.0))
+}
+
+/// Centre on the layout's centre joint and scale to unit RMS radius (in place).
+pub fn normalize(seq: &mut Sequence, layout: &Layout) {
+    let data = &mut seq.data;
+    let (c_n, t_n, v_n, m_n) = data.dim();
+    let pres: Vec<Vec<bool>> = (0..t_n).map(|t| (0..m_n).map(|m| present(data, t, m)).collect()).collect();
+    let frames0: Vec<usize> = (0..t_n).filter(|&t| pres[t][0]).collect();
+    if frames0.is_empty() {
+        return;
+    }
+    let origin: Vec<f32> =
+        (0..c_n).map(|c| frames0.iter().map(|&t| data[[c, t, layout.center, 0]]).sum::<f32>() / frames0.len() as f32).collect();
+    let mut sq = 0f64;
+    let mut n = 0usize;
+    for &t in &frames0 {
+        for v in 0..v_n {
+            let d2: f32 = (0..c_n).map(|c| (data[[c, t, v, 0]] - data[[c, t, layout.center, 0]]).powi(2)).sum();
+            sq += d2 as f64;
+            n += 1;
+        }
+    }
+    let rms = ((sq / n as f64).sqrt() as f32).max(1e-6);
+    for t in 0..t_n {
+        for m in 0..m_n {
+            if !pres[t][m] {
+                continue;
+            }
+            for v in 0..v_n {
+                for c in 0..c_n {
+                    data[[c, t, v, m]] = (data[[c, t, v, m]] - origin[c]) / rms;
+                }
+            }
+        }
+    }
+}
+
+/// A window `[start, start + len)` of the sequence, drawn at random when `rng` is given.
+pub fn crop_window(len: usize, crop_min: f32, rng: Option<&mut StdRng>) -> (usize, usize) {
+    match rng {
+        Some(r) if crop_min < 1.0 && len > 2 => {
+            let frac = uniform(r, crop_min, 1.0);
+            let w = ((len as f32 * frac).round() as usize).clamp(2, len);
+            let start = (uniform(r, 0.0, 1.0) * (len - w + 1) as f32) as usize;
+            (start.min(len - w), w)
+        }
+        _ => (0, len),
+    }
+}
+
+/// The sequence brought to exactly `frames` frames; also returns how many output frames hold real data.
+pub fn to_length(data: &Array4<f32>, frames: usize, mode: LengthMode, window: (usize, usize)) -> (Array4<f32>, usize) {
+    let (c_n, _, v_n, m_n) = data.dim();
+    let src = data.slice_axis(Axis(1), (window.0..window.0 + window.1).into());
+    let len = window.1;
+    let mut out = Array4::<f32>::zeros((c_n, frames, v_n, m_n));
+    match mode {
+        LengthMode::Pad => {
+            let n = len.min(frames);
+            out.slice_axis_mut(Axis(1), (0..n).into()).assign(&src.slice_axis(Axis(1), (0..n).into()));
+            (out, n)
+        }
+        LengthMode::Resample => {
+            for t in 0..frames {
+                let pos = if frames > 1 { t as f32 * (len - 1) as f32 / (frames - 1) as f32 } else { 0.0 };
+                let i0 = (pos.floor() as usize).min(len - 1);
+                let i1 = (i0 + 1).min(len - 1);
+                let w = pos - i0 as f32;
+                for m in 0..m_n {
+                    // Never blend a present frame with an absent one: take the nearer present neighbour.
+                    let (p0, p1) = (present_view(&src, i0, m), present_view(&src, i1, m));
+                    let (a, b, w) = match (p0, p1) {
+                        (true, true) => (i0, i1, w),
+                        (true, false) => (i0, i0, 0.0),
+                        (false, true) => (i1, i1, 0.0),
+                        (false, false) => continue,
+                    };
+                    for v in 0..v_n {
+                        for c in 0..c_n {
+                            out[[c, t, v, m]] = src[[c, a, v, m]] * (1.0 - w) + src[[c, b, v, m]] * w;
+                        }
+                    }
+                }
+            }
+            (out, frames)
+        }
+    }
+}
+
+fn present_view(d: &ndarray::ArrayView4<f32>, t: usize, m: usize) -> bool {
+    let s = d.shape();
+    (0..s[0]).any(|c| (0..s[2]).any(|v| d[[c, t, v, m]] != 0.0))
+}
+
+/// Random rotation about y, scale and shift, applied to present persons/frames only (in place).
+pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) {
+    let (c_n, t_n, v_n, m_n) = data.dim();
+    let theta = uniform(rng, -aug.rotate_deg, aug.rotate_deg).to_radians();
+    let scale = uniform(rng, 1.0 - aug.scale, 1.0 + aug.scale);
+    let shift: Vec<f32> = (0..c_n).map(|_| uniform(rng, -aug.shift, aug.shift)).collect();
+    let (s, c) = theta.sin_cos();
+    for t in 0..t_n {
+        for m in 0..m_n {
+            if !present(data, t, m) {
+                continue;
+            }
+            for v in 0..v_n {
+                if c_n >= 3 {
+                    let (x, z) = (data[[0, t, v, m]], data[[2, t, v, m]]);
+                    data[[0, t, v, m]] = c * x + s * z;
+                    data[[2, t, v, m]] = -s * x + c * z;
+                }
+                for ch in 0..c_n {
+                    data[[ch, t, v, m]] = data[[ch, t, v, m]] * scale + shift[ch];
+                }
+            }
+        }
+    }
+}
+
+/// Model input for one sequence: cropped (training), fixed length, augmented (training), and with
+/// `persons` person slots (extra slots zero, surplus persons dropped). Returns (C, T, V, M) and valid frames.
+pub fn prepare(
+    seq: &Sequence,
+    frames: usize,
+    persons: usize,
+    mode: LengthMode,
+    train_aug: Option<(&Augment, &mut StdRng)>,
+) -> (Array4<f32>, usize) {
+    let len = seq.frames();
+    let (mut out, valid) = match train_aug {
+        Some((aug, rng)) => {
+            let window = crop_window(len, aug.crop_min, Some(&mut *rng));
+            let (mut o, valid) = to_length(&seq.data, frames, mode, window);
+            augment_spatial(&mut o, aug, rng);
+            (o, valid)
+        }
+        None => to_length(&seq.data, frames, mode, (0, len)),
+    };
+    let m_have = out.shape()[3];
+    if m_have != persons {
+        let mut fixed = Array4::<f32>::zeros((out.shape()[0], frames, out.shape()[2], persons));
+        let n = m_have.min(persons);
+        fixed.slice_axis_mut(Axis(3), (0..n).into()).assign(&out.slice_axis(Axis(3), (0..n).into()));
+        out = fixed;
+    }
+    (out, valid)
+}

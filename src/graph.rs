@@ -1,0 +1,105 @@
+//! Skeleton graphs: hop distances, ST-GCN's normalised adjacency and its spatial / distance / uniform partitions.
+//!
+//! Convention (as ST-GCN's `graph.py`): `a[k][j][i]` is the weight of source joint `j` into target joint `i`,
+//! and aggregation is `out[i] = Σ_j x[j] · a[k][j][i]`. Columns of the summed partitions add up to 1.
+
+use serde::{Deserialize, Serialize};
+
+/// How the neighbourhood is split into K subsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partition {
+    /// K = 1: one normalised adjacency.
+    Uniform,
+    /// K = max_hop + 1: one subset per hop distance.
+    Distance,
+    /// K = 3 (ST-GCN): root (same distance to the centre), neighbours farther from the centre, neighbours nearer.
+    Spatial,
+}
+
+/// All-pairs shortest path lengths in hops; `usize::MAX` where unreachable.
+pub fn hop_distances(v: usize, edges: &[[usize; 2]]) -> Vec<Vec<usize>> {
+    let mut adj = vec![Vec::new(); v];
+    for &[a, b] in edges {
+        if a < v && b < v {
+            adj[a].push(b);
+            adj[b].push(a);
+        }
+    }
+    (0..v)
+        .map(|s| {
+            let mut d = vec![usize::MAX; v];
+            d[s] = 0;
+            let mut queue = std::collections::VecDeque::from([s]);
+            while let Some(u) = queue.pop_front() {
+                for &w in &adj[u] {
+                    if d[w] == usize::MAX {
+                        d[w] = d[u] + 1;
+                        queue.push_back(w);
+                    }
+                }
+            }
+            d
+        })
+        .collect()
+}
+
+/// The K adjacency matrices (each V×V, row = source, column = target) of a partition strategy.
+pub fn partitioned_adjacency(
+    v: usize,
+    edges: &[[usize; 2]],
+    center: usize,
+    partition: Partition,
+    max_hop: usize,
+) -> Vec<Vec<Vec<f32>>> {
+    let hop = hop_distances(v, edges);
+    // ST-GCN's normalize_digraph: divide column i by the number of joints within max_hop of i.
+    let within = |j: usize, i: usize| hop[j][i] <= max_hop;
+    let deg: Vec<f32> = (0..v).map(|i| (0..v).filter(|&j| within(j, i)).count() as f32).collect();
+    let norm = |j: usize, i: usize| if within(j, i) { 1.0 / deg[i] } else { 0.0 };
+    let zeros = || vec![vec![0f32; v]; v];
+    match partition {
+        Partition::Uniform => {
+            let mut a = zeros();
+            for j in 0..v {
+                for i in 0..v {
+                    a[j][i] = norm(j, i);
+                }
+            }
+            vec![a]
+        }
+        Partition::Distance => (0..=max_hop)
+            .map(|d| {
+                let mut a = zeros();
+                for j in 0..v {
+                    for i in 0..v {
+                        if hop[j][i] == d {
+                            a[j][i] = norm(j, i);
+                        }
+                    }
+                }
+                a
+            })
+            .collect(),
+        Partition::Spatial => {
+            let (mut root, mut far, mut near) = (zeros(), zeros(), zeros());
+            for j in 0..v {
+                for i in 0..v {
+                    if !within(j, i) {
+                        continue;
+                    }
+                    let w = norm(j, i);
+                    // As ST-GCN: equal distance to the centre (the joint itself) is the root subset.
+                    if hop[j][center] == hop[i][center] {
+                        root[j][i] = w;
+                    } else if hop[j][center] > hop[i][center] {
+                        far[j][i] = w;
+                    } else {
+                        near[j][i] = w;
+                    }
+                }
+            }
+            vec![root, far, near]
+        }
+    }
+}

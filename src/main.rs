@@ -1,0 +1,14 @@
+//! The `skelcam` binary: parse the command line and dispatch; errors are printed without a backtrace.
+
+use clap::Parser;
+
+//#[global_allocator]
+//static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let cli = skelcam::cli::Cli::parse();
+    if let Err(e) = skelcam::cli::run(cli) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

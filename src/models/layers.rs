@@ -1,0 +1,109 @@
+//! Small layers for channel-first activations (C, ...): batch norm with running statistics, 1×1 conv as
+//! one GEMM, and dropout with seeded masks. Parameter names and shapes follow PyTorch.
+
+use super::Ctx;
+use candle_core::{Result, Tensor, Var, D};
+use candle_nn::{Init, VarBuilder};
+
+/// Batch normalisation over every dimension but the first (channels first), PyTorch semantics:
+/// biased variance to normalise, unbiased variance in the running estimate, momentum 0.1.
+pub struct Bn {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Var,
+    running_var: Var,
+    eps: f64,
+    momentum: f64,
+}
+
+fn var_of(vb: &VarBuilder, shape: usize, name: &str, v: f64) -> Result<Var> {
+    let t = vb.get_with_hints(shape, name, Init::Const(v))?;
+    Var::from_tensor(&t)
+}
+
+impl Bn {
+    pub fn new(c: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Bn {
+            weight: vb.get_with_hints(c, "weight", Init::Const(1.0))?,
+            bias: vb.get_with_hints(c, "bias", Init::Const(0.0))?,
+            running_mean: var_of(&vb, c, "running_mean", 0.0)?,
+            running_var: var_of(&vb, c, "running_var", 1.0)?,
+            eps: 1e-5,
+            momentum: 0.1,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+        let shape = x.shape().clone();
+        let c = x.dim(0)?;
+        let x2 = x.reshape((c, ()))?;
+        let (mean, var) = if ctx.train {
+            let n = x2.dim(1)? as f64;
+            let mean = x2.mean_keepdim(1)?;
+            let var = x2.broadcast_sub(&mean)?.sqr()?.mean_keepdim(1)?;
+            let m = self.momentum;
+            let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach().flatten_all()? * m)?)?;
+            let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var.detach().flatten_all()? * (m * n / (n - 1.0).max(1.0)))?)?;
+            self.running_mean.set(&rm)?;
+            self.running_var.set(&rv)?;
+            (mean, var)
+        } else {
+            (self.running_mean.as_tensor().reshape((c, 1))?, self.running_var.as_tensor().reshape((c, 1))?)
+        };
+        // y = (x - mean) * (w / sqrt(var + eps)) + b, with the per-channel factors folded first.
+        let scale = (self.weight.reshape((c, 1))? / (var + self.eps)?.sqrt()?)?;
+        let shift = (self.bias.reshape((c, 1))? - (&mean * &scale)?)?;
+        x2.broadcast_mul(&scale)?.broadcast_add(&shift)?.reshape(shape)
+    }
+}
+
+/// A 1×1 convolution on channel-first activations as one GEMM: (Cout, Cin) @ (Cin, rest).
+/// The weight is stored as PyTorch's (Cout, Cin, 1, 1).
+pub struct Conv1x1 {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    cout: usize,
+}
+
+impl Conv1x1 {
+    pub fn new(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get_with_hints((cout, cin, 1, 1), "weight", Init::Const(0.0))?;
+        let bias = if bias { Some(vb.get_with_hints(cout, "bias", Init::Const(0.0))?) } else { None };
+        Ok(Conv1x1 { weight, bias, cout })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        let cin = dims[0];
+        let w = self.weight.reshape((self.cout, cin))?;
+        let y = w.matmul(&x.reshape((cin, ()))?)?;
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(&b.reshape((self.cout, 1))?)?,
+            None => y,
+        };
+        dims[0] = self.cout;
+        y.reshape(dims)
+    }
+}
+
+/// Inverted dropout with a mask drawn from the context's seeded RNG; identity in eval mode or p = 0.
+pub fn dropout(x: &Tensor, p: f32, ctx: &mut Ctx) -> Result<Tensor> {
+    if !ctx.train || p <= 0.0 {
+        return Ok(x.clone());
+    }
+    let rng = match ctx.rng.as_deref_mut() {
+        Some(r) => r,
+        None => return Ok(x.clone()),
+    };
+    use rand::RngExt;
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }).collect();
+    x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
+}
+
+/// Mean over every dimension from `from` on.
+pub fn mean_from(x: &Tensor, from: usize) -> Result<Tensor> {
+    let dims = x.dims();
+    let keep: Vec<usize> = dims[..from].to_vec();
+    x.reshape([keep.as_slice(), &[dims[from..].iter().product::<usize>()]].concat())?.mean(D::Minus1)
+}

@@ -1,0 +1,22 @@
+//! Neural-network models in candle, with seeded initialisation and `features()` / `head()` for CAM.
+
+pub mod init;
+pub mod layers;
+pub mod stgcn;
+
+pub use stgcn::{Stgcn, StgcnConfig};
+
+/// Per-forward context: train mode (batch statistics, dropout) and the seeded RNG for dropout masks.
+pub struct Ctx<'a> {
+    pub train: bool,
+    pub rng: Option<&'a mut rand::rngs::StdRng>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn eval() -> Ctx<'static> {
+        Ctx { train: false, rng: None }
+    }
+    pub fn train(rng: &'a mut rand::rngs::StdRng) -> Ctx<'a> {
+        Ctx { train: true, rng: Some(rng) }
+    }
+}

@@ -1,0 +1,250 @@
+//! ST-GCN (Yan et al., AAAI 2018; reference-spec §2): data BN, blocks of spatial graph conv + (kt×1) temporal
+//! conv with residuals and learnable edge importance, global average pooling over (T', V, M), linear head.
+//!
+//! Parameter names follow the official PyTorch code (`data_bn`, `st_gcn_networks.i.gcn.conv`, `...tcn.0/2/3`,
+//! `...residual.0/1`, `edge_importance.i`, `fcn`). Internally activations are channel-first (C, N·M, T, V) so
+//! that every convolution is one GEMM: 1×1 convs directly, the temporal conv over its 9 unfolded taps.
+
+use super::layers::{dropout, mean_from, Bn, Conv1x1};
+use super::Ctx;
+use crate::graph::{partitioned_adjacency, Partition};
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StgcnConfig {
+    pub in_channels: usize,
+    pub num_class: usize,
+    /// (output channels, temporal stride) of each block.
+    pub blocks: Vec<(usize, usize)>,
+    pub temporal_kernel: usize,
+    pub partition: Partition,
+    pub max_hop: usize,
+    pub dropout: f32,
+    pub edge_importance: bool,
+}
+
+impl StgcnConfig {
+    /// `stgcn`: the 10-block 64→256 network; `stgcn-small`: 6 narrower blocks for CPU training.
+    pub fn preset(name: &str, in_channels: usize, num_class: usize) -> std::result::Result<Self, String> {
+        let blocks = match name {
+            "stgcn" => vec![(64, 1), (64, 1), (64, 1), (64, 1), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1), (256, 1)],
+            "stgcn-small" => vec![(32, 1), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)],
+            "stgcn-tiny" => vec![(16, 1), (32, 2), (32, 2)],
+            other => return Err(format!("unknown model '{other}': use stgcn, stgcn-small or stgcn-tiny")),
+        };
+        Ok(StgcnConfig {
+            in_channels,
+            num_class,
+            blocks,
+            temporal_kernel: 9,
+            partition: Partition::Spatial,
+            max_hop: 1,
+            dropout: 0.5,
+            edge_importance: true,
+        })
+    }
+
+    /// Total temporal stride: T' = T / stride (T must be a multiple of it).
+    pub fn temporal_stride(&self) -> usize {
+        self.blocks.iter().map(|b| b.1).product()
+    }
+
+    pub fn feature_channels(&self) -> usize {
+        self.blocks.last().map(|b| b.0).unwrap_or(self.in_channels)
+    }
+}
+
+enum Residual {
+    None,
+    Identity,
+    Conv(Conv1x1, Bn),
+}
+
+struct Block {
+    gcn: Conv1x1,
+    bn1: Bn,
+    tcn: Tensor,
+    tcn_bias: Tensor,
+    bn2: Bn,
+    residual: Residual,
+    importance: Tensor,
+    stride: usize,
+    dropout: f32,
+}
+
+/// Keep every `stride`-th frame of (C, B, T, V) (T divisible by stride).
+fn subsample_time(x: &Tensor, stride: usize) -> Result<Tensor> {
+    if stride == 1 {
+        return Ok(x.clone());
+    }
+    let (c, b, t, v) = x.dims4()?;
+    x.reshape((c, b, t / stride, stride * v))?.narrow(3, 0, v)
+}
+
+/// Spatial graph convolution on the output `y` (K·C, B, T, V) of the 1×1 conv (channel index k·C + c):
+/// out[c, b, t, w] = Σ_k Σ_v y[k·C + c, b, t, v] · a[k, v, w]. Returns (C, B, T, V).
+pub fn graph_conv(y: &Tensor, a: &Tensor) -> Result<Tensor> {
+    let (kc, b, t, v) = y.dims4()?;
+    let k = a.dim(0)?;
+    let c = kc / k;
+    y.reshape((k, c * b * t, v))?
+        .transpose(0, 1)?
+        .contiguous()?
+        .reshape((c * b * t, k * v))?
+        .matmul(&a.reshape((k * v, v))?)?
+        .reshape((c, b, t, v))
+}
+
+/// Temporal convolution (kt×1, zero padding (kt−1)/2, stride `stride`) of channel-first x (Cin, B, T, V)
+/// with a PyTorch-layout weight (Cout, Cin, kt, 1), as one GEMM over the kt unfolded taps.
+pub fn temporal_conv(x: &Tensor, weight: &Tensor, bias: &Tensor, stride: usize) -> Result<Tensor> {
+    let (cin, b, t, v) = x.dims4()?;
+    let (cout, _, kt, _) = weight.dims4()?;
+    let pad = (kt - 1) / 2;
+    let xp = x.pad_with_zeros(2, pad, pad)?;
+    let taps: Vec<Tensor> = (0..kt).map(|i| subsample_time(&xp.narrow(2, i, t)?, stride)).collect::<Result<_>>()?;
+    let unfolded = Tensor::cat(&taps, 0)?; // (kt·Cin, B, T', V), tap-major
+    let t_out = t / stride;
+    let w = weight.reshape((cout, cin, kt))?.transpose(1, 2)?.reshape((cout, kt * cin))?;
+    w.matmul(&unfolded.reshape((kt * cin, b * t_out * v))?)?
+        .broadcast_add(&bias.reshape((cout, 1))?)?
+        .reshape((cout, b, t_out, v))
+}
+
+impl Block {
+    fn forward(&self, x: &Tensor, a: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        // Spatial graph conv: 1×1 conv to K·Cout channels, then Σ_k (·) @ (A_k ⊙ E_k) over joints.
+        let y = graph_conv(&self.gcn.forward(x)?, &(a * &self.importance)?)?;
+        // Temporal conv: BN → ReLU → (kt×1, stride) conv as one GEMM over the unfolded taps → BN → dropout.
+        let h = self.bn1.forward(&y, ctx)?.relu()?;
+        let z = temporal_conv(&h, &self.tcn, &self.tcn_bias, self.stride)?;
+        let z = self.bn2.forward(&z, ctx)?;
+        let z = dropout(&z, self.dropout, ctx)?;
+        let out = match &self.residual {
+            Residual::None => z,
+            Residual::Identity => (z + x)?,
+            Residual::Conv(conv, bn) => (z + bn.forward(&conv.forward(&subsample_time(x, self.stride)?)?, ctx)?)?,
+        };
+        out.relu()
+    }
+}
+
+pub struct Stgcn {
+    pub config: StgcnConfig,
+    data_bn: Bn,
+    blocks: Vec<Block>,
+    adjacency: Tensor,
+    fc_weight: Tensor,
+    fc_bias: Tensor,
+    v: usize,
+}
+
+impl Stgcn {
+    /// Build the network for a skeleton with `num_joints` joints, `edges` and `center`; every parameter is
+    /// created in `vb` (initialise it afterwards with [`super::init::seeded_init`] or load weights).
+    pub fn new(config: &StgcnConfig, num_joints: usize, edges: &[[usize; 2]], center: usize, vb: VarBuilder) -> Result<Self> {
+        let v = num_joints;
+        let a = partitioned_adjacency(v, edges, center, config.partition, config.max_hop);
+        let k = a.len();
+        let flat: Vec<f32> = a.iter().flatten().flatten().copied().collect();
+        let adjacency = Tensor::from_vec(flat, (k, v, v), vb.device())?;
+        let data_bn = Bn::new(config.in_channels * v, vb.pp("data_bn"))?;
+        let kt = config.temporal_kernel;
+        if kt % 2 == 0 {
+            candle_core::bail!("temporal kernel must be odd, got {kt}");
+        }
+        let mut blocks = Vec::new();
+        let mut cin = config.in_channels;
+        for (i, &(cout, stride)) in config.blocks.iter().enumerate() {
+            let bvb = vb.pp(format!("st_gcn_networks.{i}"));
+            let residual = if i == 0 {
+                Residual::None
+            } else if cin == cout && stride == 1 {
+                Residual::Identity
+            } else {
+                Residual::Conv(Conv1x1::new(cin, cout, true, bvb.pp("residual.0"))?, Bn::new(cout, bvb.pp("residual.1"))?)
+            };
+            let importance = if config.edge_importance {
+                vb.get_with_hints((k, v, v), &format!("edge_importance.{i}"), Init::Const(1.0))?
+            } else {
+                Tensor::ones((k, v, v), DType::F32, vb.device())?
+            };
+            blocks.push(Block {
+                gcn: Conv1x1::new(cin, cout * k, true, bvb.pp("gcn.conv"))?,
+                bn1: Bn::new(cout, bvb.pp("tcn.0"))?,
+                tcn: bvb.get_with_hints((cout, cout, kt, 1), "tcn.2.weight", Init::Const(0.0))?,
+                tcn_bias: bvb.get_with_hints(cout, "tcn.2.bias", Init::Const(0.0))?,
+                bn2: Bn::new(cout, bvb.pp("tcn.3"))?,
+                residual,
+                importance,
+                stride,
+                // As the official code: no dropout in the first block.
+                dropout: if i == 0 { 0.0 } else { config.dropout },
+            });
+            cin = cout;
+        }
+        let fc_weight = vb.get_with_hints((config.num_class, cin, 1, 1), "fcn.weight", Init::Const(0.0))?;
+        let fc_bias = vb.get_with_hints(config.num_class, "fcn.bias", Init::Const(0.0))?;
+        Ok(Stgcn { config: config.clone(), data_bn, blocks, adjacency, fc_weight, fc_bias, v })
+    }
+
+    /// Last block output in the internal layout (C', N·M, T', V).
+    fn features_internal(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        let (n, c, t, v, m) = x.dims5()?;
+        if v != self.v {
+            candle_core::bail!("input has {v} joints but the model was built for {}", self.v);
+        }
+        let stride = self.config.temporal_stride();
+        if t % stride != 0 {
+            candle_core::bail!("input length T={t} must be a multiple of the model's temporal stride {stride}");
+        }
+        // data_bn over (v, c) features, statistics over (N, M, T) — as ST-GCN's BatchNorm1d(V·C).
+        let h = x.permute((3, 1, 0, 4, 2))?.contiguous()?.reshape((v * c, n * m * t))?;
+        let h = self.data_bn.forward(&h, ctx)?;
+        let mut h = h.reshape((v, c, n * m, t))?.permute((1, 2, 3, 0))?.contiguous()?;
+        for b in &self.blocks {
+            h = b.forward(&h, &self.adjacency, ctx)?;
+        }
+        Ok(h)
+    }
+
+    /// The last block's output, **(N, C', T', V, M)**: what CAM weights with the head's class weights.
+    pub fn features(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        let (n, _, _, _, m) = x.dims5()?;
+        let h = self.features_internal(x, ctx)?;
+        let (c, _, t, v) = h.dims4()?;
+        h.reshape((c, n, m, t, v))?.permute((1, 0, 3, 4, 2))
+    }
+
+    /// The classifier: global average over (T', V, M) then the linear layer; features (N, C', T', V, M).
+    pub fn head(&self, features: &Tensor) -> Result<Tensor> {
+        let pooled = mean_from(features, 2)?; // (N, C')
+        self.linear(&pooled)
+    }
+
+    fn linear(&self, pooled: &Tensor) -> Result<Tensor> {
+        let (classes, c) = (self.config.num_class, self.config.feature_channels());
+        pooled.matmul(&self.fc_weight.reshape((classes, c))?.t()?)?.broadcast_add(&self.fc_bias)
+    }
+
+    /// Class weights (num_class, C') and bias (num_class) of the head.
+    pub fn head_params(&self) -> Result<(Tensor, Tensor)> {
+        Ok((self.fc_weight.reshape((self.config.num_class, self.config.feature_channels()))?, self.fc_bias.clone()))
+    }
+
+    /// Logits (N, num_class) for input (N, C, T, V, M).
+    pub fn forward(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        let h = self.features_internal(x, ctx)?;
+        let c = h.dim(0)?;
+        // Pool in the internal layout (no permute): mean over (M, T', V) per sample.
+        let pooled = h.reshape((c, n, ()))?.mean(2)?.t()?;
+        self.linear(&pooled)
+    }
+
+    pub fn device(&self) -> &Device {
+        self.adjacency.device()
+    }
+}

@@ -1,0 +1,143 @@
+//! What the commands print and write besides training: evaluation reports, model info, synthetic data
+//! export and the demo.
+
+use crate::cli::{DemoArgs, EvalArgs, InfoArgs, SynthArgs};
+use crate::config::SkeletonTrainConfig;
+use crate::data::{self, Layout};
+use crate::models::{init, Stgcn, StgcnConfig};
+use crate::train::skeleton::{self, SkeletonModel};
+use crate::{Error, Result};
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use serde_json::json;
+use std::path::Path;
+
+pub fn eval(a: &EvalArgs) -> Result<()> {
+    let model = SkeletonModel::load(&a.run)?;
+    let mut cfg = model.run.train.clone();
+    let explicit_data = a.data.data.is_some();
+    a.data.apply(&mut cfg);
+    if a.data.format.is_some() && !explicit_data && cfg.format != model.run.train.format {
+        cfg.data = None;
+    }
+    let ds = skeleton::load_dataset(&skeleton::load_options(&cfg))?;
+    check_compatible(&model, &ds)?;
+    let idx: Vec<usize> = if a.all {
+        (0..ds.samples.len()).collect()
+    } else {
+        crate::data::split::split(&ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?.1
+    };
+    let ev = skeleton::evaluate_split(&model, &ds, &idx)?;
+    let classes = &model.run.classes;
+    if a.json {
+        let per_class: serde_json::Map<String, serde_json::Value> =
+            classes.iter().zip(&ev.per_class).map(|(c, v)| (c.clone(), json!(v))).collect();
+        let out = json!({
+            "top1": ev.top1, "top5": ev.top5, "loss": ev.loss, "samples": ev.samples,
+            "per_class": per_class, "confusion": ev.confusion, "classes": classes,
+        });
+        println!("{out}");
+    } else {
+        println!("{} samples: top-1 {:.4}, top-5 {:.4}, loss {:.4}", ev.samples, ev.top1, ev.top5, ev.loss);
+        println!("{:<28} {:>8} {:>8}", "class", "samples", "top-1");
+        for (c, (name, acc)) in classes.iter().zip(&ev.per_class).enumerate() {
+            let n: usize = ev.confusion[c].iter().sum();
+            println!("{name:<28} {n:>8} {:>8}", acc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The data must match the model: same joint count and the same classes.
+pub fn check_compatible(model: &SkeletonModel, ds: &data::Dataset) -> Result<()> {
+    if ds.layout.num_joints() != model.run.layout.num_joints() {
+        return Err(Error::usage(format!(
+            "the data's layout {} has {} joints, but the model was trained on layout {} with {}",
+            ds.layout.name,
+            ds.layout.num_joints(),
+            model.run.layout.name,
+            model.run.layout.num_joints()
+        )));
+    }
+    if ds.classes != model.run.classes {
+        return Err(Error::usage(format!(
+            "the data has classes [{}], the model was trained on [{}]",
+            ds.classes.join(", "),
+            model.run.classes.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+pub fn info(a: &InfoArgs) -> Result<()> {
+    let layout = Layout::resolve(&a.layout)?;
+    let cfg = StgcnConfig::preset(&a.model, a.channels, a.classes).map_err(Error::usage)?;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    Stgcn::new(&cfg, layout.num_joints(), &layout.edges, layout.center, vb)?;
+    let params = init::trainable(&varmap);
+    let total = init::num_trainable(&varmap);
+    if a.json {
+        let layers: Vec<_> =
+            params.iter().map(|(n, v)| json!({"name": n, "shape": v.dims(), "params": v.elem_count()})).collect();
+        let out = json!({
+            "model": a.model, "layout": layout.name, "joints": layout.num_joints(), "classes": a.classes,
+            "channels": a.channels, "blocks": cfg.blocks, "temporal_stride": cfg.temporal_stride(),
+            "params": total, "layers": layers,
+        });
+        println!("{out}");
+    } else {
+        println!("{} on {} ({} joints), {} input channels, {} classes", a.model, layout.name, layout.num_joints(), a.channels, a.classes);
+        println!("{:<48} {:>18} {:>10}", "parameter", "shape", "count");
+        for (n, v) in &params {
+            println!("{n:<48} {:>18} {:>10}", format!("{:?}", v.dims()), v.elem_count());
+        }
+        println!("trainable parameters: {total}");
+    }
+    Ok(())
+}
+
+pub fn synth(a: &SynthArgs) -> Result<()> {
+    let layout = Layout::resolve(&a.layout)?;
+    let cfg = data::synth::SynthConfig::preset(&a.preset, a.seed)?;
+    let ds = data::synth::generate(&cfg, &layout)?;
+    crate::io::prepare_out_dir(&a.out, a.force)?;
+    write_csv_dataset(&ds, &a.out)?;
+    eprintln!("wrote {} sequences of {} classes to {}", ds.samples.len(), ds.classes.len(), a.out.display());
+    Ok(())
+}
+
+/// Write a dataset in the generic format, plus `ground_truth.json` when the true joints are known.
+pub fn write_csv_dataset(ds: &data::Dataset, dir: &Path) -> Result<()> {
+    let mut labels = String::from("file,label,subject\n");
+    for s in &ds.samples {
+        let file = format!("{}.csv", s.name);
+        data::csv::write_sequence(&dir.join(&file), &s.data)?;
+        labels.push_str(&format!("{file},{},{}\n", ds.classes[s.label], s.subject));
+    }
+    crate::io::write_atomic(&dir.join("labels.csv"), labels.as_bytes())?;
+    crate::io::write_json(&dir.join("layout.json"), &ds.layout)?;
+    if let Some(gt) = &ds.gt_joints {
+        let classes: Vec<_> = ds
+            .classes
+            .iter()
+            .zip(gt)
+            .map(|(c, j)| json!({"class": c, "joints": j, "joint_names": j.iter().map(|&i| &ds.layout.joints[i]).collect::<Vec<_>>()}))
+            .collect();
+        crate::io::write_json(&dir.join("ground_truth.json"), &json!({"layout": ds.layout.name, "classes": classes}))?;
+    }
+    Ok(())
+}
+
+pub fn demo(a: &DemoArgs) -> Result<()> {
+    let cfg = SkeletonTrainConfig { epochs: a.epochs.unwrap_or(15), ..SkeletonTrainConfig::default() };
+    eprintln!("demo: training {} on the built-in synthetic skeleton actions into {}", cfg.model, a.run.display());
+    let m = skeleton::train(&cfg, &a.run, true)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    for f in ["curves.png", "confusion.png", "metrics.json"] {
+        let bytes = std::fs::read(a.run.join(f)).map_err(|e| Error::io(a.run.join(f), e))?;
+        crate::io::write_atomic(&a.out.join(f), &bytes)?;
+    }
+    println!("demo: test top-1 {:.3} on synthetic data; plots in {}", m.test_top1, a.out.display());
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Training: the skeleton training loop, optimisers, schedules, checkpoints, metrics and progress bars.
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod optim;
+pub mod progress;
+pub mod schedule;
+pub mod skeleton;

@@ -1,0 +1,388 @@
+//! Skeleton training and inference: data preparation, batching, the epoch loop with atomic per-epoch
+//! checkpoints and exact resume, evaluation, and the run directory contract
+//! (`config.json`, `checkpoint.safetensors`, `model.safetensors`, `metrics.json`, `curves.png`, `confusion.png`).
+
+use super::checkpoint;
+use super::metrics::{evaluate, Evaluation};
+use super::optim::Optimizer;
+use super::schedule::Schedule;
+use crate::config::SkeletonTrainConfig;
+use crate::data::preprocess::{normalize, prepare};
+use crate::data::{self, split, Dataset, Layout, LoadOptions};
+use crate::models::{init, Ctx, Stgcn, StgcnConfig};
+use crate::rng::{permutation, rng_for};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// What `config.json` of a skeleton run holds: enough to rebuild the model and its data pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub skelcam_version: String,
+    pub train: SkeletonTrainConfig,
+    pub model: StgcnConfig,
+    pub layout: Layout,
+    pub classes: Vec<String>,
+    pub persons: usize,
+}
+
+/// A built ST-GCN with its variables.
+pub struct SkeletonModel {
+    pub varmap: VarMap,
+    pub net: Stgcn,
+    pub run: RunConfig,
+}
+
+impl SkeletonModel {
+    pub fn build(run: &RunConfig) -> Result<Self> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let net = Stgcn::new(&run.model, run.layout.num_joints(), &run.layout.edges, run.layout.center, vb)?;
+        init::seeded_init(&varmap, run.train.seed)?;
+        Ok(SkeletonModel { varmap, net, run: run.clone() })
+    }
+
+    /// Load a finished (or checkpointed) run directory for inference.
+    pub fn load(run_dir: &Path) -> Result<Self> {
+        let cfg_path = run_dir.join("config.json");
+        if !cfg_path.is_file() {
+            return Err(Error::usage(format!("{} is not a skeleton run directory (no config.json)", run_dir.display())));
+        }
+        let run: RunConfig = crate::io::read_json(&cfg_path)?;
+        let m = Self::build(&run)?;
+        let (path, prefix) = if run_dir.join("model.safetensors").is_file() {
+            (run_dir.join("model.safetensors"), "")
+        } else if run_dir.join("checkpoint.safetensors").is_file() {
+            (run_dir.join("checkpoint.safetensors"), "model.")
+        } else {
+            return Err(Error::usage(format!("{} holds no model.safetensors or checkpoint yet", run_dir.display())));
+        };
+        let (tensors, _) = checkpoint::load(&path)?;
+        checkpoint::load_into(&m.varmap, &tensors, prefix, &path)?;
+        Ok(m)
+    }
+
+    pub fn num_params(&self) -> usize {
+        init::num_trainable(&self.varmap)
+    }
+}
+
+/// Load, normalise and report a dataset.
+pub fn load_dataset(opts: &LoadOptions) -> Result<Dataset> {
+    let mut ds = data::load(opts)?;
+    for w in &ds.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !ds.skipped.is_empty() {
+        eprintln!("skipped {} file(s):", ds.skipped.len());
+        for (p, why) in &ds.skipped {
+            eprintln!("  {}: {why}", p.display());
+        }
+    }
+    if ds.samples.is_empty() {
+        return Err(Error::usage("no usable sequence was loaded"));
+    }
+    let layout = ds.layout.clone();
+    for s in ds.samples.iter_mut() {
+        normalize(s, &layout);
+    }
+    Ok(ds)
+}
+
+pub fn load_options(cfg: &SkeletonTrainConfig) -> LoadOptions {
+    LoadOptions {
+        format: cfg.format,
+        data: cfg.data.clone(),
+        layout: cfg.layout.clone(),
+        skip_bad: cfg.skip_bad,
+        max_persons: cfg.persons.unwrap_or(2),
+        seed: cfg.seed,
+    }
+}
+
+/// A batch (N, C, T, V, M) and its labels; augmented when `aug_rng` is given.
+pub fn make_batch(
+    ds: &Dataset,
+    idx: &[usize],
+    run: &RunConfig,
+    mut aug_rng: Option<&mut rand::rngs::StdRng>,
+) -> Result<(Tensor, Vec<usize>)> {
+    let t = &run.train;
+    let mut buf = Vec::new();
+    let mut labels = Vec::with_capacity(idx.len());
+    let mut shape = (0, 0, 0, 0);
+    for &i in idx {
+        let s = &ds.samples[i];
+        let aug = match (&t.augment, aug_rng.as_deref_mut()) {
+            (Some(a), Some(r)) => Some((a, r)),
+            _ => None,
+        };
+        let (arr, _) = prepare(s, t.frames, run.persons, t.length_mode, aug);
+        shape = arr.dim();
+        buf.extend(arr.iter().copied());
+        labels.push(s.label);
+    }
+    let x = Tensor::from_vec(buf, (idx.len(), shape.0, shape.1, shape.2, shape.3), &Device::Cpu)?;
+    Ok((x, labels))
+}
+
+/// Eval-mode logits for the samples `idx`, in batches.
+pub fn predict(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> Result<(Vec<Vec<f32>>, Vec<usize>, f64)> {
+    let mut logits = Vec::new();
+    let mut labels = Vec::new();
+    let mut loss_sum = 0f64;
+    for chunk in idx.chunks(64) {
+        let (x, y) = make_batch(ds, chunk, &model.run, None)?;
+        let out = model.net.forward(&x, &mut Ctx::eval())?;
+        let yt = Tensor::from_vec(y.iter().map(|&l| l as u32).collect::<Vec<_>>(), y.len(), &Device::Cpu)?;
+        loss_sum += candle_nn::loss::cross_entropy(&out, &yt)?.to_scalar::<f32>()? as f64 * y.len() as f64;
+        logits.extend(out.to_vec2::<f32>()?);
+        labels.extend(y);
+    }
+    Ok((logits, labels, loss_sum / idx.len().max(1) as f64))
+}
+
+pub fn evaluate_split(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> Result<Evaluation> {
+    let (logits, labels, loss) = predict(model, ds, idx)?;
+    Ok(evaluate(&logits, &labels, model.run.classes.len(), loss))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_top1: f64,
+    pub test_loss: Option<f64>,
+    pub test_top1: Option<f64>,
+    pub test_top5: Option<f64>,
+    pub seconds: f64,
+}
+
+/// Training progress saved with every checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct TrainState {
+    epochs_done: usize,
+    steps: u64,
+    seconds: f64,
+    history: Vec<EpochRecord>,
+}
+
+/// The contents of `metrics.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metrics {
+    pub test_top1: f64,
+    pub test_top5: f64,
+    pub test_loss: f64,
+    pub train_top1: f64,
+    pub epochs: usize,
+    pub classes: Vec<String>,
+    pub seconds: f64,
+    pub params: usize,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    pub per_class: Vec<Option<f64>>,
+    pub confusion: Vec<Vec<usize>>,
+    pub skipped_files: Vec<String>,
+    pub history: Vec<EpochRecord>,
+}
+
+/// Resolve the run configuration (model preset, persons) for a loaded dataset.
+pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<RunConfig> {
+    let persons = cfg.persons.unwrap_or_else(|| ds.samples.iter().map(|s| s.data.shape()[3]).max().unwrap_or(1).clamp(1, 2));
+    let mut model = StgcnConfig::preset(&cfg.model, 3, ds.classes.len()).map_err(Error::usage)?;
+    if let Some(p) = cfg.dropout {
+        model.dropout = p;
+    }
+    let stride = model.temporal_stride();
+    if cfg.frames % stride != 0 {
+        return Err(Error::usage(format!(
+            "frames = {} must be a multiple of model {}'s temporal stride {stride}",
+            cfg.frames, cfg.model
+        )));
+    }
+    Ok(RunConfig {
+        skelcam_version: env!("CARGO_PKG_VERSION").into(),
+        train: cfg.clone(),
+        model,
+        layout: ds.layout.clone(),
+        classes: ds.classes.clone(),
+        persons,
+    })
+}
+
+/// Train from scratch into `out` (which must be new or empty, unless `force`).
+pub fn train(cfg: &SkeletonTrainConfig, out: &Path, force: bool) -> Result<Metrics> {
+    cfg.validate()?;
+    crate::io::prepare_out_dir(out, force)?;
+    let ds = load_dataset(&load_options(cfg))?;
+    let run = resolve_run(cfg, &ds)?;
+    crate::io::write_json(&out.join("config.json"), &run)?;
+    let _ = std::fs::remove_file(out.join("checkpoint.safetensors"));
+    run_training(&run, &ds, out)
+}
+
+/// Continue an interrupted run from its last checkpoint; the result is identical to an uninterrupted run.
+pub fn resume(out: &Path) -> Result<Metrics> {
+    let run: RunConfig = crate::io::read_json(&out.join("config.json"))
+        .map_err(|e| Error::usage(format!("cannot resume {}: {e}", out.display())))?;
+    let ds = load_dataset(&load_options(&run.train))?;
+    if ds.classes != run.classes {
+        return Err(Error::usage(format!("the data at {:?} no longer has the classes this run was trained on", run.train.data)));
+    }
+    run_training(&run, &ds, out)
+}
+
+fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
+    let cfg = &run.train;
+    let (train_idx, test_idx) = split::split(ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?;
+    let model = SkeletonModel::build(run)?;
+    let mut opt = Optimizer::new(cfg.optimizer, init::trainable(&model.varmap), cfg.momentum, cfg.weight_decay);
+    let ckpt_path = out.join("checkpoint.safetensors");
+    let mut state = TrainState::default();
+    if ckpt_path.is_file() {
+        let (tensors, meta) = checkpoint::load(&ckpt_path)?;
+        checkpoint::load_into(&model.varmap, &tensors, "model.", &ckpt_path)?;
+        state = serde_json::from_str(meta.get("state").map(String::as_str).unwrap_or("{}"))
+            .map_err(|e| Error::data(&ckpt_path, format!("bad training state: {e}")))?;
+        opt.load_state(&tensors, state.steps);
+        eprintln!("resuming {} after epoch {} of {}", out.display(), state.epochs_done, cfg.epochs);
+    }
+    eprintln!(
+        "training {} ({} parameters) on {} train / {} test samples, {} classes, T={} M={}",
+        cfg.model,
+        model.num_params(),
+        train_idx.len(),
+        test_idx.len(),
+        run.classes.len(),
+        cfg.frames,
+        run.persons
+    );
+    let schedule = Schedule {
+        kind: cfg.schedule,
+        base_lr: cfg.lr,
+        warmup_epochs: cfg.warmup_epochs,
+        milestones: cfg.milestones.clone(),
+        epochs: cfg.epochs,
+    };
+    let batches_per_epoch = train_idx.len().div_ceil(cfg.batch_size);
+    for epoch in state.epochs_done..cfg.epochs {
+        let started = Instant::now();
+        let mut rng = rng_for(cfg.seed, 100 + epoch as u64);
+        let order: Vec<usize> = permutation(&mut rng, train_idx.len()).into_iter().map(|i| train_idx[i]).collect();
+        let bar = super::progress::bar(batches_per_epoch as u64, &format!("epoch {}", epoch + 1));
+        let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let mut lr = cfg.lr;
+        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            if chunk.len() < 2 {
+                continue; // batch norm needs two samples
+            }
+            lr = schedule.lr(epoch as f64 + b as f64 / batches_per_epoch as f64);
+            let (x, y) = make_batch(ds, chunk, run, Some(&mut rng))?;
+            let logits = model.net.forward(&x, &mut Ctx::train(&mut rng))?;
+            let yt = Tensor::from_vec(y.iter().map(|&l| l as u32).collect::<Vec<_>>(), y.len(), &Device::Cpu)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &yt)?;
+            let loss_v = loss.to_scalar::<f32>()? as f64;
+            if !loss_v.is_finite() {
+                return Err(Error::Other(format!(
+                    "training diverged at epoch {} (loss {loss_v}); lower --lr (now {})",
+                    epoch + 1,
+                    cfg.lr
+                )));
+            }
+            let grads = loss.backward()?;
+            opt.step(&grads, lr)?;
+            let pred = logits.argmax(1)?.to_vec1::<u32>()?;
+            correct += pred.iter().zip(&y).filter(|(p, l)| **p as usize == **l).count();
+            seen += y.len();
+            loss_sum += loss_v * y.len() as f64;
+            bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let last = epoch + 1 == cfg.epochs;
+        let test = if last || (epoch + 1) % cfg.eval_every == 0 { Some(evaluate_split(&model, ds, &test_idx)?) } else { None };
+        let secs = started.elapsed().as_secs_f64();
+        let rec = EpochRecord {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_top1: correct as f64 / seen.max(1) as f64,
+            test_loss: test.as_ref().map(|t| t.loss),
+            test_top1: test.as_ref().map(|t| t.top1),
+            test_top5: test.as_ref().map(|t| t.top5),
+            seconds: secs,
+        };
+        eprintln!(
+            "epoch {:>3}/{}  lr {:.4}  loss {:.4}  train {:.3}{}  ({:.1} s)",
+            rec.epoch,
+            cfg.epochs,
+            rec.lr,
+            rec.train_loss,
+            rec.train_top1,
+            rec.test_top1.map(|a| format!("  test {a:.3}")).unwrap_or_default(),
+            secs
+        );
+        state.history.push(rec);
+        state.epochs_done = epoch + 1;
+        state.steps = opt.steps;
+        state.seconds += secs;
+        save_checkpoint(&model, &opt, &state, &ckpt_path)?;
+        crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
+    }
+    finish(run, &model, ds, &train_idx, &test_idx, &state, out)
+}
+
+fn save_checkpoint(model: &SkeletonModel, opt: &Optimizer, state: &TrainState, path: &Path) -> Result<()> {
+    let mut tensors: HashMap<String, Tensor> =
+        checkpoint::varmap_tensors(&model.varmap).into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
+    tensors.extend(opt.state());
+    let meta = HashMap::from([("state".to_string(), serde_json::to_string(state)?)]);
+    checkpoint::save(path, &tensors, Some(meta))
+}
+
+fn finish(
+    run: &RunConfig,
+    model: &SkeletonModel,
+    ds: &Dataset,
+    train_idx: &[usize],
+    test_idx: &[usize],
+    state: &TrainState,
+    out: &Path,
+) -> Result<Metrics> {
+    let test = evaluate_split(model, ds, test_idx)?;
+    checkpoint::save(&out.join("model.safetensors"), &checkpoint::varmap_tensors(&model.varmap), None)?;
+    let last = state.history.last();
+    let metrics = Metrics {
+        test_top1: test.top1,
+        test_top5: test.top5,
+        test_loss: test.loss,
+        train_top1: last.map(|r| r.train_top1).unwrap_or(0.0),
+        epochs: state.epochs_done,
+        classes: run.classes.clone(),
+        seconds: state.seconds,
+        params: model.num_params(),
+        train_samples: train_idx.len(),
+        test_samples: test_idx.len(),
+        per_class: test.per_class.clone(),
+        confusion: test.confusion.clone(),
+        skipped_files: ds.skipped.iter().map(|(p, w)| format!("{}: {w}", p.display())).collect(),
+        history: state.history.clone(),
+    };
+    crate::io::write_json(&out.join("metrics.json"), &metrics)?;
+    crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
+    crate::plot::confusion::draw(&out.join("confusion.png"), &test.confusion, &run.classes, "test split")?;
+    eprintln!(
+        "done: test top-1 {:.3}, top-5 {:.3} after {} epochs ({:.0} s); wrote {}",
+        test.top1,
+        test.top5,
+        state.epochs_done,
+        state.seconds,
+        out.display()
+    );
+    Ok(metrics)
+}

@@ -1,0 +1,51 @@
+//! Optimisers and schedules, checked against hand-computed steps.
+
+use candle_core::{Device, Tensor, Var};
+use skelcam::train::optim::{OptimKind, Optimizer};
+use skelcam::train::schedule::{Schedule, ScheduleKind};
+
+fn step_once(kind: OptimKind, steps: usize) -> Vec<f32> {
+    let p = Var::from_tensor(&Tensor::new(&[1.0f32, -2.0], &Device::Cpu).unwrap()).unwrap();
+    let mut opt = Optimizer::new(kind, vec![("p".into(), p.clone())], 0.9, 0.1);
+    for _ in 0..steps {
+        // loss = sum(p^2) / 2, gradient p.
+        let loss = (p.as_tensor().sqr().unwrap().sum_all().unwrap() * 0.5).unwrap();
+        opt.step(&loss.backward().unwrap(), 0.5).unwrap();
+    }
+    p.as_tensor().to_vec1::<f32>().unwrap()
+}
+
+#[test]
+fn sgd_nesterov_with_weight_decay_matches_hand_computation() {
+    // Step 1: g = p + 0.1 p = 1.1 p; buf = g; d = g + 0.9 buf = 1.9 g = 2.09 p; p1 = p - 0.5 * 2.09 p = -0.045 p.
+    let p1 = step_once(OptimKind::Sgd, 1);
+    assert!((p1[0] - (-0.045)).abs() < 1e-6 && (p1[1] - 0.09).abs() < 1e-6, "{p1:?}");
+    // Step 2: g2 = 1.1 p1; buf2 = 0.9 buf + g2; d2 = g2 + 0.9 buf2.
+    let (p, p1v) = (1.0f32, -0.045f32);
+    let buf = 1.1 * p;
+    let g2 = 1.1 * p1v;
+    let buf2 = 0.9 * buf + g2;
+    let want = p1v - 0.5 * (g2 + 0.9 * buf2);
+    let p2 = step_once(OptimKind::Sgd, 2);
+    assert!((p2[0] - want).abs() < 1e-6, "{} vs {want}", p2[0]);
+}
+
+#[test]
+fn adamw_first_step_is_lr_times_sign_plus_decoupled_decay() {
+    // Bias-corrected first step: m̂/√v̂ = g/|g| = sign; p1 = p (1 - lr·wd) - lr·sign(p).
+    let p1 = step_once(OptimKind::Adamw, 1);
+    assert!((p1[0] - (1.0 * 0.95 - 0.5)).abs() < 1e-5, "{p1:?}");
+    assert!((p1[1] - (-2.0 * 0.95 + 0.5)).abs() < 1e-5, "{p1:?}");
+}
+
+#[test]
+fn schedules() {
+    let cos = Schedule { kind: ScheduleKind::Cosine, base_lr: 0.1, warmup_epochs: 2.0, milestones: vec![], epochs: 10 };
+    assert!(cos.lr(0.0) < 0.001);
+    assert!((cos.lr(1.0) - 0.05).abs() < 1e-3);
+    assert!((cos.lr(2.0) - 0.1).abs() < 1e-9);
+    assert!((cos.lr(6.0) - 0.05).abs() < 1e-9);
+    assert!(cos.lr(10.0).abs() < 1e-12);
+    let step = Schedule { kind: ScheduleKind::Step, base_lr: 0.1, warmup_epochs: 0.0, milestones: vec![10, 30], epochs: 50 };
+    assert_eq!((step.lr(9.9), step.lr(10.0), step.lr(35.0)), (0.1, 0.1 * 0.1, 0.1 * 0.01));
+}
