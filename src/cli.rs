@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "skelcam", version, about = "Train skeleton-action models and show why they decide what they decide (Class Activation Maps)")]
+#[command(
+    name = "skelcam",
+    version,
+    about = "Train skeleton-action models and show why they decide what they decide (Class Activation Maps)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -96,6 +100,9 @@ pub struct TrainArgs {
     pub persons: Option<usize>,
     #[arg(long)]
     pub dropout: Option<f32>,
+    /// Input channels: xyz only (default adds frame-to-frame motion channels).
+    #[arg(long)]
+    pub no_motion: bool,
     /// Switch training augmentation off.
     #[arg(long)]
     pub no_augment: bool,
@@ -177,12 +184,26 @@ impl TrainArgs {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
         }
-        set!(model, epochs, batch_size, seed, optimizer, lr, weight_decay, schedule, frames, length_mode);
+        set!(
+            model,
+            epochs,
+            batch_size,
+            seed,
+            optimizer,
+            lr,
+            weight_decay,
+            schedule,
+            frames,
+            length_mode
+        );
         if self.persons.is_some() {
             c.persons = self.persons;
         }
         if self.dropout.is_some() {
             c.dropout = self.dropout;
+        }
+        if self.no_motion {
+            c.motion = false;
         }
         if self.no_augment {
             c.augment = None;
@@ -221,7 +242,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 Some(dir) => crate::train::skeleton::resume(dir)?,
                 None => {
                     let cfg = a.resolve()?;
-                    crate::train::skeleton::train(&cfg, a.out.as_ref().expect("clap requires --out"), a.force)?
+                    crate::train::skeleton::train(
+                        &cfg,
+                        a.out.as_ref().expect("clap requires --out"),
+                        a.force,
+                    )?
                 }
             };
             Ok(())

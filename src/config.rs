@@ -40,6 +40,8 @@ pub struct SkeletonTrainConfig {
     /// Fixed input length T (a multiple of the model's temporal stride).
     pub frames: usize,
     pub length_mode: LengthMode,
+    /// Add motion channels (frame-to-frame differences): 6 input channels instead of 3.
+    pub motion: bool,
     /// Person slots M (default: the most persons found in the data, at most 2).
     pub persons: Option<usize>,
     /// Training augmentation; `null` switches it off.
@@ -60,7 +62,7 @@ impl Default for SkeletonTrainConfig {
             train_subjects: None,
             model: "stgcn-small".into(),
             dropout: None,
-            epochs: 40,
+            epochs: 50,
             batch_size: 16,
             seed: 1,
             optimizer: OptimKind::Sgd,
@@ -72,6 +74,7 @@ impl Default for SkeletonTrainConfig {
             milestones: vec![],
             frames: 32,
             length_mode: LengthMode::Resample,
+            motion: true,
             persons: None,
             augment: Some(Augment::default()),
             skip_bad: false,
@@ -92,7 +95,10 @@ impl SkeletonTrainConfig {
             return bad("epochs must be at least 1".into());
         }
         if self.batch_size < 2 {
-            return bad(format!("batch_size must be at least 2 (batch norm needs 2 samples), got {}", self.batch_size));
+            return bad(format!(
+                "batch_size must be at least 2 (batch norm needs 2 samples), got {}",
+                self.batch_size
+            ));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad(format!("lr must be a positive number, got {}", self.lr));

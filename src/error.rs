@@ -42,12 +42,27 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn data(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::Data { path: path.as_ref().to_path_buf(), line: None, field: None, msg: msg.into() }
+        Error::Data {
+            path: path.as_ref().to_path_buf(),
+            line: None,
+            field: None,
+            msg: msg.into(),
+        }
     }
     pub fn at_line(path: impl AsRef<Path>, line: usize, msg: impl Into<String>) -> Self {
-        Error::Data { path: path.as_ref().to_path_buf(), line: Some(line), field: None, msg: msg.into() }
+        Error::Data {
+            path: path.as_ref().to_path_buf(),
+            line: Some(line),
+            field: None,
+            msg: msg.into(),
+        }
     }
-    pub fn at_field(path: impl AsRef<Path>, line: usize, field: impl Into<String>, msg: impl Into<String>) -> Self {
+    pub fn at_field(
+        path: impl AsRef<Path>,
+        line: usize,
+        field: impl Into<String>,
+        msg: impl Into<String>,
+    ) -> Self {
         Error::Data {
             path: path.as_ref().to_path_buf(),
             line: Some(line),
@@ -59,7 +74,10 @@ impl Error {
         Error::Usage(msg.into())
     }
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 }
 

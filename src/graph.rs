@@ -55,7 +55,9 @@ pub fn partitioned_adjacency(
     let hop = hop_distances(v, edges);
     // ST-GCN's normalize_digraph: divide column i by the number of joints within max_hop of i.
     let within = |j: usize, i: usize| hop[j][i] <= max_hop;
-    let deg: Vec<f32> = (0..v).map(|i| (0..v).filter(|&j| within(j, i)).count() as f32).collect();
+    let deg: Vec<f32> = (0..v)
+        .map(|i| (0..v).filter(|&j| within(j, i)).count() as f32)
+        .collect();
     let norm = |j: usize, i: usize| if within(j, i) { 1.0 / deg[i] } else { 0.0 };
     let zeros = || vec![vec![0f32; v]; v];
     match partition {

@@ -6,8 +6,14 @@ use std::path::Path;
 
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, fsync, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
@@ -25,13 +31,17 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::at_line(path, e.line(), format!("invalid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::at_line(path, e.line(), format!("invalid JSON: {e}")))
 }
 
 /// Create an output folder. An existing non-empty folder is refused unless `force` is set.
 pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<()> {
     if dir.exists() {
-        let non_empty = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_some();
+        let non_empty = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_some();
         if non_empty && !force {
             return Err(Error::usage(format!(
                 "{} already exists and is not empty; pass --force to overwrite it or --resume {} to continue it",

@@ -2,10 +2,8 @@
 
 use clap::Parser;
 
-//#[global_allocator]
-//static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
+    skelcam::tune_allocator();
     let cli = skelcam::cli::Cli::parse();
     if let Err(e) = skelcam::cli::run(cli) {
         eprintln!("error: {e}");

@@ -30,19 +30,28 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let ev = skeleton::evaluate_split(&model, &ds, &idx)?;
     let classes = &model.run.classes;
     if a.json {
-        let per_class: serde_json::Map<String, serde_json::Value> =
-            classes.iter().zip(&ev.per_class).map(|(c, v)| (c.clone(), json!(v))).collect();
+        let per_class: serde_json::Map<String, serde_json::Value> = classes
+            .iter()
+            .zip(&ev.per_class)
+            .map(|(c, v)| (c.clone(), json!(v)))
+            .collect();
         let out = json!({
             "top1": ev.top1, "top5": ev.top5, "loss": ev.loss, "samples": ev.samples,
             "per_class": per_class, "confusion": ev.confusion, "classes": classes,
         });
         println!("{out}");
     } else {
-        println!("{} samples: top-1 {:.4}, top-5 {:.4}, loss {:.4}", ev.samples, ev.top1, ev.top5, ev.loss);
+        println!(
+            "{} samples: top-1 {:.4}, top-5 {:.4}, loss {:.4}",
+            ev.samples, ev.top1, ev.top5, ev.loss
+        );
         println!("{:<28} {:>8} {:>8}", "class", "samples", "top-1");
         for (c, (name, acc)) in classes.iter().zip(&ev.per_class).enumerate() {
             let n: usize = ev.confusion[c].iter().sum();
-            println!("{name:<28} {n:>8} {:>8}", acc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into()));
+            println!(
+                "{name:<28} {n:>8} {:>8}",
+                acc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into())
+            );
         }
     }
     Ok(())
@@ -78,8 +87,10 @@ pub fn info(a: &InfoArgs) -> Result<()> {
     let params = init::trainable(&varmap);
     let total = init::num_trainable(&varmap);
     if a.json {
-        let layers: Vec<_> =
-            params.iter().map(|(n, v)| json!({"name": n, "shape": v.dims(), "params": v.elem_count()})).collect();
+        let layers: Vec<_> = params
+            .iter()
+            .map(|(n, v)| json!({"name": n, "shape": v.dims(), "params": v.elem_count()}))
+            .collect();
         let out = json!({
             "model": a.model, "layout": layout.name, "joints": layout.num_joints(), "classes": a.classes,
             "channels": a.channels, "blocks": cfg.blocks, "temporal_stride": cfg.temporal_stride(),
@@ -87,10 +98,21 @@ pub fn info(a: &InfoArgs) -> Result<()> {
         });
         println!("{out}");
     } else {
-        println!("{} on {} ({} joints), {} input channels, {} classes", a.model, layout.name, layout.num_joints(), a.channels, a.classes);
+        println!(
+            "{} on {} ({} joints), {} input channels, {} classes",
+            a.model,
+            layout.name,
+            layout.num_joints(),
+            a.channels,
+            a.classes
+        );
         println!("{:<48} {:>18} {:>10}", "parameter", "shape", "count");
         for (n, v) in &params {
-            println!("{n:<48} {:>18} {:>10}", format!("{:?}", v.dims()), v.elem_count());
+            println!(
+                "{n:<48} {:>18} {:>10}",
+                format!("{:?}", v.dims()),
+                v.elem_count()
+            );
         }
         println!("trainable parameters: {total}");
     }
@@ -103,7 +125,12 @@ pub fn synth(a: &SynthArgs) -> Result<()> {
     let ds = data::synth::generate(&cfg, &layout)?;
     crate::io::prepare_out_dir(&a.out, a.force)?;
     write_csv_dataset(&ds, &a.out)?;
-    eprintln!("wrote {} sequences of {} classes to {}", ds.samples.len(), ds.classes.len(), a.out.display());
+    eprintln!(
+        "wrote {} sequences of {} classes to {}",
+        ds.samples.len(),
+        ds.classes.len(),
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -124,20 +151,34 @@ pub fn write_csv_dataset(ds: &data::Dataset, dir: &Path) -> Result<()> {
             .zip(gt)
             .map(|(c, j)| json!({"class": c, "joints": j, "joint_names": j.iter().map(|&i| &ds.layout.joints[i]).collect::<Vec<_>>()}))
             .collect();
-        crate::io::write_json(&dir.join("ground_truth.json"), &json!({"layout": ds.layout.name, "classes": classes}))?;
+        crate::io::write_json(
+            &dir.join("ground_truth.json"),
+            &json!({"layout": ds.layout.name, "classes": classes}),
+        )?;
     }
     Ok(())
 }
 
 pub fn demo(a: &DemoArgs) -> Result<()> {
-    let cfg = SkeletonTrainConfig { epochs: a.epochs.unwrap_or(15), ..SkeletonTrainConfig::default() };
-    eprintln!("demo: training {} on the built-in synthetic skeleton actions into {}", cfg.model, a.run.display());
+    let mut cfg = SkeletonTrainConfig::default();
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    eprintln!(
+        "demo: training {} on the built-in synthetic skeleton actions into {}",
+        cfg.model,
+        a.run.display()
+    );
     let m = skeleton::train(&cfg, &a.run, true)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     for f in ["curves.png", "confusion.png", "metrics.json"] {
         let bytes = std::fs::read(a.run.join(f)).map_err(|e| Error::io(a.run.join(f), e))?;
         crate::io::write_atomic(&a.out.join(f), &bytes)?;
     }
-    println!("demo: test top-1 {:.3} on synthetic data; plots in {}", m.test_top1, a.out.display());
+    println!(
+        "demo: test top-1 {:.3} on synthetic data; plots in {}",
+        m.test_top1,
+        a.out.display()
+    );
     Ok(())
 }

@@ -10,7 +10,12 @@ fn nnz(a: &[Vec<f32>]) -> usize {
 
 #[test]
 fn builtin_layouts_load_and_validate() {
-    for (name, v) in [("ntu25", 25), ("kinect20", 20), ("openpose18", 18), ("msr20", 20)] {
+    for (name, v) in [
+        ("ntu25", 25),
+        ("kinect20", 20),
+        ("openpose18", 18),
+        ("msr20", 20),
+    ] {
         let l = Layout::resolve(name).unwrap();
         assert_eq!(l.num_joints(), v, "{name}");
         assert_eq!(l.edges.len(), v - 1, "{name} is a tree");
@@ -27,15 +32,21 @@ fn ntu_spatial_partition_matches_stgcn_check_values() {
     assert_eq!(a.len(), 3);
     assert_eq!((nnz(&a[0]), nnz(&a[1]), nnz(&a[2])), (25, 24, 24));
     // Column denominators |N_1(i)| from reference-spec §2.2: the root weight is 1/|N_1(i)|.
-    let expect = [4, 3, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 3, 3, 2, 5, 2, 3, 2, 3];
+    let expect = [
+        4, 3, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 3, 3, 2, 5, 2, 3, 2, 3,
+    ];
     for (i, &d) in expect.iter().enumerate() {
         assert!((a[0][i][i] - 1.0 / d as f32).abs() < 1e-6, "joint {i}");
-        let col: f32 = (0..3).map(|k| (0..25).map(|j| a[k][j][i]).sum::<f32>()).sum();
+        let col: f32 = (0..3)
+            .map(|k| (0..25).map(|j| a[k][j][i]).sum::<f32>())
+            .sum();
         assert!((col - 1.0).abs() < 1e-5, "column {i} sums to {col}");
     }
     // Distance partition with max_hop 2: |N_2(i)| of the RA-GCN CS config.
     let d2 = partitioned_adjacency(25, &l.edges, l.center, Partition::Distance, 2);
-    let expect2 = [7, 8, 6, 3, 7, 5, 5, 5, 7, 5, 5, 5, 6, 5, 4, 3, 6, 5, 4, 3, 9, 3, 4, 3, 4];
+    let expect2 = [
+        7, 8, 6, 3, 7, 5, 5, 5, 7, 5, 5, 5, 6, 5, 4, 3, 6, 5, 4, 3, 9, 3, 4, 3, 4,
+    ];
     for (i, &d) in expect2.iter().enumerate() {
         assert!((d2[0][i][i] - 1.0 / d as f32).abs() < 1e-6, "joint {i}");
     }
@@ -44,14 +55,25 @@ fn ntu_spatial_partition_matches_stgcn_check_values() {
 #[test]
 fn kinect_and_openpose_partition_counts() {
     for (name, counts, n1) in [
-        ("kinect20", (20, 19, 19), vec![4, 3, 5, 2, 3, 3, 3, 2, 3, 3, 3, 2, 3, 3, 3, 2, 3, 3, 3, 2]),
-        ("openpose18", (18, 17, 17), vec![4, 4, 4, 3, 2, 4, 3, 2, 3, 3, 2, 3, 3, 2, 3, 3, 2, 2]),
+        (
+            "kinect20",
+            (20, 19, 19),
+            vec![4, 3, 5, 2, 3, 3, 3, 2, 3, 3, 3, 2, 3, 3, 3, 2, 3, 3, 3, 2],
+        ),
+        (
+            "openpose18",
+            (18, 17, 17),
+            vec![4, 4, 4, 3, 2, 4, 3, 2, 3, 3, 2, 3, 3, 2, 3, 3, 2, 2],
+        ),
     ] {
         let l = Layout::resolve(name).unwrap();
         let a = partitioned_adjacency(l.num_joints(), &l.edges, l.center, Partition::Spatial, 1);
         assert_eq!((nnz(&a[0]), nnz(&a[1]), nnz(&a[2])), counts, "{name}");
         for (i, &d) in n1.iter().enumerate() {
-            assert!((a[0][i][i] - 1.0 / d as f32).abs() < 1e-6, "{name} joint {i}");
+            assert!(
+                (a[0][i][i] - 1.0 / d as f32).abs() < 1e-6,
+                "{name} joint {i}"
+            );
         }
     }
 }
@@ -79,7 +101,11 @@ fn custom_layout_file_is_validated() {
         ("disc.json", custom("[[0,1]]", 1), "not connected"),
         ("centre.json", custom("[[0,1],[1,2]]", 7), "center = 7"),
         ("loop.json", custom("[[0,0],[1,2]]", 1), "self-loop"),
-        ("syntax.json", "{\"name\": ".to_string(), "invalid layout JSON"),
+        (
+            "syntax.json",
+            "{\"name\": ".to_string(),
+            "invalid layout JSON",
+        ),
     ];
     for (file, text, want) in cases {
         let p = write(file, text);

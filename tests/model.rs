@@ -12,7 +12,12 @@ use skelcam::rng::{normal, rng_for};
 fn randn(shape: &[usize], seed: u64) -> Tensor {
     let mut r = rng_for(seed, 0);
     let n: usize = shape.iter().product();
-    Tensor::from_vec((0..n).map(|_| normal(&mut r)).collect::<Vec<f32>>(), shape, &Device::Cpu).unwrap()
+    Tensor::from_vec(
+        (0..n).map(|_| normal(&mut r)).collect::<Vec<f32>>(),
+        shape,
+        &Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn build(preset: &str, layout: &str, classes: usize, seed: u64) -> (VarMap, Stgcn) {
@@ -26,7 +31,16 @@ fn build(preset: &str, layout: &str, classes: usize, seed: u64) -> (VarMap, Stgc
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 #[test]
@@ -44,8 +58,17 @@ fn temporal_conv_matches_candle_conv2d() {
         let ours = temporal_conv(&x, &w, &b, stride).unwrap();
         // Reference: PyTorch layout (B, Cin, T, V), T-only zero padding, stride applied to T only.
         let xr = x.transpose(0, 1).unwrap().pad_with_zeros(2, 4, 4).unwrap();
-        let r = xr.conv2d(&w, 0, 1, 1, 1).unwrap().broadcast_add(&b.reshape((1, 6, 1, 1)).unwrap()).unwrap();
-        let r = r.index_select(&Tensor::arange_step(0u32, t as u32, stride as u32, &Device::Cpu).unwrap(), 2).unwrap();
+        let r = xr
+            .conv2d(&w, 0, 1, 1, 1)
+            .unwrap()
+            .broadcast_add(&b.reshape((1, 6, 1, 1)).unwrap())
+            .unwrap();
+        let r = r
+            .index_select(
+                &Tensor::arange_step(0u32, t as u32, stride as u32, &Device::Cpu).unwrap(),
+                2,
+            )
+            .unwrap();
         let r = r.transpose(0, 1).unwrap();
         assert_eq!(ours.dims(), r.dims());
         assert!(max_abs_diff(&ours, &r) < 1e-4, "stride {stride}");
@@ -68,7 +91,8 @@ fn graph_conv_matches_explicit_sum() {
                     let mut s = 0f32;
                     for ki in 0..k {
                         for vi in 0..v {
-                            s += yv[(((ki * c + ci) * b + bi) * t + ti) * v + vi] * av[(ki * v + vi) * v + w];
+                            s += yv[(((ki * c + ci) * b + bi) * t + ti) * v + vi]
+                                * av[(ki * v + vi) * v + w];
                         }
                     }
                     let got = ov[((ci * b + bi) * t + ti) * v + w];
@@ -89,7 +113,13 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
     assert!(max_abs_diff(&net.head(&f).unwrap(), &logits) < 1e-5);
     // CAM: M_c(t', v, m) = Σ_k w_ck f_k(t', v, m); mean(M_c) + b_c = logit_c for every sample and class.
     let (w, b) = net.head_params().unwrap();
-    let cam = f.permute((0, 2, 3, 4, 1)).unwrap().contiguous().unwrap().broadcast_matmul(&w.t().unwrap()).unwrap();
+    let cam = f
+        .permute((0, 2, 3, 4, 1))
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .broadcast_matmul(&w.t().unwrap())
+        .unwrap();
     let mean = cam.reshape((3, (), 5)).unwrap().mean(1).unwrap();
     let rebuilt = mean.broadcast_add(&b).unwrap();
     assert!(max_abs_diff(&rebuilt, &logits) < 1e-4);
@@ -98,7 +128,11 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
 /// Loss whose gradient we check: a fixed random projection of the logits (train or eval mode).
 fn probe_loss(net: &Stgcn, x: &Tensor, proj: &Tensor, train: bool) -> Tensor {
     let mut rng = rng_for(0, 0);
-    let mut ctx = if train { Ctx::train(&mut rng) } else { Ctx::eval() };
+    let mut ctx = if train {
+        Ctx::train(&mut rng)
+    } else {
+        Ctx::eval()
+    };
     let logits = net.forward(x, &mut ctx).unwrap();
     (logits * proj).unwrap().sum_all().unwrap()
 }
@@ -109,7 +143,14 @@ fn gradients_match_finite_differences() {
     let mut cfg = StgcnConfig::preset("stgcn-tiny", 3, 4).unwrap();
     cfg.dropout = 0.0;
     let vm = VarMap::new();
-    let net = Stgcn::new(&cfg, 20, &l.edges, l.center, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    let net = Stgcn::new(
+        &cfg,
+        20,
+        &l.edges,
+        l.center,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
     init::seeded_init(&vm, 11).unwrap();
     let x = randn(&[6, 3, 8, 20, 1], 7);
     let proj = randn(&[6, 4], 8);
@@ -117,39 +158,65 @@ fn gradients_match_finite_differences() {
     // Central differences with a small step: larger steps cross ReLU kinks (measured: the difference then
     // drifts away from the analytic value and converges back to it as the step shrinks).
     for (train, h) in [(false, 1e-3f32), (true, 1e-3)] {
-    let grads = probe_loss(&net, &x, &proj, train).backward().unwrap();
-    for (name, idx) in [
-        ("st_gcn_networks.0.gcn.conv.weight", 5usize),
-        ("st_gcn_networks.1.tcn.2.weight", 40),
-        ("st_gcn_networks.2.residual.0.weight", 3),
-        ("edge_importance.1", 25),
-        ("data_bn.weight", 7),
-        ("st_gcn_networks.1.tcn.3.weight", 2),
-        ("st_gcn_networks.0.gcn.conv.bias", 5),
-        ("fcn.weight", 10),
-    ] {
-        let var = &params[name];
-        let g = grads.get(var).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()[idx] as f64;
-        let orig = var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let eval_at = |delta: f32| {
-            let mut v = orig.clone();
-            v[idx] += delta;
-            var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap()).unwrap();
-            probe_loss(&net, &x, &proj, train).to_scalar::<f32>().unwrap() as f64
-        };
-        let fd = (eval_at(h) - eval_at(-h)) / (2.0 * h as f64);
-        var.set(&Tensor::from_vec(orig, var.shape(), &Device::Cpu).unwrap()).unwrap();
-        let tol = 0.05 * g.abs().max(fd.abs()) + 1e-3;
-        assert!((g - fd).abs() < tol, "train={train} {name}[{idx}]: autodiff {g}, finite difference {fd}");
-    }
+        let grads = probe_loss(&net, &x, &proj, train).backward().unwrap();
+        for (name, idx) in [
+            ("st_gcn_networks.0.gcn.conv.weight", 5usize),
+            ("st_gcn_networks.1.tcn.2.weight", 40),
+            ("st_gcn_networks.2.residual.0.weight", 3),
+            ("edge_importance.1", 25),
+            ("data_bn.weight", 7),
+            ("st_gcn_networks.1.tcn.3.weight", 2),
+            ("st_gcn_networks.0.gcn.conv.bias", 5),
+            ("fcn.weight", 10),
+        ] {
+            let var = &params[name];
+            let g = grads
+                .get(var)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()[idx] as f64;
+            let orig = var
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let eval_at = |delta: f32| {
+                let mut v = orig.clone();
+                v[idx] += delta;
+                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+                probe_loss(&net, &x, &proj, train)
+                    .to_scalar::<f32>()
+                    .unwrap() as f64
+            };
+            let fd = (eval_at(h) - eval_at(-h)) / (2.0 * h as f64);
+            var.set(&Tensor::from_vec(orig, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+            let tol = 0.05 * g.abs().max(fd.abs()) + 1e-3;
+            assert!(
+                (g - fd).abs() < tol,
+                "train={train} {name}[{idx}]: autodiff {g}, finite difference {fd}"
+            );
+        }
     }
 }
 
 #[test]
 fn batch_norm_updates_running_stats_only_in_train_mode() {
     let (vm, net) = build("stgcn-tiny", "kinect20", 3, 1);
-    let get = |n: &str| vm.data().lock().unwrap()[n].as_tensor().to_vec1::<f32>().unwrap();
-    let x = (randn(&[4, 3, 8, 20, 1], 9) * 3.0).unwrap().affine(1.0, 2.0).unwrap();
+    let get = |n: &str| {
+        vm.data().lock().unwrap()[n]
+            .as_tensor()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let x = (randn(&[4, 3, 8, 20, 1], 9) * 3.0)
+        .unwrap()
+        .affine(1.0, 2.0)
+        .unwrap();
     let before = get("data_bn.running_mean");
     net.forward(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(get("data_bn.running_mean"), before);
@@ -157,7 +224,15 @@ fn batch_norm_updates_running_stats_only_in_train_mode() {
     net.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
     let after = get("data_bn.running_mean");
     // Momentum 0.1 from 0 towards the batch mean of each (joint, channel) feature.
-    let xv = x.permute((3, 1, 0, 4, 2)).unwrap().contiguous().unwrap().reshape((60, ())).unwrap().mean(1).unwrap();
+    let xv = x
+        .permute((3, 1, 0, 4, 2))
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((60, ()))
+        .unwrap()
+        .mean(1)
+        .unwrap();
     for (a, m) in after.iter().zip(xv.to_vec1::<f32>().unwrap()) {
         assert!((a - 0.1 * m).abs() < 1e-5, "{a} vs {}", 0.1 * m);
     }
@@ -168,7 +243,14 @@ fn seeded_init_is_reproducible() {
     let (a, _) = build("stgcn-tiny", "msr20", 20, 5);
     let (b, _) = build("stgcn-tiny", "msr20", 20, 5);
     let (c, _) = build("stgcn-tiny", "msr20", 20, 6);
-    let w = |vm: &VarMap| vm.data().lock().unwrap()["st_gcn_networks.1.tcn.2.weight"].as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let w = |vm: &VarMap| {
+        vm.data().lock().unwrap()["st_gcn_networks.1.tcn.2.weight"]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     assert_eq!(w(&a), w(&b));
     assert_ne!(w(&a), w(&c));
 }
@@ -176,8 +258,65 @@ fn seeded_init_is_reproducible() {
 #[test]
 fn input_shape_errors_are_clear() {
     let (_, net) = build("stgcn-tiny", "kinect20", 3, 1);
-    let e = net.forward(&randn(&[2, 3, 10, 20, 1], 1), &mut Ctx::eval()).unwrap_err().to_string();
-    assert!(e.contains("multiple of the model's temporal stride 4"), "{e}");
-    let e = net.forward(&randn(&[2, 3, 8, 25, 1], 1), &mut Ctx::eval()).unwrap_err().to_string();
+    let e = net
+        .forward(&randn(&[2, 3, 10, 20, 1], 1), &mut Ctx::eval())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("multiple of the model's temporal stride 4"),
+        "{e}"
+    );
+    let e = net
+        .forward(&randn(&[2, 3, 8, 25, 1], 1), &mut Ctx::eval())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("25 joints"), "{e}");
+}
+
+#[test]
+fn temporal_unfold_kernel_matches_candle_ops_forward_and_backward() {
+    use skelcam::models::kernels::temporal_unfold;
+    for (kt, stride, t) in [(9, 1, 12), (9, 2, 12), (5, 2, 8), (3, 1, 4)] {
+        let x0 = randn(&[3, 2, t, 5], 21);
+        let x = Var::from_tensor(&x0).unwrap();
+        let proj = randn(&[kt * 3, 2, t / stride, 5], 22);
+        let ours = temporal_unfold(x.as_tensor(), kt, stride).unwrap();
+        // Reference: zero-pad T, take the kt shifted windows, subsample, concatenate (tap-major).
+        let pad = (kt - 1) / 2;
+        let xp = x.as_tensor().pad_with_zeros(2, pad, pad).unwrap();
+        let idx = Tensor::arange_step(0u32, t as u32, stride as u32, &Device::Cpu).unwrap();
+        let taps: Vec<Tensor> = (0..kt)
+            .map(|k| {
+                xp.narrow(2, k, t)
+                    .unwrap()
+                    .contiguous()
+                    .unwrap()
+                    .index_select(&idx, 2)
+                    .unwrap()
+            })
+            .collect();
+        let reference = Tensor::cat(&taps, 0).unwrap();
+        assert_eq!(ours.dims(), reference.dims());
+        assert_eq!(
+            max_abs_diff(&ours, &reference),
+            0.0,
+            "kt {kt} stride {stride}"
+        );
+        let g1 = (ours * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (reference * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(
+            max_abs_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-5,
+            "kt {kt} stride {stride}"
+        );
+    }
 }

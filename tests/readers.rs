@@ -7,8 +7,14 @@ use std::path::{Path, PathBuf};
 fn ntu_body(id: u64, tracking: i32, joints: usize, base: f32) -> String {
     let mut s = format!("{id} 0 1 2 1 2 0 0.1 -0.2 {tracking}\n{joints}\n");
     for j in 0..joints {
-        let (x, y, z) = (base + j as f32, base + 100.0 + j as f32, base + 200.0 + j as f32);
-        s.push_str(&format!("{x} {y} {z} 250.5 200.1 900.2 500.7 0.9 0.1 0.2 0.3 2\n"));
+        let (x, y, z) = (
+            base + j as f32,
+            base + 100.0 + j as f32,
+            base + 200.0 + j as f32,
+        );
+        s.push_str(&format!(
+            "{x} {y} {z} 250.5 200.1 900.2 500.7 0.9 0.1 0.2 0.3 2\n"
+        ));
     }
     s
 }
@@ -34,11 +40,19 @@ fn ntu_reader_handles_two_bodies_empty_frames_and_untracked_bodies() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "S001C002P003R002A013.skeleton", &ntu_file());
     let layout = Layout::resolve("ntu25").unwrap();
-    let ReadOutcome::Sequence(seq, warnings) = data::ntu::read_file(&p, &layout, 2).unwrap() else { panic!("no sequence") };
-    assert_eq!((seq.label, seq.subject, seq.camera, seq.setup), (12, 3, Some(2), Some(1)));
+    let ReadOutcome::Sequence(seq, warnings) = data::ntu::read_file(&p, &layout, 2).unwrap() else {
+        panic!("no sequence")
+    };
+    assert_eq!(
+        (seq.label, seq.subject, seq.camera, seq.setup),
+        (12, 3, Some(2), Some(1))
+    );
     // The zero-body frame is dropped with a warning; two frames remain.
     assert_eq!(seq.data.shape(), &[3, 2, 25, 2]);
-    assert!(warnings.iter().any(|w| w.contains("dropped 1 of 3 frames")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("dropped 1 of 3 frames")),
+        "{warnings:?}"
+    );
     // Body 222 is present in more frames, so it takes slot 0; body 111 slot 1 (absent in the last frame).
     assert_eq!(seq.data[[0, 0, 0, 0]], 50.0);
     assert_eq!(seq.data[[2, 1, 24, 0]], 60.0 + 200.0 + 24.0);
@@ -48,7 +62,10 @@ fn ntu_reader_handles_two_bodies_empty_frames_and_untracked_bodies() {
 
 #[test]
 fn ntu_reader_keeps_m_bodies_and_parses_names() {
-    assert_eq!(data::ntu::parse_name("S017C003P020R002A060"), Some((17, 3, 20, 2, 60)));
+    assert_eq!(
+        data::ntu::parse_name("S017C003P020R002A060"),
+        Some((17, 3, 20, 2, 60))
+    );
     assert_eq!(data::ntu::parse_name("S017X003P020R002A060"), None);
     let dir = tempfile::tempdir().unwrap();
     let mut s = String::from("1\n3\n");
@@ -57,7 +74,9 @@ fn ntu_reader_keeps_m_bodies_and_parses_names() {
     }
     let p = write(dir.path(), "S001C001P001R001A001.skeleton", &s);
     let layout = Layout::resolve("ntu25").unwrap();
-    let ReadOutcome::Sequence(seq, w) = data::ntu::read_file(&p, &layout, 2).unwrap() else { panic!() };
+    let ReadOutcome::Sequence(seq, w) = data::ntu::read_file(&p, &layout, 2).unwrap() else {
+        panic!()
+    };
     assert_eq!(seq.data.shape()[3], 2);
     assert_eq!((seq.data[[0, 0, 0, 0]], seq.data[[0, 0, 0, 1]]), (1.0, 2.0));
     assert!(w[0].contains("3 bodies"));
@@ -82,22 +101,48 @@ fn ntu_bad_input_names_file_line_and_field() {
     assert!(e.contains(name) && e.contains("truncated"), "{e}");
     // Non-numeric x on line 4 (frameCount, bodyCount, body line, jointCount, then joints).
     let bad: String = good.lines().enumerate().map(|(i, l)| if i == 4 { "abc".to_string() + &l[1..] } else { l.into() } + "\n").collect();
-    let e = err_of(data::ntu::read_file(&write(dir.path(), name, &bad), &layout, 2));
-    assert!(e.contains(":5") && e.contains("field x") && e.contains("not a number"), "{e}");
+    let e = err_of(data::ntu::read_file(
+        &write(dir.path(), name, &bad),
+        &layout,
+        2,
+    ));
+    assert!(
+        e.contains(":5") && e.contains("field x") && e.contains("not a number"),
+        "{e}"
+    );
     // NaN coordinate.
     let nan = good.replacen("1 101 201", "NaN 101 201", 1);
-    let e = err_of(data::ntu::read_file(&write(dir.path(), name, &nan), &layout, 2));
+    let e = err_of(data::ntu::read_file(
+        &write(dir.path(), name, &nan),
+        &layout,
+        2,
+    ));
     assert!(e.contains("NaN/Inf"), "{e}");
     // Wrong joint count for the layout.
     let wrong = format!("1\n1\n{}", ntu_body(5, 2, 20, 1.0));
-    let e = err_of(data::ntu::read_file(&write(dir.path(), name, &wrong), &layout, 2));
+    let e = err_of(data::ntu::read_file(
+        &write(dir.path(), name, &wrong),
+        &layout,
+        2,
+    ));
     assert!(e.contains("jointCount") && e.contains("20 joints"), "{e}");
     // Zero frames.
-    let e = err_of(data::ntu::read_file(&write(dir.path(), name, "0\n"), &layout, 2));
+    let e = err_of(data::ntu::read_file(
+        &write(dir.path(), name, "0\n"),
+        &layout,
+        2,
+    ));
     assert!(e.contains("no frames"), "{e}");
     // Bad file name.
-    let e = err_of(data::ntu::read_file(&write(dir.path(), "foo.skeleton", &good), &layout, 2));
-    assert!(e.contains("foo.skeleton") && e.contains("SsssCcccPpppRrrrAaaa"), "{e}");
+    let e = err_of(data::ntu::read_file(
+        &write(dir.path(), "foo.skeleton", &good),
+        &layout,
+        2,
+    ));
+    assert!(
+        e.contains("foo.skeleton") && e.contains("SsssCcccPpppRrrrAaaa"),
+        "{e}"
+    );
 }
 
 fn msr_text(frames: usize, zero_frames: &[usize]) -> String {
@@ -107,7 +152,11 @@ fn msr_text(frames: usize, zero_frames: &[usize]) -> String {
             if zero_frames.contains(&f) {
                 s.push_str("0.000000 0.000000 0.000000 0.000000\n");
             } else {
-                s.push_str(&format!("{:.6} {:.6} 2.5 1.000000\n", j as f32 * 0.01 + f as f32 * 0.001, 0.1 * j as f32));
+                s.push_str(&format!(
+                    "{:.6} {:.6} 2.5 1.000000\n",
+                    j as f32 * 0.01 + f as f32 * 0.001,
+                    0.1 * j as f32
+                ));
             }
         }
     }
@@ -128,8 +177,16 @@ fn load_msr(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
 #[test]
 fn msr_reader_drops_empty_frames_and_skips_empty_files() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a01_s01_e01_skeleton3D.txt", &msr_text(5, &[0, 3]));
-    write(dir.path(), "a13_s09_e02_skeleton3D.txt", &msr_text(4, &[0, 1, 2, 3]));
+    write(
+        dir.path(),
+        "a01_s01_e01_skeleton3D.txt",
+        &msr_text(5, &[0, 3]),
+    );
+    write(
+        dir.path(),
+        "a13_s09_e02_skeleton3D.txt",
+        &msr_text(4, &[0, 1, 2, 3]),
+    );
     write(dir.path(), "a20_s10_e03_skeleton3D.txt", &msr_text(3, &[]));
     let ds = load_msr(dir.path(), false).unwrap();
     assert_eq!(ds.samples.len(), 2);
@@ -139,7 +196,10 @@ fn msr_reader_drops_empty_frames_and_skips_empty_files() {
     assert_eq!(ds.samples[1].label, 19);
     assert_eq!(ds.skipped.len(), 1);
     assert!(ds.skipped[0].1.contains("empty"));
-    assert!(ds.warnings.iter().any(|w| w.contains("dropped 2 of 5 frames")));
+    assert!(ds
+        .warnings
+        .iter()
+        .any(|w| w.contains("dropped 2 of 5 frames")));
 }
 
 #[test]
@@ -147,24 +207,51 @@ fn msr_bad_input_errors_and_skip_bad() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a01_s01_e01_skeleton3D.txt", &msr_text(2, &[]));
     // Truncated: 30 joint lines.
-    let t = msr_text(2, &[]).lines().take(30).map(|l| format!("{l}\n")).collect::<String>();
+    let t = msr_text(2, &[])
+        .lines()
+        .take(30)
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
     write(dir.path(), "a02_s01_e01_skeleton3D.txt", &t);
     let e = load_msr(dir.path(), false).unwrap_err().to_string();
-    assert!(e.contains("a02_s01_e01") && e.contains("not a multiple of 20"), "{e}");
+    assert!(
+        e.contains("a02_s01_e01") && e.contains("not a multiple of 20"),
+        "{e}"
+    );
     let ds = load_msr(dir.path(), true).unwrap();
     assert_eq!((ds.samples.len(), ds.skipped.len()), (1, 1));
     assert!(ds.skipped[0].0.ends_with("a02_s01_e01_skeleton3D.txt"));
 
     let d2 = tempfile::tempdir().unwrap();
-    write(d2.path(), "a01_s01_e01_skeleton3D.txt", &msr_text(2, &[]).replacen("2.5", "2.x", 1));
+    write(
+        d2.path(),
+        "a01_s01_e01_skeleton3D.txt",
+        &msr_text(2, &[]).replacen("2.5", "2.x", 1),
+    );
     let e = load_msr(d2.path(), false).unwrap_err().to_string();
-    assert!(e.contains(":1") && e.contains("field z") && e.contains("'2.x'"), "{e}");
-    write(d2.path(), "a01_s01_e01_skeleton3D.txt", &msr_text(2, &[]).replacen("2.5", "inf", 1));
-    assert!(load_msr(d2.path(), false).unwrap_err().to_string().contains("NaN/Inf"));
+    assert!(
+        e.contains(":1") && e.contains("field z") && e.contains("'2.x'"),
+        "{e}"
+    );
+    write(
+        d2.path(),
+        "a01_s01_e01_skeleton3D.txt",
+        &msr_text(2, &[]).replacen("2.5", "inf", 1),
+    );
+    assert!(load_msr(d2.path(), false)
+        .unwrap_err()
+        .to_string()
+        .contains("NaN/Inf"));
     write(d2.path(), "a01_s01_e01_skeleton3D.txt", "");
-    assert!(load_msr(d2.path(), false).unwrap_err().to_string().contains("no frames"));
+    assert!(load_msr(d2.path(), false)
+        .unwrap_err()
+        .to_string()
+        .contains("no frames"));
     write(d2.path(), "a01_s01_e01_skeleton3D.txt", "1 2 3\n");
-    assert!(load_msr(d2.path(), false).unwrap_err().to_string().contains("expected 4 fields"));
+    assert!(load_msr(d2.path(), false)
+        .unwrap_err()
+        .to_string()
+        .contains("expected 4 fields"));
 
     let empty = tempfile::tempdir().unwrap();
     let e = load_msr(empty.path(), false).unwrap_err().to_string();
@@ -183,7 +270,10 @@ fn msr_bad_input_errors_and_skip_bad() {
     })
     .unwrap_err()
     .to_string();
-    assert!(e.contains("ntu25 has 25 joints") && e.contains("msr20"), "{e}");
+    assert!(
+        e.contains("ntu25 has 25 joints") && e.contains("msr20"),
+        "{e}"
+    );
 }
 
 fn load_csv(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
@@ -202,7 +292,12 @@ fn csv_seq(frames: usize, persons: usize) -> String {
     for t in 0..frames {
         for m in 0..persons {
             for j in 0..20 {
-                s.push_str(&format!("{t},{m},{j},{},{},{}\n", j as f32 * 0.1 + 1.0, t as f32 + 1.0, m as f32 + 1.0));
+                s.push_str(&format!(
+                    "{t},{m},{j},{},{},{}\n",
+                    j as f32 * 0.1 + 1.0,
+                    t as f32 + 1.0,
+                    m as f32 + 1.0
+                ));
             }
         }
     }
@@ -212,7 +307,11 @@ fn csv_seq(frames: usize, persons: usize) -> String {
 #[test]
 fn csv_format_reads_labels_persons_and_reports_problems() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "labels.csv", "file,label,subject,camera\nx.csv,wave,1,2\ny.csv,clap,2,1\n");
+    write(
+        dir.path(),
+        "labels.csv",
+        "file,label,subject,camera\nx.csv,wave,1,2\ny.csv,clap,2,1\n",
+    );
     write(dir.path(), "x.csv", &csv_seq(4, 2));
     write(dir.path(), "y.csv", &csv_seq(3, 1));
     let ds = load_csv(dir.path(), false).unwrap();
@@ -230,29 +329,64 @@ fn csv_format_reads_labels_persons_and_reports_problems() {
     std::fs::remove_file(dir.path().join("z.csv")).unwrap();
 
     // A listed file that does not exist.
-    write(dir.path(), "labels.csv", "file,label,subject\nx.csv,wave,1\ny.csv,clap,2\nq.csv,clap,2\n");
+    write(
+        dir.path(),
+        "labels.csv",
+        "file,label,subject\nx.csv,wave,1\ny.csv,clap,2\nq.csv,clap,2\n",
+    );
     let e = load_csv(dir.path(), false).unwrap_err().to_string();
     assert!(e.contains("labels.csv:4") && e.contains("q.csv"), "{e}");
 
     // Bad header, joint out of range, non-numeric subject.
     std::fs::remove_file(dir.path().join("y.csv")).unwrap();
-    write(dir.path(), "labels.csv", "file,label,subject\nx.csv,wave,1\n");
+    write(
+        dir.path(),
+        "labels.csv",
+        "file,label,subject\nx.csv,wave,1\n",
+    );
     write(dir.path(), "x.csv", "frame,person,joint,x,y\n0,0,0,1,2\n");
-    assert!(load_csv(dir.path(), false).unwrap_err().to_string().contains("header must be"));
-    write(dir.path(), "x.csv", "frame,person,joint,x,y,z\n0,0,25,1,2,3\n");
+    assert!(load_csv(dir.path(), false)
+        .unwrap_err()
+        .to_string()
+        .contains("header must be"));
+    write(
+        dir.path(),
+        "x.csv",
+        "frame,person,joint,x,y,z\n0,0,25,1,2,3\n",
+    );
     let e = load_csv(dir.path(), false).unwrap_err().to_string();
-    assert!(e.contains("x.csv:2") && e.contains("joint 25 is out of range"), "{e}");
-    write(dir.path(), "labels.csv", "file,label,subject\nx.csv,wave,one\n");
+    assert!(
+        e.contains("x.csv:2") && e.contains("joint 25 is out of range"),
+        "{e}"
+    );
+    write(
+        dir.path(),
+        "labels.csv",
+        "file,label,subject\nx.csv,wave,one\n",
+    );
     let e = load_csv(dir.path(), false).unwrap_err().to_string();
-    assert!(e.contains("labels.csv:2") && e.contains("field subject"), "{e}");
+    assert!(
+        e.contains("labels.csv:2") && e.contains("field subject"),
+        "{e}"
+    );
 
     let empty = tempfile::tempdir().unwrap();
-    assert!(load_csv(empty.path(), false).unwrap_err().to_string().contains("no labels.csv"));
+    assert!(load_csv(empty.path(), false)
+        .unwrap_err()
+        .to_string()
+        .contains("no labels.csv"));
 }
 
 #[test]
 fn synthetic_data_records_ground_truth_and_is_seeded() {
-    let opts = LoadOptions { format: Format::Synthetic, data: Some("tiny".into()), layout: None, skip_bad: false, max_persons: 1, seed: 7 };
+    let opts = LoadOptions {
+        format: Format::Synthetic,
+        data: Some("tiny".into()),
+        layout: None,
+        skip_bad: false,
+        max_persons: 1,
+        seed: 7,
+    };
     let a = data::load(&opts).unwrap();
     let b = data::load(&opts).unwrap();
     assert_eq!(a.samples.len(), 4 * 4 * 3);
@@ -264,8 +398,15 @@ fn synthetic_data_records_ground_truth_and_is_seeded() {
     assert_eq!(&gt[0], right);
     // Works on every shipped layout, including 2-D-ish openpose.
     for l in ["ntu25", "openpose18", "msr20"] {
-        let d = data::load(&LoadOptions { layout: Some(l.into()), ..opts.clone() }).unwrap();
-        assert_eq!(d.samples[0].data.shape()[2], Layout::resolve(l).unwrap().num_joints());
+        let d = data::load(&LoadOptions {
+            layout: Some(l.into()),
+            ..opts.clone()
+        })
+        .unwrap();
+        assert_eq!(
+            d.samples[0].data.shape()[2],
+            Layout::resolve(l).unwrap().num_joints()
+        );
     }
     let c = data::load(&LoadOptions { seed: 8, ..opts }).unwrap();
     assert_ne!(a.samples[5].data, c.samples[5].data);

@@ -2,7 +2,9 @@
 //! a folder with `labels.csv` (`file,label,subject[,camera]`) and one CSV per sequence with the header
 //! `frame,person,joint,x,y,z[,score]` (0-based frame, person and joint indices). Fields may not contain commas.
 
-use super::{collect_files, drop_empty_frames, parse_coord, Dataset, Layout, ReadOutcome, Sequence};
+use super::{
+    collect_files, drop_empty_frames, parse_coord, Dataset, Layout, ReadOutcome, Sequence,
+};
 use crate::{Error, Result};
 use ndarray::Array4;
 use std::collections::BTreeSet;
@@ -19,18 +21,41 @@ pub struct LabelRow {
 
 fn lines(path: &Path) -> Result<impl Iterator<Item = (usize, std::io::Result<String>)>> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    Ok(std::io::BufReader::new(f).lines().enumerate().map(|(i, l)| (i + 1, l)))
+    Ok(std::io::BufReader::new(f)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l)))
 }
 
-fn check_header(path: &Path, got: &str, required: &[&str], optional: &[&str]) -> Result<Vec<String>> {
+fn check_header(
+    path: &Path,
+    got: &str,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<Vec<String>> {
     let cols: Vec<String> = got.split(',').map(|s| s.trim().to_string()).collect();
     let ok = cols.len() >= required.len()
         && cols.iter().zip(required).all(|(c, r)| c == r)
-        && cols[required.len()..].iter().zip(optional).all(|(c, o)| c == o)
+        && cols[required.len()..]
+            .iter()
+            .zip(optional)
+            .all(|(c, o)| c == o)
         && cols.len() <= required.len() + optional.len();
     if !ok {
-        let opt = if optional.is_empty() { String::new() } else { format!("[,{}]", optional.join(",")) };
-        return Err(Error::at_line(path, 1, format!("header must be '{}{opt}', found '{}'", required.join(","), got.trim())));
+        let opt = if optional.is_empty() {
+            String::new()
+        } else {
+            format!("[,{}]", optional.join(","))
+        };
+        return Err(Error::at_line(
+            path,
+            1,
+            format!(
+                "header must be '{}{opt}', found '{}'",
+                required.join(","),
+                got.trim()
+            ),
+        ));
     }
     Ok(cols)
 }
@@ -39,7 +64,12 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRow>> {
     let mut it = lines(path)?;
     let header = match it.next() {
         Some((_, l)) => l.map_err(|e| Error::io(path, e))?,
-        None => return Err(Error::data(path, "labels.csv is empty; it needs the header 'file,label,subject[,camera]'")),
+        None => {
+            return Err(Error::data(
+                path,
+                "labels.csv is empty; it needs the header 'file,label,subject[,camera]'",
+            ))
+        }
     };
     let cols = check_header(path, &header, &["file", "label", "subject"], &["camera"])?;
     let mut rows = Vec::new();
@@ -50,16 +80,36 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRow>> {
         }
         let f: Vec<&str> = l.split(',').map(str::trim).collect();
         if f.len() != cols.len() {
-            return Err(Error::at_line(path, n, format!("expected {} fields ({}), found {}", cols.len(), cols.join(","), f.len())));
+            return Err(Error::at_line(
+                path,
+                n,
+                format!(
+                    "expected {} fields ({}), found {}",
+                    cols.len(),
+                    cols.join(","),
+                    f.len()
+                ),
+            ));
         }
         let int = |i: usize, name: &str| -> Result<u32> {
-            f[i].parse().map_err(|_| Error::at_field(path, n, name, format!("'{}' is not a non-negative integer", f[i])))
+            f[i].parse().map_err(|_| {
+                Error::at_field(
+                    path,
+                    n,
+                    name,
+                    format!("'{}' is not a non-negative integer", f[i]),
+                )
+            })
         };
         rows.push(LabelRow {
             file: f[0].to_string(),
             label: f[1].to_string(),
             subject: int(2, "subject")?,
-            camera: if f.len() > 3 { Some(int(3, "camera")?) } else { None },
+            camera: if f.len() > 3 {
+                Some(int(3, "camera")?)
+            } else {
+                None
+            },
             line: n,
         });
     }
@@ -70,13 +120,27 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRow>> {
 }
 
 /// Read one sequence CSV into (3, T, V, M) with T = last frame + 1; missing entries stay zero.
-pub fn read_sequence(path: &Path, layout: &Layout, max_persons: usize) -> Result<(Array4<f32>, Vec<String>)> {
+pub fn read_sequence(
+    path: &Path,
+    layout: &Layout,
+    max_persons: usize,
+) -> Result<(Array4<f32>, Vec<String>)> {
     let mut it = lines(path)?;
     let header = match it.next() {
         Some((_, l)) => l.map_err(|e| Error::io(path, e))?,
-        None => return Err(Error::data(path, "empty file: expected the header 'frame,person,joint,x,y,z[,score]'")),
+        None => {
+            return Err(Error::data(
+                path,
+                "empty file: expected the header 'frame,person,joint,x,y,z[,score]'",
+            ))
+        }
     };
-    let cols = check_header(path, &header, &["frame", "person", "joint", "x", "y", "z"], &["score"])?;
+    let cols = check_header(
+        path,
+        &header,
+        &["frame", "person", "joint", "x", "y", "z"],
+        &["score"],
+    )?;
     let v = layout.num_joints();
     let mut entries: Vec<(usize, usize, usize, [f32; 3])> = Vec::new();
     let mut dropped_persons = BTreeSet::new();
@@ -87,10 +151,25 @@ pub fn read_sequence(path: &Path, layout: &Layout, max_persons: usize) -> Result
         }
         let f: Vec<&str> = l.split(',').map(str::trim).collect();
         if f.len() != cols.len() {
-            return Err(Error::at_line(path, n, format!("expected {} fields, found {} (truncated line?)", cols.len(), f.len())));
+            return Err(Error::at_line(
+                path,
+                n,
+                format!(
+                    "expected {} fields, found {} (truncated line?)",
+                    cols.len(),
+                    f.len()
+                ),
+            ));
         }
         let idx = |i: usize| -> Result<usize> {
-            f[i].parse().map_err(|_| Error::at_field(path, n, cols[i].clone(), format!("'{}' is not a non-negative integer", f[i])))
+            f[i].parse().map_err(|_| {
+                Error::at_field(
+                    path,
+                    n,
+                    cols[i].clone(),
+                    format!("'{}' is not a non-negative integer", f[i]),
+                )
+            })
         };
         let (frame, person, joint) = (idx(0)?, idx(1)?, idx(2)?);
         if joint >= v {
@@ -101,7 +180,11 @@ pub fn read_sequence(path: &Path, layout: &Layout, max_persons: usize) -> Result
                 format!("joint {joint} is out of range: layout {} has {v} joints (0..{}); pass the matching --layout", layout.name, v - 1),
             ));
         }
-        let xyz = [parse_coord(f[3], path, n, "x")?, parse_coord(f[4], path, n, "y")?, parse_coord(f[5], path, n, "z")?];
+        let xyz = [
+            parse_coord(f[3], path, n, "x")?,
+            parse_coord(f[4], path, n, "y")?,
+            parse_coord(f[5], path, n, "z")?,
+        ];
         if f.len() > 6 {
             parse_coord(f[6], path, n, "score")?;
         }
@@ -113,7 +196,10 @@ pub fn read_sequence(path: &Path, layout: &Layout, max_persons: usize) -> Result
     }
     let t = entries.iter().map(|e| e.0 + 1).max().unwrap_or(0);
     if t == 0 {
-        return Err(Error::data(path, "the sequence has no frames (no data rows after the header)"));
+        return Err(Error::data(
+            path,
+            "the sequence has no frames (no data rows after the header)",
+        ));
     }
     let mut data = Array4::<f32>::zeros((3, t, v, max_persons));
     for (frame, person, joint, xyz) in entries {
@@ -123,12 +209,20 @@ pub fn read_sequence(path: &Path, layout: &Layout, max_persons: usize) -> Result
     }
     let mut warnings = Vec::new();
     if !dropped_persons.is_empty() {
-        warnings.push(format!("{}: ignored persons {dropped_persons:?} (more than {max_persons})", path.display()));
+        warnings.push(format!(
+            "{}: ignored persons {dropped_persons:?} (more than {max_persons})",
+            path.display()
+        ));
     }
     Ok((data, warnings))
 }
 
-pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool, max_persons: usize) -> Result<Dataset> {
+pub fn load_dir(
+    dir: &Path,
+    layout: &Layout,
+    skip_bad: bool,
+    max_persons: usize,
+) -> Result<Dataset> {
     let labels_path = dir.join("labels.csv");
     if !labels_path.is_file() {
         return Err(Error::data(dir, "no labels.csv in this folder: the csv format needs 'file,label,subject[,camera]' (see README)"));
@@ -137,7 +231,10 @@ pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool, max_persons: usize)
     let listed: BTreeSet<&str> = rows.iter().map(|r| r.file.as_str()).collect();
     // Every sequence file must be listed: an unlisted CSV is almost always a forgotten label.
     let mut problems: Vec<(PathBuf, String)> = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+    for e in std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".csv") && name != "labels.csv" && !listed.contains(name.as_str()) {
             let msg = format!("{name} has no entry in labels.csv; add a line '{name},LABEL,SUBJECT' or move the file out");
@@ -154,7 +251,15 @@ pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool, max_persons: usize)
     let c = collect_files(&files, skip_bad, |f| {
         let row = row_iter.next().expect("one row per file");
         if !f.is_file() {
-            return Err(Error::at_line(&labels_path, row.line, format!("lists '{}', which does not exist in {}", row.file, dir.display())));
+            return Err(Error::at_line(
+                &labels_path,
+                row.line,
+                format!(
+                    "lists '{}', which does not exist in {}",
+                    row.file,
+                    dir.display()
+                ),
+            ));
         }
         let (data, mut warnings) = read_sequence(f, layout, max_persons)?;
         let (data, dropped) = drop_empty_frames(data);
@@ -165,8 +270,14 @@ pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool, max_persons: usize)
             warnings.push(format!("{}: dropped {dropped} empty frames", f.display()));
         }
         let seq = Sequence {
-            name: Path::new(&row.file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-            label: classes.iter().position(|c| *c == row.label).expect("label is a class"),
+            name: Path::new(&row.file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            label: classes
+                .iter()
+                .position(|c| *c == row.label)
+                .expect("label is a class"),
             subject: row.subject,
             camera: row.camera,
             setup: None,
@@ -176,7 +287,14 @@ pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool, max_persons: usize)
     })?;
     let mut skipped = problems;
     skipped.extend(c.skipped);
-    Ok(Dataset { classes, layout: layout.clone(), samples: c.samples, skipped, warnings: c.warnings, gt_joints: None })
+    Ok(Dataset {
+        classes,
+        layout: layout.clone(),
+        samples: c.samples,
+        skipped,
+        warnings: c.warnings,
+        gt_joints: None,
+    })
 }
 
 /// Class names in a stable order: numerically if every label is an integer, else alphabetically.
@@ -199,7 +317,12 @@ pub fn write_sequence(path: &Path, data: &Array4<f32>) -> Result<()> {
                 continue;
             }
             for v in 0..s[2] {
-                out.push_str(&format!("{t},{m},{v},{:.5},{:.5},{:.5}\n", data[[0, t, v, m]], data[[1, t, v, m]], data[[2, t, v, m]]));
+                out.push_str(&format!(
+                    "{t},{m},{v},{:.5},{:.5},{:.5}\n",
+                    data[[0, t, v, m]],
+                    data[[1, t, v, m]],
+                    data[[2, t, v, m]]
+                ));
             }
         }
     }

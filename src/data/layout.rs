@@ -21,7 +21,10 @@ pub struct Layout {
 const BUILTIN: &[(&str, &str)] = &[
     ("ntu25", include_str!("../../data/layouts/ntu25.json")),
     ("kinect20", include_str!("../../data/layouts/kinect20.json")),
-    ("openpose18", include_str!("../../data/layouts/openpose18.json")),
+    (
+        "openpose18",
+        include_str!("../../data/layouts/openpose18.json"),
+    ),
     ("msr20", include_str!("../../data/layouts/msr20.json")),
 ];
 
@@ -69,14 +72,22 @@ impl Layout {
         }
         for (i, [a, b]) in self.edges.iter().enumerate() {
             if *a >= v || *b >= v {
-                return Err(format!("edges[{i}] = [{a}, {b}] is out of range: the layout has {v} joints (0..{})", v - 1));
+                return Err(format!(
+                    "edges[{i}] = [{a}, {b}] is out of range: the layout has {v} joints (0..{})",
+                    v - 1
+                ));
             }
             if a == b {
-                return Err(format!("edges[{i}] = [{a}, {b}] is a self-loop; self-loops are added automatically"));
+                return Err(format!(
+                    "edges[{i}] = [{a}, {b}] is a self-loop; self-loops are added automatically"
+                ));
             }
         }
         if self.center >= v {
-            return Err(format!("center = {} is out of range: the layout has {v} joints", self.center));
+            return Err(format!(
+                "center = {} is out of range: the layout has {v} joints",
+                self.center
+            ));
         }
         let hops = crate::graph::hop_distances(v, &self.edges);
         if let Some(j) = (0..v).find(|&j| hops[self.center][j] == usize::MAX) {
@@ -88,13 +99,17 @@ impl Layout {
         for part in REQUIRED_PARTS {
             match self.parts.get(*part) {
                 None => return Err(format!("missing body-part group '{part}' in \"parts\"")),
-                Some(js) if js.is_empty() => return Err(format!("body-part group '{part}' is empty")),
+                Some(js) if js.is_empty() => {
+                    return Err(format!("body-part group '{part}' is empty"))
+                }
                 _ => {}
             }
         }
         for (name, js) in &self.parts {
             if let Some(j) = js.iter().find(|&&j| j >= v) {
-                return Err(format!("parts.{name} lists joint {j}, out of range for {v} joints"));
+                return Err(format!(
+                    "parts.{name} lists joint {j}, out of range for {v} joints"
+                ));
             }
         }
         Ok(())
@@ -118,6 +133,10 @@ impl Layout {
                 return p;
             }
         }
-        self.parts.iter().find(|(_, js)| js.contains(&j)).map(|(n, _)| n.as_str()).unwrap_or("other")
+        self.parts
+            .iter()
+            .find(|(_, js)| js.contains(&j))
+            .map(|(n, _)| n.as_str())
+            .unwrap_or("other")
     }
 }

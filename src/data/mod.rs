@@ -103,18 +103,25 @@ pub enum ReadOutcome {
 }
 
 pub fn load(opts: &LoadOptions) -> Result<Dataset> {
-    let layout = Layout::resolve(opts.layout.as_deref().unwrap_or(opts.format.default_layout()))?;
+    let layout = Layout::resolve(
+        opts.layout
+            .as_deref()
+            .unwrap_or(opts.format.default_layout()),
+    )?;
     if opts.format == Format::Synthetic {
         let preset = opts.data.as_deref().unwrap_or("default");
         return synth::generate(&synth::SynthConfig::preset(preset, opts.seed)?, &layout);
     }
-    let dir = PathBuf::from(
-        opts.data
-            .as_deref()
-            .ok_or_else(|| Error::usage(format!("--data DIR is required for --format {:?}", opts.format).to_lowercase()))?,
-    );
+    let dir = PathBuf::from(opts.data.as_deref().ok_or_else(|| {
+        Error::usage(
+            format!("--data DIR is required for --format {:?}", opts.format).to_lowercase(),
+        )
+    })?);
     if !dir.is_dir() {
-        return Err(Error::usage(format!("--data {}: no such folder", dir.display())));
+        return Err(Error::usage(format!(
+            "--data {}: no such folder",
+            dir.display()
+        )));
     }
     match opts.format {
         Format::Msr => msr::load_dir(&dir, &layout, opts.skip_bad),
@@ -139,7 +146,8 @@ where
                 out.samples.push(s);
             }
             Ok(ReadOutcome::NoSkeleton(why)) => {
-                out.warnings.push(format!("{}: skipped: {why}", f.display()));
+                out.warnings
+                    .push(format!("{}: skipped: {why}", f.display()));
                 out.skipped.push((f.clone(), why));
             }
             Err(e) if skip_bad => out.skipped.push((f.clone(), e.to_string())),
@@ -159,7 +167,11 @@ pub(crate) struct Collected {
 }
 
 /// Files in `dir` whose name satisfies `keep`, sorted; an error naming the folder if there are none.
-pub(crate) fn list_files(dir: &Path, what: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn list_files(
+    dir: &Path,
+    what: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -167,7 +179,10 @@ pub(crate) fn list_files(dir: &Path, what: &str, keep: impl Fn(&str) -> bool) ->
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Error::data(dir, format!("no {what} found in this folder; check --data and --format")));
+        return Err(Error::data(
+            dir,
+            format!("no {what} found in this folder; check --data and --format"),
+        ));
     }
     Ok(files)
 }
@@ -178,7 +193,12 @@ pub(crate) fn parse_coord(tok: &str, path: &Path, line: usize, field: &str) -> R
         .parse()
         .map_err(|_| Error::at_field(path, line, field, format!("'{tok}' is not a number")))?;
     if !v.is_finite() {
-        return Err(Error::at_field(path, line, field, format!("'{tok}' is not a finite coordinate (NaN/Inf)")));
+        return Err(Error::at_field(
+            path,
+            line,
+            field,
+            format!("'{tok}' is not a finite coordinate (NaN/Inf)"),
+        ));
     }
     Ok(v)
 }
@@ -186,7 +206,13 @@ pub(crate) fn parse_coord(tok: &str, path: &Path, line: usize, field: &str) -> R
 /// Drop frames in which no person is present; returns the kept data and how many frames were dropped.
 pub(crate) fn drop_empty_frames(data: Array4<f32>) -> (Array4<f32>, usize) {
     let t = data.shape()[1];
-    let keep: Vec<usize> = (0..t).filter(|&i| data.index_axis(ndarray::Axis(1), i).iter().any(|&x| x != 0.0)).collect();
+    let keep: Vec<usize> = (0..t)
+        .filter(|&i| {
+            data.index_axis(ndarray::Axis(1), i)
+                .iter()
+                .any(|&x| x != 0.0)
+        })
+        .collect();
     let dropped = t - keep.len();
     if dropped == 0 {
         return (data, 0);

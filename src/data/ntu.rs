@@ -16,9 +16,17 @@ pub fn parse_name(stem: &str) -> Option<(u32, u32, u32, u32, u32)> {
         return None;
     }
     let field = |tag: u8, at: usize| -> Option<u32> {
-        (b[at] == tag).then(|| stem.get(at + 1..at + 4)?.parse().ok()).flatten()
+        (b[at] == tag)
+            .then(|| stem.get(at + 1..at + 4)?.parse().ok())
+            .flatten()
     };
-    Some((field(b'S', 0)?, field(b'C', 4)?, field(b'P', 8)?, field(b'R', 12)?, field(b'A', 16)?))
+    Some((
+        field(b'S', 0)?,
+        field(b'C', 4)?,
+        field(b'P', 8)?,
+        field(b'R', 12)?,
+        field(b'A', 16)?,
+    ))
 }
 
 struct Body {
@@ -29,25 +37,45 @@ struct Body {
 }
 
 pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<ReadOutcome> {
-    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let stem = path
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
     let (setup, camera, subject, _rep, action) = parse_name(&stem).ok_or_else(|| {
-        Error::data(path, "file name does not match SsssCcccPpppRrrrAaaa.skeleton; rename it or use --format csv")
+        Error::data(
+            path,
+            "file name does not match SsssCcccPpppRrrrAaaa.skeleton; rename it or use --format csv",
+        )
     })?;
     if action == 0 {
-        return Err(Error::data(path, "action number A000 is invalid (actions start at A001)"));
+        return Err(Error::data(
+            path,
+            "action number A000 is invalid (actions start at A001)",
+        ));
     }
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut tok = Tokens::new(std::io::BufReader::new(file), path);
     let frame_count = tok.int("frameCount")?;
     if frame_count <= 0 {
-        return Err(Error::at_field(path, tok.line(), "frameCount", format!("{frame_count} frames: the file has no frames")));
+        return Err(Error::at_field(
+            path,
+            tok.line(),
+            "frameCount",
+            format!("{frame_count} frames: the file has no frames"),
+        ));
     }
     let v = layout.num_joints();
     let mut bodies: Vec<Body> = Vec::new();
     for f in 0..frame_count as usize {
         let body_count = tok.int("bodyCount")?;
         if body_count < 0 {
-            return Err(Error::at_field(path, tok.line(), "bodyCount", format!("negative body count {body_count}")));
+            return Err(Error::at_field(
+                path,
+                tok.line(),
+                "bodyCount",
+                format!("negative body count {body_count}"),
+            ));
         }
         for _ in 0..body_count {
             let (id, _) = tok.expect("bodyID")?;
@@ -58,7 +86,10 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
                     path,
                     tok.line(),
                     "jointCount",
-                    format!("{jc} joints, but layout {} has {v}; pass the matching --layout", layout.name),
+                    format!(
+                        "{jc} joints, but layout {} has {v}; pass the matching --layout",
+                        layout.name
+                    ),
                 ));
             }
             let mut joints = Vec::with_capacity(v);
@@ -66,7 +97,16 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
                 let x = tok.float("x")?;
                 let y = tok.float("y")?;
                 let z = tok.float("z")?;
-                for what in ["depthX", "depthY", "colorX", "colorY", "orientationW", "orientationX", "orientationY", "orientationZ"] {
+                for what in [
+                    "depthX",
+                    "depthY",
+                    "colorX",
+                    "colorY",
+                    "orientationW",
+                    "orientationX",
+                    "orientationY",
+                    "orientationZ",
+                ] {
                     tok.float(what)?;
                 }
                 tok.int("trackingState")?;
@@ -74,22 +114,41 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
             }
             match bodies.iter_mut().find(|b| b.id == id) {
                 Some(b) => b.frames.push((f, joints)),
-                None => bodies.push(Body { id, first_seen: f, frames: vec![(f, joints)] }),
+                None => bodies.push(Body {
+                    id,
+                    first_seen: f,
+                    frames: vec![(f, joints)],
+                }),
             }
         }
     }
     if let Some((t, l)) = tok.next_token()? {
-        return Err(Error::at_line(path, l, format!("unexpected extra data '{t}' after {frame_count} frames")));
+        return Err(Error::at_line(
+            path,
+            l,
+            format!("unexpected extra data '{t}' after {frame_count} frames"),
+        ));
     }
     let t = frame_count as usize;
     if bodies.is_empty() {
-        return Ok(ReadOutcome::NoSkeleton(format!("no body in any of the {t} frames")));
+        return Ok(ReadOutcome::NoSkeleton(format!(
+            "no body in any of the {t} frames"
+        )));
     }
     let mut order: Vec<usize> = (0..bodies.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(bodies[i].frames.len()), bodies[i].first_seen));
+    order.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(bodies[i].frames.len()),
+            bodies[i].first_seen,
+        )
+    });
     let mut warnings = Vec::new();
     if bodies.len() > max_persons {
-        warnings.push(format!("{}: {} bodies, kept the {max_persons} present in most frames", path.display(), bodies.len()));
+        warnings.push(format!(
+            "{}: {} bodies, kept the {max_persons} present in most frames",
+            path.display(),
+            bodies.len()
+        ));
     }
     let mut data = Array4::<f32>::zeros((3, t, v, max_persons));
     for (m, &bi) in order.iter().take(max_persons).enumerate() {
@@ -103,10 +162,15 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
     }
     let (data, dropped) = drop_empty_frames(data);
     if data.shape()[1] == 0 {
-        return Ok(ReadOutcome::NoSkeleton("every body has all joints at 0,0,0".into()));
+        return Ok(ReadOutcome::NoSkeleton(
+            "every body has all joints at 0,0,0".into(),
+        ));
     }
     if dropped > 0 {
-        warnings.push(format!("{}: dropped {dropped} of {t} frames with no body", path.display()));
+        warnings.push(format!(
+            "{}: dropped {dropped} of {t} frames with no body",
+            path.display()
+        ));
     }
     let seq = Sequence {
         name: stem,
@@ -119,7 +183,12 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
     Ok(ReadOutcome::Sequence(seq, warnings))
 }
 
-pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool, max_persons: usize) -> Result<Dataset> {
+pub fn load_dir(
+    dir: &Path,
+    layout: &Layout,
+    skip_bad: bool,
+    max_persons: usize,
+) -> Result<Dataset> {
     let files = list_files(dir, "NTU .skeleton files", |n| n.ends_with(".skeleton"))?;
     let c = collect_files(&files, skip_bad, |f| read_file(f, layout, max_persons))?;
     let max_label = c.samples.iter().map(|s| s.label).max().unwrap_or(0);

@@ -35,7 +35,12 @@ pub struct Augment {
 
 impl Default for Augment {
     fn default() -> Self {
-        Augment { rotate_deg: 15.0, scale: 0.1, shift: 0.1, crop_min: 0.8 }
+        Augment {
+            rotate_deg: 15.0,
+            scale: 0.1,
+            shift: 0.1,
+            crop_min: 0.8,
+        }
     }
 }
 
@@ -48,18 +53,29 @@ fn present(data: &Array4<f32>, t: usize, m: usize) -> bool {
 pub fn normalize(seq: &mut Sequence, layout: &Layout) {
     let data = &mut seq.data;
     let (c_n, t_n, v_n, m_n) = data.dim();
-    let pres: Vec<Vec<bool>> = (0..t_n).map(|t| (0..m_n).map(|m| present(data, t, m)).collect()).collect();
+    let pres: Vec<Vec<bool>> = (0..t_n)
+        .map(|t| (0..m_n).map(|m| present(data, t, m)).collect())
+        .collect();
     let frames0: Vec<usize> = (0..t_n).filter(|&t| pres[t][0]).collect();
     if frames0.is_empty() {
         return;
     }
-    let origin: Vec<f32> =
-        (0..c_n).map(|c| frames0.iter().map(|&t| data[[c, t, layout.center, 0]]).sum::<f32>() / frames0.len() as f32).collect();
+    let origin: Vec<f32> = (0..c_n)
+        .map(|c| {
+            frames0
+                .iter()
+                .map(|&t| data[[c, t, layout.center, 0]])
+                .sum::<f32>()
+                / frames0.len() as f32
+        })
+        .collect();
     let mut sq = 0f64;
     let mut n = 0usize;
     for &t in &frames0 {
         for v in 0..v_n {
-            let d2: f32 = (0..c_n).map(|c| (data[[c, t, v, 0]] - data[[c, t, layout.center, 0]]).powi(2)).sum();
+            let d2: f32 = (0..c_n)
+                .map(|c| (data[[c, t, v, 0]] - data[[c, t, layout.center, 0]]).powi(2))
+                .sum();
             sq += d2 as f64;
             n += 1;
         }
@@ -93,7 +109,12 @@ pub fn crop_window(len: usize, crop_min: f32, rng: Option<&mut StdRng>) -> (usiz
 }
 
 /// The sequence brought to exactly `frames` frames; also returns how many output frames hold real data.
-pub fn to_length(data: &Array4<f32>, frames: usize, mode: LengthMode, window: (usize, usize)) -> (Array4<f32>, usize) {
+pub fn to_length(
+    data: &Array4<f32>,
+    frames: usize,
+    mode: LengthMode,
+    window: (usize, usize),
+) -> (Array4<f32>, usize) {
     let (c_n, _, v_n, m_n) = data.dim();
     let src = data.slice_axis(Axis(1), (window.0..window.0 + window.1).into());
     let len = window.1;
@@ -101,12 +122,17 @@ pub fn to_length(data: &Array4<f32>, frames: usize, mode: LengthMode, window: (u
     match mode {
         LengthMode::Pad => {
             let n = len.min(frames);
-            out.slice_axis_mut(Axis(1), (0..n).into()).assign(&src.slice_axis(Axis(1), (0..n).into()));
+            out.slice_axis_mut(Axis(1), (0..n).into())
+                .assign(&src.slice_axis(Axis(1), (0..n).into()));
             (out, n)
         }
         LengthMode::Resample => {
             for t in 0..frames {
-                let pos = if frames > 1 { t as f32 * (len - 1) as f32 / (frames - 1) as f32 } else { 0.0 };
+                let pos = if frames > 1 {
+                    t as f32 * (len - 1) as f32 / (frames - 1) as f32
+                } else {
+                    0.0
+                };
                 let i0 = (pos.floor() as usize).min(len - 1);
                 let i1 = (i0 + 1).min(len - 1);
                 let w = pos - i0 as f32;
@@ -121,7 +147,8 @@ pub fn to_length(data: &Array4<f32>, frames: usize, mode: LengthMode, window: (u
                     };
                     for v in 0..v_n {
                         for c in 0..c_n {
-                            out[[c, t, v, m]] = src[[c, a, v, m]] * (1.0 - w) + src[[c, b, v, m]] * w;
+                            out[[c, t, v, m]] =
+                                src[[c, a, v, m]] * (1.0 - w) + src[[c, b, v, m]] * w;
                         }
                     }
                 }
@@ -141,7 +168,9 @@ pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) 
     let (c_n, t_n, v_n, m_n) = data.dim();
     let theta = uniform(rng, -aug.rotate_deg, aug.rotate_deg).to_radians();
     let scale = uniform(rng, 1.0 - aug.scale, 1.0 + aug.scale);
-    let shift: Vec<f32> = (0..c_n).map(|_| uniform(rng, -aug.shift, aug.shift)).collect();
+    let shift: Vec<f32> = (0..c_n)
+        .map(|_| uniform(rng, -aug.shift, aug.shift))
+        .collect();
     let (s, c) = theta.sin_cos();
     for t in 0..t_n {
         for m in 0..m_n {
@@ -185,8 +214,31 @@ pub fn prepare(
     if m_have != persons {
         let mut fixed = Array4::<f32>::zeros((out.shape()[0], frames, out.shape()[2], persons));
         let n = m_have.min(persons);
-        fixed.slice_axis_mut(Axis(3), (0..n).into()).assign(&out.slice_axis(Axis(3), (0..n).into()));
+        fixed
+            .slice_axis_mut(Axis(3), (0..n).into())
+            .assign(&out.slice_axis(Axis(3), (0..n).into()));
         out = fixed;
     }
     (out, valid)
+}
+
+/// Append motion channels: for each coordinate channel c, x[t+1] − x[t] (zero at the last frame and wherever
+/// either frame is absent). (C, T, V, M) → (2C, T, V, M).
+pub fn with_motion(data: &Array4<f32>) -> Array4<f32> {
+    let (c_n, t_n, v_n, m_n) = data.dim();
+    let mut out = Array4::<f32>::zeros((2 * c_n, t_n, v_n, m_n));
+    out.slice_axis_mut(Axis(0), (0..c_n).into()).assign(data);
+    for m in 0..m_n {
+        for t in 0..t_n.saturating_sub(1) {
+            if !present(data, t, m) || !present(data, t + 1, m) {
+                continue;
+            }
+            for v in 0..v_n {
+                for c in 0..c_n {
+                    out[[c_n + c, t, v, m]] = data[[c, t + 1, v, m]] - data[[c, t, v, m]];
+                }
+            }
+        }
+    }
+    out
 }

@@ -14,12 +14,18 @@ pub enum Split {
 
 /// NTU-60 / NTU-120 cross-subject training subjects (reference-spec §3.3).
 pub const NTU_TRAIN_SUBJECTS: &[u32] = &[
-    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38, 45, 46, 47, 49, 50, 52, 53, 54, 55, 56,
-    57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103,
+    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38, 45, 46, 47, 49, 50,
+    52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95,
+    97, 98, 100, 103,
 ];
 
 /// Indices of the training and test samples.
-pub fn split(ds: &Dataset, format: Format, split: Split, train_subjects: Option<&[u32]>) -> Result<(Vec<usize>, Vec<usize>)> {
+pub fn split(
+    ds: &Dataset,
+    format: Format,
+    split: Split,
+    train_subjects: Option<&[u32]>,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let is_train: Box<dyn Fn(&super::Sequence) -> Result<bool>> = match (split, train_subjects) {
         (Split::CrossSubject, Some(list)) => {
             let list = list.to_vec();

@@ -36,14 +36,44 @@ enum Motion {
 
 /// (class name, body part, motion, amplitude)
 const ACTIONS: &[(&str, &str, Motion, f32)] = &[
-    ("wave_right", "right_arm", Motion::Oscillate([1.0, 0.3, 0.0], 2.0), 0.22),
-    ("wave_left", "left_arm", Motion::Oscillate([1.0, 0.3, 0.0], 2.0), 0.22),
+    (
+        "wave_right",
+        "right_arm",
+        Motion::Oscillate([1.0, 0.3, 0.0], 2.0),
+        0.22,
+    ),
+    (
+        "wave_left",
+        "left_arm",
+        Motion::Oscillate([1.0, 0.3, 0.0], 2.0),
+        0.22,
+    ),
     ("clap", "hands", Motion::Converge, 0.25),
-    ("kick", "legs", Motion::Oscillate([0.0, 0.4, 1.0], 1.5), 0.25),
+    (
+        "kick",
+        "legs",
+        Motion::Oscillate([0.0, 0.4, 1.0], 1.5),
+        0.25,
+    ),
     ("bow", "trunk", Motion::Lean, 0.35),
-    ("punch_right", "right_arm", Motion::Oscillate([0.0, 0.0, 1.0], 3.0), 0.22),
-    ("raise_left", "left_arm", Motion::Oscillate([0.0, 1.0, 0.0], 0.5), 0.3),
-    ("stamp", "legs", Motion::Oscillate([0.0, 1.0, 0.0], 3.0), 0.12),
+    (
+        "punch_right",
+        "right_arm",
+        Motion::Oscillate([0.0, 0.0, 1.0], 3.0),
+        0.22,
+    ),
+    (
+        "raise_left",
+        "left_arm",
+        Motion::Oscillate([0.0, 1.0, 0.0], 0.5),
+        0.3,
+    ),
+    (
+        "stamp",
+        "legs",
+        Motion::Oscillate([0.0, 1.0, 0.0], 3.0),
+        0.12,
+    ),
 ];
 
 impl SynthConfig {
@@ -70,13 +100,27 @@ impl SynthConfig {
 /// A standing rest pose guessed from joint names (y up, metres, facing -z); `None` if a name is not recognised.
 fn rest_from_names(layout: &Layout) -> Option<Vec<[f32; 3]>> {
     const TABLE: &[(&str, [f32; 3])] = &[
-        ("hand_tip", [0.40, 0.80, 0.0]), ("thumb", [0.35, 0.84, -0.03]), ("shoulder_center", [0.0, 1.45, 0.0]),
-        ("spine_shoulder", [0.0, 1.42, 0.0]), ("spine_base", [0.0, 1.0, 0.0]), ("spine_mid", [0.0, 1.2, 0.0]),
-        ("hip_center", [0.0, 1.0, 0.0]), ("spine", [0.0, 1.2, 0.0]), ("neck", [0.0, 1.5, 0.0]), ("head", [0.0, 1.68, 0.0]),
-        ("nose", [0.0, 1.62, -0.08]), ("eye", [0.03, 1.66, -0.06]), ("ear", [0.07, 1.64, 0.0]),
-        ("shoulder", [0.19, 1.43, 0.0]), ("elbow", [0.28, 1.17, 0.0]), ("wrist", [0.33, 0.93, 0.0]),
-        ("hand", [0.35, 0.86, 0.0]), ("hip", [0.1, 0.97, 0.0]), ("knee", [0.11, 0.52, 0.0]),
-        ("ankle", [0.11, 0.1, 0.0]), ("foot", [0.11, 0.03, -0.1]),
+        ("hand_tip", [0.40, 0.80, 0.0]),
+        ("thumb", [0.35, 0.84, -0.03]),
+        ("shoulder_center", [0.0, 1.45, 0.0]),
+        ("spine_shoulder", [0.0, 1.42, 0.0]),
+        ("spine_base", [0.0, 1.0, 0.0]),
+        ("spine_mid", [0.0, 1.2, 0.0]),
+        ("hip_center", [0.0, 1.0, 0.0]),
+        ("spine", [0.0, 1.2, 0.0]),
+        ("neck", [0.0, 1.5, 0.0]),
+        ("head", [0.0, 1.68, 0.0]),
+        ("nose", [0.0, 1.62, -0.08]),
+        ("eye", [0.03, 1.66, -0.06]),
+        ("ear", [0.07, 1.64, 0.0]),
+        ("shoulder", [0.19, 1.43, 0.0]),
+        ("elbow", [0.28, 1.17, 0.0]),
+        ("wrist", [0.33, 0.93, 0.0]),
+        ("hand", [0.35, 0.86, 0.0]),
+        ("hip", [0.1, 0.97, 0.0]),
+        ("knee", [0.11, 0.52, 0.0]),
+        ("ankle", [0.11, 0.1, 0.0]),
+        ("foot", [0.11, 0.03, -0.1]),
     ];
     layout
         .joints
@@ -84,7 +128,13 @@ fn rest_from_names(layout: &Layout) -> Option<Vec<[f32; 3]>> {
         .map(|name| {
             let n = name.to_lowercase();
             let (_, p) = TABLE.iter().find(|(k, _)| n.contains(k))?;
-            let side = if n.contains("left") { 1.0 } else if n.contains("right") { -1.0 } else { 0.0 };
+            let side = if n.contains("left") {
+                1.0
+            } else if n.contains("right") {
+                -1.0
+            } else {
+                0.0
+            };
             Some([if side == 0.0 { 0.0 } else { p[0] * side }, p[1], p[2]])
         })
         .collect()
@@ -100,7 +150,11 @@ fn rest_from_tree(layout: &Layout) -> Vec<[f32; 3]> {
     for d in 0..=(max_d as usize) {
         let at: Vec<usize> = (0..v).filter(|&j| depth[j] == d).collect();
         for (i, &j) in at.iter().enumerate() {
-            let x = if at.len() > 1 { (i as f32 / (at.len() - 1) as f32 - 0.5) * 0.8 } else { 0.0 };
+            let x = if at.len() > 1 {
+                (i as f32 / (at.len() - 1) as f32 - 0.5) * 0.8
+            } else {
+                0.0
+            };
             pos[j] = [x, 1.4 - 1.4 * d as f32 / max_d.max(1.0), 0.0];
         }
     }
@@ -116,32 +170,68 @@ fn moving_joints(layout: &Layout, part: &str) -> Result<Vec<(usize, f32)>> {
     let hops = crate::graph::hop_distances(layout.num_joints(), &layout.edges);
     let joints = layout.part(part)?;
     let d: Vec<usize> = joints.iter().map(|&j| hops[layout.center][j]).collect();
-    let (lo, hi) = (*d.iter().min().unwrap() as f32, *d.iter().max().unwrap() as f32);
-    Ok(joints.iter().zip(&d).map(|(&j, &dj)| (j, if hi > lo { 0.4 + 0.6 * (dj as f32 - lo) / (hi - lo) } else { 1.0 })).collect())
+    let (lo, hi) = (
+        *d.iter().min().unwrap() as f32,
+        *d.iter().max().unwrap() as f32,
+    );
+    Ok(joints
+        .iter()
+        .zip(&d)
+        .map(|(&j, &dj)| {
+            (
+                j,
+                if hi > lo {
+                    0.4 + 0.6 * (dj as f32 - lo) / (hi - lo)
+                } else {
+                    1.0
+                },
+            )
+        })
+        .collect())
 }
 
 pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
     if cfg.classes < 2 || cfg.classes > ACTIONS.len() {
-        return Err(Error::usage(format!("synthetic classes must be 2..={}, got {}", ACTIONS.len(), cfg.classes)));
+        return Err(Error::usage(format!(
+            "synthetic classes must be 2..={}, got {}",
+            ACTIONS.len(),
+            cfg.classes
+        )));
     }
     if cfg.min_frames < 4 || cfg.max_frames < cfg.min_frames {
-        return Err(Error::usage("synthetic frame range must satisfy 4 <= min_frames <= max_frames"));
+        return Err(Error::usage(
+            "synthetic frame range must satisfy 4 <= min_frames <= max_frames",
+        ));
     }
     let v = layout.num_joints();
     let rest = rest_pose(layout);
     let actions = &ACTIONS[..cfg.classes];
-    let moving: Vec<Vec<(usize, f32)>> = actions.iter().map(|(_, p, _, _)| moving_joints(layout, p)).collect::<Result<_>>()?;
+    let moving: Vec<Vec<(usize, f32)>> = actions
+        .iter()
+        .map(|(_, p, _, _)| moving_joints(layout, p))
+        .collect::<Result<_>>()?;
     let center_y = rest[layout.center][1];
     let mut samples = Vec::new();
     for subject in 1..=cfg.subjects {
         // Subject traits: size, per-joint proportions, speed.
         let mut srng = rng_for(cfg.seed, 1_000 + subject as u64);
         let size = uniform(&mut srng, 0.85, 1.15);
-        let offsets: Vec<[f32; 3]> = (0..v).map(|_| [normal(&mut srng) * 0.02, normal(&mut srng) * 0.02, normal(&mut srng) * 0.02]).collect();
+        let offsets: Vec<[f32; 3]> = (0..v)
+            .map(|_| {
+                [
+                    normal(&mut srng) * 0.02,
+                    normal(&mut srng) * 0.02,
+                    normal(&mut srng) * 0.02,
+                ]
+            })
+            .collect();
         let speed = uniform(&mut srng, 0.8, 1.25);
         for (class, (_, _, motion, amp)) in actions.iter().enumerate() {
             for rep in 0..cfg.repetitions {
-                let mut r = rng_for(cfg.seed, ((subject as u64) << 32) | ((class as u64) << 16) | rep as u64);
+                let mut r = rng_for(
+                    cfg.seed,
+                    ((subject as u64) << 32) | ((class as u64) << 16) | rep as u64,
+                );
                 let t_len = r.random_range(cfg.min_frames..=cfg.max_frames);
                 let phase = uniform(&mut r, 0.0, std::f32::consts::TAU);
                 let freq = speed * uniform(&mut r, 0.85, 1.15);
@@ -168,13 +258,16 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                     for &(j, w) in &moving[class] {
                         match motion {
                             Motion::Oscillate(dir, cycles) => {
-                                let a = amp * w * (std::f32::consts::TAU * cycles * freq * s + phase).sin();
+                                let a = amp
+                                    * w
+                                    * (std::f32::consts::TAU * cycles * freq * s + phase).sin();
                                 for c in 0..3 {
                                     pose[j][c] += a * dir[c];
                                 }
                             }
                             Motion::Converge => {
-                                let k = 0.5 - 0.5 * (std::f32::consts::TAU * 2.0 * freq * s + phase).cos();
+                                let k = 0.5
+                                    - 0.5 * (std::f32::consts::TAU * 2.0 * freq * s + phase).cos();
                                 pose[j][0] *= 1.0 - k * (amp / 0.35).min(0.9) * w;
                                 pose[j][2] -= amp * 0.5 * k * w;
                             }
@@ -213,6 +306,11 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
         samples,
         skipped: Vec::new(),
         warnings: Vec::new(),
-        gt_joints: Some(moving.iter().map(|m| m.iter().map(|&(j, _)| j).collect()).collect()),
+        gt_joints: Some(
+            moving
+                .iter()
+                .map(|m| m.iter().map(|&(j, _)| j).collect())
+                .collect(),
+        ),
     })
 }

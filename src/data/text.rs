@@ -14,7 +14,13 @@ pub struct Tokens<R: BufRead> {
 
 impl<R: BufRead> Tokens<R> {
     pub fn new(reader: R, path: &Path) -> Self {
-        Tokens { reader, path: path.to_path_buf(), line_no: 0, buf: Vec::new(), pos: 0 }
+        Tokens {
+            reader,
+            path: path.to_path_buf(),
+            line_no: 0,
+            buf: Vec::new(),
+            pos: 0,
+        }
     }
 
     pub fn line(&self) -> usize {
@@ -29,7 +35,10 @@ impl<R: BufRead> Tokens<R> {
     pub fn next_token(&mut self) -> Result<Option<(String, usize)>> {
         while self.pos >= self.buf.len() {
             let mut line = String::new();
-            let n = self.reader.read_line(&mut line).map_err(|e| Error::io(&self.path, e))?;
+            let n = self
+                .reader
+                .read_line(&mut line)
+                .map_err(|e| Error::io(&self.path, e))?;
             if n == 0 {
                 return Ok(None);
             }
@@ -38,19 +47,27 @@ impl<R: BufRead> Tokens<R> {
             self.pos = 0;
         }
         self.pos += 1;
-        Ok(Some((std::mem::take(&mut self.buf[self.pos - 1]), self.line_no)))
+        Ok(Some((
+            std::mem::take(&mut self.buf[self.pos - 1]),
+            self.line_no,
+        )))
     }
 
     /// The next token; an end of file here means the file is truncated.
     pub fn expect(&mut self, what: &str) -> Result<(String, usize)> {
         self.next_token()?.ok_or_else(|| {
-            Error::at_line(&self.path, self.line_no, format!("file ends early: expected {what} (truncated file?)"))
+            Error::at_line(
+                &self.path,
+                self.line_no,
+                format!("file ends early: expected {what} (truncated file?)"),
+            )
         })
     }
 
     pub fn int(&mut self, what: &str) -> Result<i64> {
         let (t, l) = self.expect(what)?;
-        t.parse().map_err(|_| Error::at_field(&self.path, l, what, format!("'{t}' is not an integer")))
+        t.parse()
+            .map_err(|_| Error::at_field(&self.path, l, what, format!("'{t}' is not an integer")))
     }
 
     pub fn float(&mut self, what: &str) -> Result<f32> {

@@ -15,8 +15,11 @@ pub fn is_buffer(name: &str) -> bool {
 /// Trainable (name, var) pairs sorted by name (running statistics excluded).
 pub fn trainable(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
     let data = varmap.data().lock().expect("varmap lock");
-    let mut v: Vec<(String, candle_core::Var)> =
-        data.iter().filter(|(n, _)| !is_buffer(n)).map(|(n, v)| (n.clone(), v.clone())).collect();
+    let mut v: Vec<(String, candle_core::Var)> = data
+        .iter()
+        .filter(|(n, _)| !is_buffer(n))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -39,7 +42,9 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
         } else if dims.len() >= 2 && name.ends_with("weight") {
             let fan_in: usize = dims[1..].iter().product();
             let bound = 1.0 / (fan_in as f32).sqrt();
-            let vals: Vec<f32> = (0..shape.elem_count()).map(|_| uniform(&mut rng, -bound, bound)).collect();
+            let vals: Vec<f32> = (0..shape.elem_count())
+                .map(|_| uniform(&mut rng, -bound, bound))
+                .collect();
             Tensor::from_vec(vals, &shape, var.device())?
         } else if dims.len() == 1 && name.ends_with("weight") {
             Tensor::ones(&shape, var.dtype(), var.device())?

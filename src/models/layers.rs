@@ -42,18 +42,25 @@ impl Bn {
             let mean = x2.mean_keepdim(1)?;
             let var = x2.broadcast_sub(&mean)?.sqr()?.mean_keepdim(1)?;
             let m = self.momentum;
-            let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach().flatten_all()? * m)?)?;
-            let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var.detach().flatten_all()? * (m * n / (n - 1.0).max(1.0)))?)?;
+            let rm = ((self.running_mean.as_tensor() * (1.0 - m))?
+                + (mean.detach().flatten_all()? * m)?)?;
+            let rv = ((self.running_var.as_tensor() * (1.0 - m))?
+                + (var.detach().flatten_all()? * (m * n / (n - 1.0).max(1.0)))?)?;
             self.running_mean.set(&rm)?;
             self.running_var.set(&rv)?;
             (mean, var)
         } else {
-            (self.running_mean.as_tensor().reshape((c, 1))?, self.running_var.as_tensor().reshape((c, 1))?)
+            (
+                self.running_mean.as_tensor().reshape((c, 1))?,
+                self.running_var.as_tensor().reshape((c, 1))?,
+            )
         };
         // y = (x - mean) * (w / sqrt(var + eps)) + b, with the per-channel factors folded first.
         let scale = (self.weight.reshape((c, 1))? / (var + self.eps)?.sqrt()?)?;
         let shift = (self.bias.reshape((c, 1))? - (&mean * &scale)?)?;
-        x2.broadcast_mul(&scale)?.broadcast_add(&shift)?.reshape(shape)
+        x2.broadcast_mul(&scale)?
+            .broadcast_add(&shift)?
+            .reshape(shape)
     }
 }
 
@@ -68,7 +75,11 @@ pub struct Conv1x1 {
 impl Conv1x1 {
     pub fn new(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get_with_hints((cout, cin, 1, 1), "weight", Init::Const(0.0))?;
-        let bias = if bias { Some(vb.get_with_hints(cout, "bias", Init::Const(0.0))?) } else { None };
+        let bias = if bias {
+            Some(vb.get_with_hints(cout, "bias", Init::Const(0.0))?)
+        } else {
+            None
+        };
         Ok(Conv1x1 { weight, bias, cout })
     }
 
@@ -97,7 +108,9 @@ pub fn dropout(x: &Tensor, p: f32, ctx: &mut Ctx) -> Result<Tensor> {
     };
     use rand::RngExt;
     let keep = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }).collect();
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+        .collect();
     x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
 }
 
@@ -105,5 +118,6 @@ pub fn dropout(x: &Tensor, p: f32, ctx: &mut Ctx) -> Result<Tensor> {
 pub fn mean_from(x: &Tensor, from: usize) -> Result<Tensor> {
     let dims = x.dims();
     let keep: Vec<usize> = dims[..from].to_vec();
-    x.reshape([keep.as_slice(), &[dims[from..].iter().product::<usize>()]].concat())?.mean(D::Minus1)
+    x.reshape([keep.as_slice(), &[dims[from..].iter().product::<usize>()]].concat())?
+        .mean(D::Minus1)
 }

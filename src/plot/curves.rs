@@ -21,19 +21,35 @@ pub fn draw(path: &Path, history: &[EpochRecord]) -> Result<()> {
             .x_label_area_size(40)
             .y_label_area_size(55)
             .build_cartesian_2d(0.5..n + 0.5, 0.0..max_loss * 1.05)?;
-        chart.configure_mesh().x_desc("epoch").y_desc("cross-entropy").label_style(("sans-serif", 14)).draw()?;
         chart
-            .draw_series(LineSeries::new(history.iter().map(|r| (r.epoch as f64, r.train_loss)), BLUE.stroke_width(2)))?
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc("cross-entropy")
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                history.iter().map(|r| (r.epoch as f64, r.train_loss)),
+                BLUE.stroke_width(2),
+            ))?
             .label("train")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(
-                history.iter().filter_map(|r| r.test_loss.map(|l| (r.epoch as f64, l))),
+                history
+                    .iter()
+                    .filter_map(|r| r.test_loss.map(|l| (r.epoch as f64, l))),
                 RED.stroke_width(2),
             ))?
             .label("test")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
-        chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).label_font(("sans-serif", 14)).draw()?;
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .label_font(("sans-serif", 14))
+            .draw()?;
 
         let mut chart = ChartBuilder::on(&right)
             .caption("top-1 accuracy", ("sans-serif", 22))
@@ -41,14 +57,25 @@ pub fn draw(path: &Path, history: &[EpochRecord]) -> Result<()> {
             .x_label_area_size(40)
             .y_label_area_size(55)
             .build_cartesian_2d(0.5..n + 0.5, 0.0..1.0)?;
-        chart.configure_mesh().x_desc("epoch").y_desc("accuracy").label_style(("sans-serif", 14)).draw()?;
         chart
-            .draw_series(LineSeries::new(history.iter().map(|r| (r.epoch as f64, r.train_top1)), BLUE.stroke_width(2)))?
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc("accuracy")
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                history.iter().map(|r| (r.epoch as f64, r.train_top1)),
+                BLUE.stroke_width(2),
+            ))?
             .label("train (augmented)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(
-                history.iter().filter_map(|r| r.test_top1.map(|a| (r.epoch as f64, a))),
+                history
+                    .iter()
+                    .filter_map(|r| r.test_top1.map(|a| (r.epoch as f64, a))),
                 RED.stroke_width(2),
             ))?
             .label("test")

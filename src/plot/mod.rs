@@ -14,7 +14,8 @@ static FONT: Once = Once::new();
 pub fn ensure_font() {
     FONT.call_once(|| {
         for family in ["sans-serif", "serif", "monospace"] {
-            let _ = plotters::style::register_font(family, FontStyle::Normal, dejavu::sans::regular());
+            let _ =
+                plotters::style::register_font(family, FontStyle::Normal, dejavu::sans::regular());
             let _ = plotters::style::register_font(family, FontStyle::Bold, dejavu::sans::bold());
         }
     });
@@ -23,26 +24,38 @@ pub fn ensure_font() {
 /// Draw into an RGB buffer of `size` with `draw`, then save it as PNG atomically.
 pub fn render_png<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
 where
-    F: FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> std::result::Result<(), Box<dyn std::error::Error>>,
+    F: FnOnce(
+        &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    ) -> std::result::Result<(), Box<dyn std::error::Error>>,
 {
     ensure_font();
     let mut buf = vec![255u8; (size.0 * size.1 * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| Error::Other(format!("plot {}: {e}", path.display())))?;
+        root.fill(&WHITE)
+            .map_err(|e| Error::Other(format!("plot {}: {e}", path.display())))?;
         draw(&root).map_err(|e| Error::Other(format!("plot {}: {e}", path.display())))?;
-        root.present().map_err(|e| Error::Other(format!("plot {}: {e}", path.display())))?;
+        root.present()
+            .map_err(|e| Error::Other(format!("plot {}: {e}", path.display())))?;
     }
-    let img = image::RgbImage::from_raw(size.0, size.1, buf).ok_or_else(|| Error::Other("plot buffer size".into()))?;
+    let img = image::RgbImage::from_raw(size.0, size.1, buf)
+        .ok_or_else(|| Error::Other("plot buffer size".into()))?;
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| Error::Other(format!("encode {}: {e}", path.display())))?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| Error::Other(format!("encode {}: {e}", path.display())))?;
     crate::io::write_atomic(path, &bytes)
 }
 
 /// JET colour map on [0, 1] (clamped).
 pub fn jet(x: f64) -> RGBColor {
-    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+    let x = if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let f = |c: f64| ((1.5 - (4.0 * x - c).abs()).clamp(0.0, 1.0) * 255.0) as u8;
     RGBColor(f(3.0), f(2.0), f(1.0))
 }

@@ -7,7 +7,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Write tensors (and optional string metadata) to `path` atomically.
-pub fn save(path: &Path, tensors: &HashMap<String, Tensor>, metadata: Option<HashMap<String, String>>) -> Result<()> {
+pub fn save(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
     let mut items: Vec<(&String, &Tensor)> = tensors.iter().collect();
     items.sort_by(|a, b| a.0.cmp(b.0));
     let bytes = safetensors::tensor::serialize(items, metadata)
@@ -28,20 +32,37 @@ pub fn load(path: &Path) -> Result<(HashMap<String, Tensor>, HashMap<String, Str
 /// Every variable of `varmap` under its name.
 pub fn varmap_tensors(varmap: &VarMap) -> HashMap<String, Tensor> {
     let data = varmap.data().lock().expect("varmap lock");
-    data.iter().map(|(k, v)| (k.clone(), v.as_tensor().copy().expect("copy tensor"))).collect()
+    data.iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().copy().expect("copy tensor")))
+        .collect()
 }
 
 /// Set every variable of `varmap` from `tensors` (with `prefix` on the names); a missing or misshapen
 /// parameter is an error naming it.
-pub fn load_into(varmap: &VarMap, tensors: &HashMap<String, Tensor>, prefix: &str, origin: &Path) -> Result<()> {
+pub fn load_into(
+    varmap: &VarMap,
+    tensors: &HashMap<String, Tensor>,
+    prefix: &str,
+    origin: &Path,
+) -> Result<()> {
     let data = varmap.data().lock().expect("varmap lock");
     for (name, var) in data.iter() {
         let key = format!("{prefix}{name}");
-        let t = tensors
-            .get(&key)
-            .ok_or_else(|| Error::data(origin, format!("parameter '{key}' is missing: the file does not match this model")))?;
+        let t = tensors.get(&key).ok_or_else(|| {
+            Error::data(
+                origin,
+                format!("parameter '{key}' is missing: the file does not match this model"),
+            )
+        })?;
         if t.shape() != var.shape() {
-            return Err(Error::data(origin, format!("parameter '{key}' has shape {:?}, the model expects {:?}", t.dims(), var.dims())));
+            return Err(Error::data(
+                origin,
+                format!(
+                    "parameter '{key}' has shape {:?}, the model expects {:?}",
+                    t.dims(),
+                    var.dims()
+                ),
+            ));
         }
         var.set(t)?;
     }

@@ -38,5 +38,12 @@ pub fn evaluate(logits: &[Vec<f32>], labels: &[usize], num_class: usize, loss: f
             (total > 0).then(|| row[c] as f64 / total as f64)
         })
         .collect();
-    Evaluation { top1: hit1 as f64 / n, top5: hit5 as f64 / n, loss, samples: labels.len(), per_class, confusion }
+    Evaluation {
+        top1: hit1 as f64 / n,
+        top5: hit5 as f64 / n,
+        loss,
+        samples: labels.len(),
+        per_class,
+        confusion,
+    }
 }

@@ -27,9 +27,22 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(kind: OptimKind, params: Vec<(String, Var)>, momentum: f64, weight_decay: f64) -> Self {
+    pub fn new(
+        kind: OptimKind,
+        params: Vec<(String, Var)>,
+        momentum: f64,
+        weight_decay: f64,
+    ) -> Self {
         let n = params.len();
-        Optimizer { kind, params, momentum, weight_decay, m: vec![None; n], v: vec![None; n], steps: 0 }
+        Optimizer {
+            kind,
+            params,
+            momentum,
+            weight_decay,
+            m: vec![None; n],
+            v: vec![None; n],
+            steps: 0,
+        }
     }
 
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
@@ -40,7 +53,11 @@ impl Optimizer {
             let p = var.as_tensor();
             match self.kind {
                 OptimKind::Sgd => {
-                    let g = if self.weight_decay > 0.0 { (g + (p * self.weight_decay)?)? } else { g.clone() };
+                    let g = if self.weight_decay > 0.0 {
+                        (g + (p * self.weight_decay)?)?
+                    } else {
+                        g.clone()
+                    };
                     let buf = match &self.m[i] {
                         Some(b) => ((b * self.momentum)? + &g)?,
                         None => g.clone(),

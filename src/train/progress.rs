@@ -10,9 +10,11 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
         b.set_draw_target(ProgressDrawTarget::stderr());
     }
     b.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({elapsed} / eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({elapsed} / eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     b.set_prefix(what.to_string());
     b

@@ -7,7 +7,7 @@ use super::metrics::{evaluate, Evaluation};
 use super::optim::Optimizer;
 use super::schedule::Schedule;
 use crate::config::SkeletonTrainConfig;
-use crate::data::preprocess::{normalize, prepare};
+use crate::data::preprocess::{normalize, prepare, with_motion};
 use crate::data::{self, split, Dataset, Layout, LoadOptions};
 use crate::models::{init, Ctx, Stgcn, StgcnConfig};
 use crate::rng::{permutation, rng_for};
@@ -41,16 +41,29 @@ impl SkeletonModel {
     pub fn build(run: &RunConfig) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let net = Stgcn::new(&run.model, run.layout.num_joints(), &run.layout.edges, run.layout.center, vb)?;
+        let net = Stgcn::new(
+            &run.model,
+            run.layout.num_joints(),
+            &run.layout.edges,
+            run.layout.center,
+            vb,
+        )?;
         init::seeded_init(&varmap, run.train.seed)?;
-        Ok(SkeletonModel { varmap, net, run: run.clone() })
+        Ok(SkeletonModel {
+            varmap,
+            net,
+            run: run.clone(),
+        })
     }
 
     /// Load a finished (or checkpointed) run directory for inference.
     pub fn load(run_dir: &Path) -> Result<Self> {
         let cfg_path = run_dir.join("config.json");
         if !cfg_path.is_file() {
-            return Err(Error::usage(format!("{} is not a skeleton run directory (no config.json)", run_dir.display())));
+            return Err(Error::usage(format!(
+                "{} is not a skeleton run directory (no config.json)",
+                run_dir.display()
+            )));
         }
         let run: RunConfig = crate::io::read_json(&cfg_path)?;
         let m = Self::build(&run)?;
@@ -59,7 +72,10 @@ impl SkeletonModel {
         } else if run_dir.join("checkpoint.safetensors").is_file() {
             (run_dir.join("checkpoint.safetensors"), "model.")
         } else {
-            return Err(Error::usage(format!("{} holds no model.safetensors or checkpoint yet", run_dir.display())));
+            return Err(Error::usage(format!(
+                "{} holds no model.safetensors or checkpoint yet",
+                run_dir.display()
+            )));
         };
         let (tensors, _) = checkpoint::load(&path)?;
         checkpoint::load_into(&m.varmap, &tensors, prefix, &path)?;
@@ -74,8 +90,14 @@ impl SkeletonModel {
 /// Load, normalise and report a dataset.
 pub fn load_dataset(opts: &LoadOptions) -> Result<Dataset> {
     let mut ds = data::load(opts)?;
-    for w in &ds.warnings {
+    for w in ds.warnings.iter().take(5) {
         eprintln!("warning: {w}");
+    }
+    if ds.warnings.len() > 5 {
+        eprintln!(
+            "warning: ... and {} more such warnings",
+            ds.warnings.len() - 5
+        );
     }
     if !ds.skipped.is_empty() {
         eprintln!("skipped {} file(s):", ds.skipped.len());
@@ -122,24 +144,38 @@ pub fn make_batch(
             _ => None,
         };
         let (arr, _) = prepare(s, t.frames, run.persons, t.length_mode, aug);
+        let arr = if t.motion { with_motion(&arr) } else { arr };
         shape = arr.dim();
         buf.extend(arr.iter().copied());
         labels.push(s.label);
     }
-    let x = Tensor::from_vec(buf, (idx.len(), shape.0, shape.1, shape.2, shape.3), &Device::Cpu)?;
+    let x = Tensor::from_vec(
+        buf,
+        (idx.len(), shape.0, shape.1, shape.2, shape.3),
+        &Device::Cpu,
+    )?;
     Ok((x, labels))
 }
 
 /// Eval-mode logits for the samples `idx`, in batches.
-pub fn predict(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> Result<(Vec<Vec<f32>>, Vec<usize>, f64)> {
+pub fn predict(
+    model: &SkeletonModel,
+    ds: &Dataset,
+    idx: &[usize],
+) -> Result<(Vec<Vec<f32>>, Vec<usize>, f64)> {
     let mut logits = Vec::new();
     let mut labels = Vec::new();
     let mut loss_sum = 0f64;
     for chunk in idx.chunks(64) {
         let (x, y) = make_batch(ds, chunk, &model.run, None)?;
         let out = model.net.forward(&x, &mut Ctx::eval())?;
-        let yt = Tensor::from_vec(y.iter().map(|&l| l as u32).collect::<Vec<_>>(), y.len(), &Device::Cpu)?;
-        loss_sum += candle_nn::loss::cross_entropy(&out, &yt)?.to_scalar::<f32>()? as f64 * y.len() as f64;
+        let yt = Tensor::from_vec(
+            y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+            y.len(),
+            &Device::Cpu,
+        )?;
+        loss_sum +=
+            candle_nn::loss::cross_entropy(&out, &yt)?.to_scalar::<f32>()? as f64 * y.len() as f64;
         logits.extend(out.to_vec2::<f32>()?);
         labels.extend(y);
     }
@@ -193,8 +229,17 @@ pub struct Metrics {
 
 /// Resolve the run configuration (model preset, persons) for a loaded dataset.
 pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<RunConfig> {
-    let persons = cfg.persons.unwrap_or_else(|| ds.samples.iter().map(|s| s.data.shape()[3]).max().unwrap_or(1).clamp(1, 2));
-    let mut model = StgcnConfig::preset(&cfg.model, 3, ds.classes.len()).map_err(Error::usage)?;
+    let persons = cfg.persons.unwrap_or_else(|| {
+        ds.samples
+            .iter()
+            .map(|s| s.data.shape()[3])
+            .max()
+            .unwrap_or(1)
+            .clamp(1, 2)
+    });
+    let mut model =
+        StgcnConfig::preset(&cfg.model, if cfg.motion { 6 } else { 3 }, ds.classes.len())
+            .map_err(Error::usage)?;
     if let Some(p) = cfg.dropout {
         model.dropout = p;
     }
@@ -232,16 +277,25 @@ pub fn resume(out: &Path) -> Result<Metrics> {
         .map_err(|e| Error::usage(format!("cannot resume {}: {e}", out.display())))?;
     let ds = load_dataset(&load_options(&run.train))?;
     if ds.classes != run.classes {
-        return Err(Error::usage(format!("the data at {:?} no longer has the classes this run was trained on", run.train.data)));
+        return Err(Error::usage(format!(
+            "the data at {:?} no longer has the classes this run was trained on",
+            run.train.data
+        )));
     }
     run_training(&run, &ds, out)
 }
 
 fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
     let cfg = &run.train;
-    let (train_idx, test_idx) = split::split(ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?;
+    let (train_idx, test_idx) =
+        split::split(ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?;
     let model = SkeletonModel::build(run)?;
-    let mut opt = Optimizer::new(cfg.optimizer, init::trainable(&model.varmap), cfg.momentum, cfg.weight_decay);
+    let mut opt = Optimizer::new(
+        cfg.optimizer,
+        init::trainable(&model.varmap),
+        cfg.momentum,
+        cfg.weight_decay,
+    );
     let ckpt_path = out.join("checkpoint.safetensors");
     let mut state = TrainState::default();
     if ckpt_path.is_file() {
@@ -250,7 +304,12 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
         state = serde_json::from_str(meta.get("state").map(String::as_str).unwrap_or("{}"))
             .map_err(|e| Error::data(&ckpt_path, format!("bad training state: {e}")))?;
         opt.load_state(&tensors, state.steps);
-        eprintln!("resuming {} after epoch {} of {}", out.display(), state.epochs_done, cfg.epochs);
+        eprintln!(
+            "resuming {} after epoch {} of {}",
+            out.display(),
+            state.epochs_done,
+            cfg.epochs
+        );
     }
     eprintln!(
         "training {} ({} parameters) on {} train / {} test samples, {} classes, T={} M={}",
@@ -273,7 +332,10 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
     for epoch in state.epochs_done..cfg.epochs {
         let started = Instant::now();
         let mut rng = rng_for(cfg.seed, 100 + epoch as u64);
-        let order: Vec<usize> = permutation(&mut rng, train_idx.len()).into_iter().map(|i| train_idx[i]).collect();
+        let order: Vec<usize> = permutation(&mut rng, train_idx.len())
+            .into_iter()
+            .map(|i| train_idx[i])
+            .collect();
         let bar = super::progress::bar(batches_per_epoch as u64, &format!("epoch {}", epoch + 1));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut lr = cfg.lr;
@@ -284,7 +346,11 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
             lr = schedule.lr(epoch as f64 + b as f64 / batches_per_epoch as f64);
             let (x, y) = make_batch(ds, chunk, run, Some(&mut rng))?;
             let logits = model.net.forward(&x, &mut Ctx::train(&mut rng))?;
-            let yt = Tensor::from_vec(y.iter().map(|&l| l as u32).collect::<Vec<_>>(), y.len(), &Device::Cpu)?;
+            let yt = Tensor::from_vec(
+                y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+                y.len(),
+                &Device::Cpu,
+            )?;
             let loss = candle_nn::loss::cross_entropy(&logits, &yt)?;
             let loss_v = loss.to_scalar::<f32>()? as f64;
             if !loss_v.is_finite() {
@@ -297,7 +363,11 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
             let grads = loss.backward()?;
             opt.step(&grads, lr)?;
             let pred = logits.argmax(1)?.to_vec1::<u32>()?;
-            correct += pred.iter().zip(&y).filter(|(p, l)| **p as usize == **l).count();
+            correct += pred
+                .iter()
+                .zip(&y)
+                .filter(|(p, l)| **p as usize == **l)
+                .count();
             seen += y.len();
             loss_sum += loss_v * y.len() as f64;
             bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
@@ -305,7 +375,11 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
         }
         bar.finish_and_clear();
         let last = epoch + 1 == cfg.epochs;
-        let test = if last || (epoch + 1) % cfg.eval_every == 0 { Some(evaluate_split(&model, ds, &test_idx)?) } else { None };
+        let test = if last || (epoch + 1) % cfg.eval_every == 0 {
+            Some(evaluate_split(&model, ds, &test_idx)?)
+        } else {
+            None
+        };
         let secs = started.elapsed().as_secs_f64();
         let rec = EpochRecord {
             epoch: epoch + 1,
@@ -324,7 +398,9 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
             rec.lr,
             rec.train_loss,
             rec.train_top1,
-            rec.test_top1.map(|a| format!("  test {a:.3}")).unwrap_or_default(),
+            rec.test_top1
+                .map(|a| format!("  test {a:.3}"))
+                .unwrap_or_default(),
             secs
         );
         state.history.push(rec);
@@ -333,13 +409,21 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
         state.seconds += secs;
         save_checkpoint(&model, &opt, &state, &ckpt_path)?;
         crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
+        crash_for_testing(epoch + 1);
     }
     finish(run, &model, ds, &train_idx, &test_idx, &state, out)
 }
 
-fn save_checkpoint(model: &SkeletonModel, opt: &Optimizer, state: &TrainState, path: &Path) -> Result<()> {
-    let mut tensors: HashMap<String, Tensor> =
-        checkpoint::varmap_tensors(&model.varmap).into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
+fn save_checkpoint(
+    model: &SkeletonModel,
+    opt: &Optimizer,
+    state: &TrainState,
+    path: &Path,
+) -> Result<()> {
+    let mut tensors: HashMap<String, Tensor> = checkpoint::varmap_tensors(&model.varmap)
+        .into_iter()
+        .map(|(k, v)| (format!("model.{k}"), v))
+        .collect();
     tensors.extend(opt.state());
     let meta = HashMap::from([("state".to_string(), serde_json::to_string(state)?)]);
     checkpoint::save(path, &tensors, Some(meta))
@@ -355,7 +439,11 @@ fn finish(
     out: &Path,
 ) -> Result<Metrics> {
     let test = evaluate_split(model, ds, test_idx)?;
-    checkpoint::save(&out.join("model.safetensors"), &checkpoint::varmap_tensors(&model.varmap), None)?;
+    checkpoint::save(
+        &out.join("model.safetensors"),
+        &checkpoint::varmap_tensors(&model.varmap),
+        None,
+    )?;
     let last = state.history.last();
     let metrics = Metrics {
         test_top1: test.top1,
@@ -370,12 +458,21 @@ fn finish(
         test_samples: test_idx.len(),
         per_class: test.per_class.clone(),
         confusion: test.confusion.clone(),
-        skipped_files: ds.skipped.iter().map(|(p, w)| format!("{}: {w}", p.display())).collect(),
+        skipped_files: ds
+            .skipped
+            .iter()
+            .map(|(p, w)| format!("{}: {w}", p.display()))
+            .collect(),
         history: state.history.clone(),
     };
     crate::io::write_json(&out.join("metrics.json"), &metrics)?;
     crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
-    crate::plot::confusion::draw(&out.join("confusion.png"), &test.confusion, &run.classes, "test split")?;
+    crate::plot::confusion::draw(
+        &out.join("confusion.png"),
+        &test.confusion,
+        &run.classes,
+        "test split",
+    )?;
     eprintln!(
         "done: test top-1 {:.3}, top-5 {:.3} after {} epochs ({:.0} s); wrote {}",
         test.top1,
@@ -385,4 +482,17 @@ fn finish(
         out.display()
     );
     Ok(metrics)
+}
+
+/// Testing hook: `SKELCAM_ABORT_AFTER_EPOCH=N` aborts the process (like `kill -9`, no clean-up) right after
+/// epoch N's checkpoint, so tests can check that `--resume` reproduces an uninterrupted run exactly.
+fn crash_for_testing(epoch: usize) {
+    if std::env::var("SKELCAM_ABORT_AFTER_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        == Some(epoch)
+    {
+        eprintln!("aborting after epoch {epoch} (SKELCAM_ABORT_AFTER_EPOCH)");
+        std::process::abort();
+    }
 }

@@ -1,0 +1,336 @@
+//! The `skelcam` command line end to end: training runs and their files, refusing to overwrite,
+//! exact resume after a crash, bit-for-bit seeds, config files, eval/info JSON and bad-input errors.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+fn skelcam() -> Command {
+    let mut c = Command::cargo_bin("skelcam").unwrap();
+    c.env("SKELCAM_QUIET", "1");
+    c
+}
+
+const TINY: &[&str] = &[
+    "skeleton",
+    "train",
+    "--format",
+    "synthetic",
+    "--data",
+    "tiny",
+    "--model",
+    "stgcn-tiny",
+    "--frames",
+    "16",
+];
+
+fn train(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    skelcam()
+        .args(TINY)
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn train_writes_the_run_directory_contract_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&run, &["--epochs", "2"]).success();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "metrics.json",
+        "curves.png",
+        "confusion.png",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let m = json(&run.join("metrics.json"));
+    for k in [
+        "test_top1",
+        "test_top5",
+        "train_top1",
+        "epochs",
+        "classes",
+        "seconds",
+        "per_class",
+        "confusion",
+        "history",
+    ] {
+        assert!(m.get(k).is_some(), "metrics.json lacks {k}");
+    }
+    assert_eq!(m["epochs"], 2);
+    assert_eq!(m["classes"].as_array().unwrap().len(), 4);
+    let png = std::fs::read(run.join("confusion.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let cfg = json(&run.join("config.json"));
+    assert_eq!(cfg["train"]["model"], "stgcn-tiny");
+    assert_eq!(cfg["train"]["epochs"], 2);
+
+    let out = train(&run, &["--epochs", "1"]).failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    train(&run, &["--epochs", "1", "--force"]).success();
+    assert_eq!(json(&run.join("metrics.json"))["epochs"], 1);
+}
+
+#[test]
+fn resume_after_a_crash_matches_an_uninterrupted_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train(&a, &["--epochs", "4", "--seed", "3"]).success();
+    // Crash (abort, as kill -9) right after epoch 2's checkpoint.
+    skelcam()
+        .args(TINY)
+        .args(["--epochs", "4", "--seed", "3", "--out"])
+        .arg(&b)
+        .env("SKELCAM_ABORT_AFTER_EPOCH", "2")
+        .assert()
+        .failure();
+    assert!(!b.join("metrics.json").exists());
+    skelcam()
+        .args(["skeleton", "train", "--resume"])
+        .arg(&b)
+        .assert()
+        .success();
+    let (ma, mb) = (json(&a.join("metrics.json")), json(&b.join("metrics.json")));
+    for k in [
+        "test_top1",
+        "test_top5",
+        "train_top1",
+        "test_loss",
+        "confusion",
+    ] {
+        assert_eq!(ma[k], mb[k], "{k}");
+    }
+    let losses = |m: &Value| {
+        m["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["train_loss"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&ma), losses(&mb));
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(b.join("model.safetensors")).unwrap()
+    );
+
+    // Same seed again from scratch: the same bytes; another seed: different weights.
+    let c = dir.path().join("c");
+    train(&c, &["--epochs", "4", "--seed", "3"]).success();
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(c.join("model.safetensors")).unwrap()
+    );
+    let d = dir.path().join("d");
+    train(&d, &["--epochs", "1", "--seed", "4"]).success();
+    train(&c, &["--epochs", "1", "--seed", "3", "--force"]).success();
+    assert_ne!(
+        std::fs::read(c.join("model.safetensors")).unwrap(),
+        std::fs::read(d.join("model.safetensors")).unwrap()
+    );
+}
+
+#[test]
+fn config_file_is_overridden_by_the_command_line_and_unknown_keys_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("cfg.json");
+    std::fs::write(&cfg, r#"{"format": "synthetic", "data": "tiny", "model": "stgcn-tiny", "frames": 16, "epochs": 3, "lr": 0.02}"#).unwrap();
+    let run = dir.path().join("run");
+    skelcam()
+        .args(["skeleton", "train", "--config"])
+        .arg(&cfg)
+        .args(["--epochs", "1", "--out"])
+        .arg(&run)
+        .assert()
+        .success();
+    let c = json(&run.join("config.json"));
+    assert_eq!(
+        (c["train"]["epochs"].as_u64(), c["train"]["lr"].as_f64()),
+        (Some(1), Some(0.02))
+    );
+
+    std::fs::write(&cfg, r#"{"epochz": 3}"#).unwrap();
+    let out = skelcam()
+        .args(["skeleton", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("cfg.json") && err.contains("epochz"), "{err}");
+}
+
+#[test]
+fn eval_and_info_print_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&run, &["--epochs", "1"]).success();
+    let out = skelcam()
+        .args(["skeleton", "eval", "--json", "--run"])
+        .arg(&run)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    for k in ["top1", "top5", "per_class", "confusion"] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["per_class"].as_object().unwrap().len(), 4);
+    // The same numbers as training's final evaluation.
+    assert_eq!(v["top1"], json(&run.join("metrics.json"))["test_top1"]);
+
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "info",
+            "--model",
+            "stgcn",
+            "--layout",
+            "ntu25",
+            "--classes",
+            "60",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["params"], 3_098_832);
+
+    // Evaluating on data with another layout is refused clearly.
+    let out = skelcam()
+        .args(["skeleton", "eval", "--layout", "ntu25", "--run"])
+        .arg(&run)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("25 joints") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_data_gives_one_clear_error_and_skip_bad_lists_what_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("msr");
+    std::fs::create_dir(&data).unwrap();
+    let frame: String = (0..20).map(|j| format!("{}.0 1.0 2.0 1.0\n", j)).collect();
+    for s in 1..=4 {
+        for a in 1..=2 {
+            std::fs::write(
+                data.join(format!("a{a:02}_s{s:02}_e01_skeleton3D.txt")),
+                frame.repeat(6),
+            )
+            .unwrap();
+        }
+    }
+    std::fs::write(
+        data.join("a01_s05_e01_skeleton3D.txt"),
+        "1.0 2.0 oops 1.0\n",
+    )
+    .unwrap();
+    let args = [
+        "skeleton",
+        "train",
+        "--format",
+        "msr",
+        "--model",
+        "stgcn-tiny",
+        "--frames",
+        "8",
+        "--epochs",
+        "1",
+        "--data",
+    ];
+    let out = skelcam()
+        .args(args)
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("r1"))
+        .assert()
+        .failure()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("a01_s05_e01_skeleton3D.txt:1 (field z)") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let out = skelcam()
+        .args(args)
+        .arg(&data)
+        .arg("--skip-bad")
+        .arg("--out")
+        .arg(dir.path().join("r2"))
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("skipped 1 file") && err.contains("a01_s05_e01"),
+        "{err}"
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = skelcam()
+        .args(args)
+        .arg(&empty)
+        .arg("--out")
+        .arg(dir.path().join("r3"))
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("no MSR Action3D files"));
+}
+
+#[test]
+fn synth_writes_a_csv_dataset_that_loads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("syn");
+    skelcam()
+        .args(["synth", "--preset", "tiny", "--layout", "ntu25", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let gt = json(&out.join("ground_truth.json"));
+    assert_eq!(gt["classes"][0]["class"], "wave_right");
+    let run = dir.path().join("run");
+    skelcam()
+        .args([
+            "skeleton",
+            "train",
+            "--format",
+            "csv",
+            "--layout",
+            "ntu25",
+            "--train-subjects",
+            "1,3",
+            "--model",
+            "stgcn-tiny",
+        ])
+        .args(["--frames", "16", "--epochs", "1", "--data"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success();
+    assert_eq!(
+        json(&run.join("metrics.json"))["classes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
