@@ -40,6 +40,84 @@ pub enum SkeletonCommand {
     Eval(EvalArgs),
     /// Show a model's layer table and parameter count.
     Info(InfoArgs),
+    /// Class activation maps of one input or a whole split: heatmap, joint bars, skeleton figure, cam.json.
+    Cam(CamArgs),
+    /// Class-level CAM aggregates: mean map per class, top joints per class.
+    CamSummary(CamSummaryArgs),
+    /// Deletion / insertion faithfulness of the CAM joint ranking against a random ranking.
+    Faithfulness(FaithfulnessArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CamArgs {
+    /// A run directory written by `skeleton train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// One sequence file (its format from --format, default the run's); without it, the test split.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Class to explain: auto (the prediction), a class name, or an index.
+    #[arg(long, default_value = "auto")]
+    pub class: String,
+    #[arg(long, value_enum, default_value = "cam")]
+    pub method: crate::cam::skeleton::Method,
+    /// Display normalisation of the map (cam.json always keeps the raw map too).
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub normalize: crate::cam::core::Normalization,
+    /// Fail if |mean(CAM) + bias − logit| exceeds the float tolerance for any sample.
+    #[arg(long)]
+    pub verify: bool,
+    /// At most this many samples of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Output folder (one sub-folder per sample for a split).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CamSummaryArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Use every loaded sample instead of the test split.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value = "cam")]
+    pub method: crate::cam::skeleton::Method,
+    /// Relative-time bins of the class maps.
+    #[arg(long, default_value_t = 20)]
+    pub bins: usize,
+    /// Joints listed per class.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct FaithfulnessArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, value_enum, default_value = "cam")]
+    pub method: crate::cam::skeleton::Method,
+    /// Seed of the random rankings.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// At most this many samples of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write faithfulness.json and faithfulness.png here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Where skeleton data comes from (shared by train and eval).
@@ -130,6 +208,9 @@ pub struct EvalArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also write `eval.json` and `confusion.png` into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -253,5 +334,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Skeleton(SkeletonCommand::Eval(a)) => crate::report::eval(&a),
         Command::Skeleton(SkeletonCommand::Info(a)) => crate::report::info(&a),
+        Command::Skeleton(SkeletonCommand::Cam(a)) => crate::report::cam::cam(&a),
+        Command::Skeleton(SkeletonCommand::CamSummary(a)) => crate::report::cam::cam_summary(&a),
+        Command::Skeleton(SkeletonCommand::Faithfulness(a)) => {
+            crate::report::faithfulness::faithfulness(&a)
+        }
     }
 }

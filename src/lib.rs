@@ -2,6 +2,7 @@
 //!
 //! The library holds everything; the `skelcam` binary only parses arguments and dispatches to [`cli::run`].
 
+pub mod cam;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -2,8 +2,9 @@
 //!
 //! Each class moves one body-part group in its own way (wave = lateral oscillation of the arm's distal joints,
 //! punch = forward thrusts, clap = hands meeting, kick = leg swing, bow = trunk leaning). Subjects differ in
-//! size, proportions, speed, position and facing; every frame gets sensor noise, and a weak class-independent
-//! distractor motion is added so a model must look at the right joints. The moving joints are the ground truth.
+//! size, proportions, speed, position and facing; every frame gets sensor noise, and every part the class does
+//! not move drifts slowly (nuisance motion), so a model must look at the right joints. The class's moving joints
+//! are the ground truth.
 
 use super::{Dataset, Layout, Sequence};
 use crate::rng::{normal, rng_for, uniform};
@@ -30,7 +31,7 @@ enum Motion {
     Oscillate([f32; 3], f32),
     /// Move towards the body's mid-line (x → 0) and back.
     Converge,
-    /// Lean: forward (z) and down (y), growing with height above the centre.
+    /// Lean: forward (z) and down (y), once over the sequence.
     Lean,
 }
 
@@ -165,7 +166,7 @@ pub fn rest_pose(layout: &Layout) -> Vec<[f32; 3]> {
     rest_from_names(layout).unwrap_or_else(|| rest_from_tree(layout))
 }
 
-/// Joints moved by `part` and their motion weights (distal joints move more; the part's root joint least).
+/// Joints moved by `part` and their motion weights in [0.7, 1] (distal joints move a little more).
 fn moving_joints(layout: &Layout, part: &str) -> Result<Vec<(usize, f32)>> {
     let hops = crate::graph::hop_distances(layout.num_joints(), &layout.edges);
     let joints = layout.part(part)?;
@@ -181,7 +182,7 @@ fn moving_joints(layout: &Layout, part: &str) -> Result<Vec<(usize, f32)>> {
             (
                 j,
                 if hi > lo {
-                    0.4 + 0.6 * (dj as f32 - lo) / (hi - lo)
+                    0.7 + 0.3 * (dj as f32 - lo) / (hi - lo)
                 } else {
                     1.0
                 },
@@ -210,7 +211,6 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
         .iter()
         .map(|(_, p, _, _)| moving_joints(layout, p))
         .collect::<Result<_>>()?;
-    let center_y = rest[layout.center][1];
     let mut samples = Vec::new();
     for subject in 1..=cfg.subjects {
         // Subject traits: size, per-joint proportions, speed.
@@ -238,10 +238,31 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                 let yaw = uniform(&mut r, -0.35, 0.35);
                 let shift = [uniform(&mut r, -0.3, 0.3), 0.0, uniform(&mut r, 2.0, 3.0)];
                 let amp = amp * uniform(&mut r, 0.8, 1.2);
-                // Distractor: a weak motion of a random part, the same kind for every class.
-                let parts: Vec<&String> = layout.parts.keys().collect();
-                let distract = moving_joints(layout, parts[r.random_range(0..parts.len())])?;
-                let d_phase = uniform(&mut r, 0.0, std::f32::consts::TAU);
+                // Nuisance motion: every part that the class does not move drifts slowly in a random
+                // direction, so that "this part is still" is never evidence for a class.
+                let nuisance: Vec<(Vec<(usize, f32)>, [f32; 3], f32, f32, f32)> = layout
+                    .parts
+                    .keys()
+                    .map(|p| moving_joints(layout, p))
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter(|js| {
+                        js.iter()
+                            .all(|(j, _)| moving[class].iter().all(|(m, _)| m != j))
+                    })
+                    .map(|js| {
+                        let d = [normal(&mut r), normal(&mut r), normal(&mut r)];
+                        let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt().max(1e-6);
+                        let amp = uniform(&mut r, 0.03, 0.08);
+                        (
+                            js,
+                            [d[0] / n, d[1] / n, d[2] / n],
+                            amp,
+                            uniform(&mut r, 0.3, 0.9),
+                            uniform(&mut r, 0.0, std::f32::consts::TAU),
+                        )
+                    })
+                    .collect();
                 let mut data = Array4::<f32>::zeros((3, t_len, v, 1));
                 for t in 0..t_len {
                     let s = t as f32 / (t_len - 1) as f32;
@@ -252,8 +273,13 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                     for p in pose.iter_mut() {
                         p[0] += sway;
                     }
-                    for &(j, w) in &distract {
-                        pose[j][2] += 0.04 * w * (std::f32::consts::TAU * 1.3 * s + d_phase).sin();
+                    for (js, dir, a, f, ph) in &nuisance {
+                        let k = a * (std::f32::consts::TAU * f * s + ph).sin();
+                        for &(j, w) in js {
+                            for c in 0..3 {
+                                pose[j][c] += k * w * dir[c];
+                            }
+                        }
                     }
                     for &(j, w) in &moving[class] {
                         match motion {
@@ -273,9 +299,9 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                             }
                             Motion::Lean => {
                                 let k = (std::f32::consts::PI * s).sin() * amp;
-                                let h = (pose[j][1] - center_y * size).max(0.0) + 0.3;
-                                pose[j][2] -= k * h * w;
-                                pose[j][1] -= 0.4 * k * h * w;
+
+                                pose[j][2] -= k * w;
+                                pose[j][1] -= 0.4 * k * w;
                             }
                         }
                     }

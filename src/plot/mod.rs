@@ -1,7 +1,10 @@
 //! Charts with plotters, rendered with a bundled font (DejaVu Sans) so they work on machines with no fonts.
 
+pub mod bars;
 pub mod confusion;
 pub mod curves;
+pub mod heatmap;
+pub mod skeleton;
 
 use crate::{Error, Result};
 use plotters::prelude::*;
@@ -58,4 +61,35 @@ pub fn jet(x: f64) -> RGBColor {
     };
     let f = |c: f64| ((1.5 - (4.0 * x - c).abs()).clamp(0.0, 1.0) * 255.0) as u8;
     RGBColor(f(3.0), f(2.0), f(1.0))
+}
+
+pub type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// A figure that can be drawn on any plotters backend (so the same code writes PNG and SVG).
+pub trait Figure {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> DrawResult
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Write a figure as PNG and, if `svg` is given, as SVG too (both atomically).
+pub fn save_figure(fig: &impl Figure, png: &Path, svg: Option<&Path>) -> Result<()> {
+    render_png(png, fig.size(), |root| fig.draw(root))?;
+    if let Some(svg) = svg {
+        ensure_font();
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, fig.size()).into_drawing_area();
+            fig.draw(&root)
+                .map_err(|e| Error::Other(format!("plot {}: {e}", svg.display())))?;
+            root.present()
+                .map_err(|e| Error::Other(format!("plot {}: {e}", svg.display())))?;
+        }
+        crate::io::write_atomic(svg, text.as_bytes())?;
+    }
+    Ok(())
 }

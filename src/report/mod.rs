@@ -1,5 +1,8 @@
 //! What the commands print and write besides training: evaluation reports, model info, synthetic data
-//! export and the demo.
+//! export and the demo; CAM outputs in [`cam`] and faithfulness in [`faithfulness`].
+
+pub mod cam;
+pub mod faithfulness;
 
 use crate::cli::{DemoArgs, EvalArgs, InfoArgs, SynthArgs};
 use crate::config::SkeletonTrainConfig;
@@ -29,17 +32,23 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     };
     let ev = skeleton::evaluate_split(&model, &ds, &idx)?;
     let classes = &model.run.classes;
+    let per_class: serde_json::Map<String, serde_json::Value> = classes
+        .iter()
+        .zip(&ev.per_class)
+        .map(|(c, v)| (c.clone(), json!(v)))
+        .collect();
+    let report = json!({
+        "top1": ev.top1, "top5": ev.top5, "loss": ev.loss, "samples": ev.samples,
+        "per_class": per_class, "confusion": ev.confusion, "classes": classes,
+    });
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::io::write_json(&dir.join("eval.json"), &report)?;
+        let what = if a.all { "all samples" } else { "test split" };
+        crate::plot::confusion::draw(&dir.join("confusion.png"), &ev.confusion, classes, what)?;
+    }
     if a.json {
-        let per_class: serde_json::Map<String, serde_json::Value> = classes
-            .iter()
-            .zip(&ev.per_class)
-            .map(|(c, v)| (c.clone(), json!(v)))
-            .collect();
-        let out = json!({
-            "top1": ev.top1, "top5": ev.top5, "loss": ev.loss, "samples": ev.samples,
-            "per_class": per_class, "confusion": ev.confusion, "classes": classes,
-        });
-        println!("{out}");
+        println!("{report}");
     } else {
         println!(
             "{} samples: top-1 {:.4}, top-5 {:.4}, loss {:.4}",

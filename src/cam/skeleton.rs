@@ -1,0 +1,197 @@
+//! Skeleton CAM for one sequence: run the model, take the class map from `features()` and the head's weights
+//! (or Grad-CAM), check the GAP identity, map T' back to the sequence's own frames, mark absent persons.
+
+use super::core::{class_activation, identity_error, minmax, scale_by, Normalization, TimeMap};
+use crate::data::preprocess::{prepare, with_motion, LengthMode};
+use crate::data::Sequence;
+use crate::models::Ctx;
+use crate::train::skeleton::SkeletonModel;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor, D};
+use ndarray::{Array3, Array4};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Class weights × last features (Zhou et al.); signed, exact.
+    Cam,
+    /// Gradient-weighted (Selvaraju et al.), ReLU'd.
+    Gradcam,
+}
+
+/// Which class to explain: the prediction, or a given class.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassChoice {
+    Auto,
+    Index(usize),
+}
+
+impl ClassChoice {
+    /// `auto`, a class name, or a 0-based index.
+    pub fn parse(s: &str, classes: &[String]) -> Result<Self> {
+        if s == "auto" {
+            return Ok(ClassChoice::Auto);
+        }
+        if let Some(i) = classes.iter().position(|c| c == s) {
+            return Ok(ClassChoice::Index(i));
+        }
+        match s.parse::<usize>() {
+            Ok(i) if i < classes.len() => Ok(ClassChoice::Index(i)),
+            _ => Err(Error::usage(format!(
+                "--class {s}: not 'auto', a class name or an index below {}; classes: {}",
+                classes.len(),
+                classes.join(", ")
+            ))),
+        }
+    }
+}
+
+/// Everything about one explained sample.
+#[derive(Debug, Clone)]
+pub struct SampleCam {
+    pub sample: String,
+    pub class: usize,
+    pub true_class: Option<usize>,
+    pub predicted: usize,
+    pub probability: f32,
+    pub logit: f32,
+    pub bias: f32,
+    pub method: Method,
+    /// Raw map at feature resolution (T', V, M): CAM (signed) or Grad-CAM.
+    pub raw: Array3<f32>,
+    /// The raw map brought to the sequence's frames (frames, V, M), before normalisation.
+    pub raw_frames: Array3<f32>,
+    pub time: TimeMap,
+    pub persons_present: Vec<bool>,
+    /// |mean(CAM) + bias − logit| (always of the plain CAM, the exact identity of the head).
+    pub identity_error: f64,
+    /// The sequence's coordinates at its own frames (3, frames, V, M), for skeleton drawings.
+    pub coords: Array4<f32>,
+}
+
+impl SampleCam {
+    /// The displayed map (frames, V, M) and whether it was flat.
+    pub fn normalized(&self, norm: Normalization, dataset_max: Option<f32>) -> (Array3<f32>, bool) {
+        match norm {
+            Normalization::None => (self.raw_frames.clone(), false),
+            Normalization::Minmax => minmax(&self.raw_frames, &self.persons_present),
+            Normalization::Dataset => {
+                let m = dataset_max.unwrap_or_else(|| self.max_abs());
+                (
+                    scale_by(&self.raw_frames, &self.persons_present, m),
+                    m == 0.0,
+                )
+            }
+        }
+    }
+
+    /// max |raw| over present persons.
+    pub fn max_abs(&self) -> f32 {
+        self.raw
+            .indexed_iter()
+            .filter(|((_, _, m), _)| self.persons_present[*m])
+            .fold(0f32, |a, (_, &x)| a.max(x.abs()))
+    }
+}
+
+/// The model input (1, C, T, V, M) for a sequence, and how many of its frames are real.
+pub fn model_input(model: &SkeletonModel, seq: &Sequence) -> Result<(Tensor, Array4<f32>, usize)> {
+    let t = &model.run.train;
+    let (arr, valid) = prepare(seq, t.frames, model.run.persons, t.length_mode, None);
+    let coords = arr.clone();
+    let arr = if t.motion { with_motion(&arr) } else { arr };
+    let (c, tt, v, m) = arr.dim();
+    let x = Tensor::from_vec(
+        arr.into_raw_vec_and_offset().0,
+        (1, c, tt, v, m),
+        &Device::Cpu,
+    )?;
+    Ok((x, coords, valid))
+}
+
+/// Explain `seq` with `method` for the chosen class.
+pub fn explain(
+    model: &SkeletonModel,
+    seq: &Sequence,
+    choice: &ClassChoice,
+    method: Method,
+) -> Result<SampleCam> {
+    let (x, input_coords, valid) = model_input(model, seq)?;
+    let net = &model.net;
+    let features = net.features(&x, &mut Ctx::eval())?;
+    let logits = net.head(&features)?;
+    let probs: Vec<f32> = candle_nn::ops::softmax(&logits, D::Minus1)?
+        .squeeze(0)?
+        .to_vec1()?;
+    let logits_v: Vec<f32> = logits.squeeze(0)?.to_vec1()?;
+    let predicted = argmax(&logits_v);
+    let class = match choice {
+        ClassChoice::Auto => predicted,
+        ClassChoice::Index(i) => *i,
+    };
+    let (w, b) = net.head_params()?;
+    let w_c = ndarray::Array1::from(w.narrow(0, class, 1)?.squeeze(0)?.to_vec1::<f32>()?);
+    let bias = b.to_vec1::<f32>()?[class];
+    let f = super::gradcam::to_array4(&features.squeeze(0)?)?;
+    let cam = class_activation(f.view(), w_c.view());
+    let id_err = identity_error(&cam, bias, logits_v[class]);
+    let raw = match method {
+        Method::Cam => cam,
+        Method::Gradcam => super::gradcam::gradcam(&features, |h| net.head(h), class)?.0,
+    };
+    let (_, _, t_in, _, m) = x.dims5()?;
+    let t_feat = raw.dim().0;
+    let train = &model.run.train;
+    let resampled = train.length_mode == LengthMode::Resample;
+    let time = TimeMap {
+        frames: if resampled { seq.frames() } else { valid },
+        input_frames: t_in,
+        feature_frames: t_feat,
+        stride: t_in / t_feat,
+        resampled,
+    };
+    let persons_present: Vec<bool> = (0..m)
+        .map(|p| {
+            input_coords
+                .index_axis(ndarray::Axis(3), p)
+                .iter()
+                .any(|&v| v != 0.0)
+        })
+        .collect();
+    let raw_frames = time.to_frames(&raw);
+    // Coordinates at the sequence's own frames: the (normalised) sequence itself, persons padded to M.
+    let coords = if resampled {
+        let mut c = Array4::<f32>::zeros((3, seq.frames(), seq.data.shape()[2], m));
+        let n = seq.data.shape()[3].min(m);
+        c.slice_mut(ndarray::s![.., .., .., ..n])
+            .assign(&seq.data.slice(ndarray::s![.., .., .., ..n]));
+        c
+    } else {
+        input_coords
+            .slice(ndarray::s![.., ..valid, .., ..])
+            .to_owned()
+    };
+    Ok(SampleCam {
+        sample: seq.name.clone(),
+        class,
+        true_class: Some(seq.label),
+        predicted,
+        probability: probs[class],
+        logit: logits_v[class],
+        bias,
+        method,
+        raw,
+        raw_frames,
+        time,
+        persons_present,
+        identity_error: id_err,
+        coords,
+    })
+}
+
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+}

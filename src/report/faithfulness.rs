@@ -1,0 +1,213 @@
+//! `skelcam skeleton faithfulness`: deletion / insertion curves over joints ranked by CAM against a seeded
+//! random ranking, their AUCs, a plot, and on synthetic data the top-k hit rate against the true joints.
+
+use crate::cam::metrics::{
+    auc, deletion_masks, insertion_masks, ranking, topk_precision, CurveMean, Faithfulness,
+};
+use crate::cam::skeleton::{explain, model_input, ClassChoice};
+use crate::cli::FaithfulnessArgs;
+use crate::models::Ctx;
+use crate::plot::DrawResult;
+use crate::rng::{permutation, rng_for};
+use crate::train::skeleton::SkeletonModel;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor, D};
+use plotters::prelude::*;
+
+/// Probability of `class` for each keep-mask over joints (all channels, frames and persons of a removed
+/// joint are zeroed), in one batch.
+fn curve(model: &SkeletonModel, x: &Tensor, masks: &[Vec<f32>], class: usize) -> Result<Vec<f64>> {
+    let v = masks[0].len();
+    let flat: Vec<f32> = masks.iter().flatten().copied().collect();
+    let m = Tensor::from_vec(flat, (masks.len(), 1, 1, v, 1), &Device::Cpu)?;
+    let batch = x.broadcast_mul(&m)?;
+    let logits = model.net.forward(&batch, &mut Ctx::eval())?;
+    let p: Vec<f32> = candle_nn::ops::softmax(&logits, D::Minus1)?
+        .narrow(1, class, 1)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok(p.into_iter().map(|x| x as f64).collect())
+}
+
+pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
+    let model = SkeletonModel::load(&a.run)?;
+    let (ds, test, _) = super::cam::dataset_for(&model, &a.data)?;
+    let idx: Vec<usize> = test
+        .into_iter()
+        .take(a.limit.unwrap_or(usize::MAX))
+        .collect();
+    let (mut del, mut rdel, mut ins, mut rins) = (
+        CurveMean::default(),
+        CurveMean::default(),
+        CurveMean::default(),
+        CurveMean::default(),
+    );
+    let (mut hit, mut exact) = (0f64, 0usize);
+    let mut per_class = vec![(0f64, 0usize); model.run.classes.len()];
+    let bar = crate::train::progress::bar(idx.len() as u64, "faithful");
+    for &i in &idx {
+        let s = &ds.samples[i];
+        // The explanation of the model's own decision, ranked by the raw CAM over time and present persons.
+        let cam = explain(&model, s, &ClassChoice::Auto, a.method)?;
+        let imp = rank_values(&cam);
+        let order = ranking(&imp);
+        let mut r = rng_for(a.seed, i as u64);
+        let random = permutation(&mut r, order.len());
+        let (x, _, _) = model_input(&model, s)?;
+        del.add(&curve(&model, &x, &deletion_masks(&order), cam.class)?);
+        ins.add(&curve(&model, &x, &insertion_masks(&order), cam.class)?);
+        rdel.add(&curve(&model, &x, &deletion_masks(&random), cam.class)?);
+        rins.add(&curve(&model, &x, &insertion_masks(&random), cam.class)?);
+        if let Some(gt) = &ds.gt_joints {
+            // Ground truth is about the true class: rank by that class's map.
+            let truth = &gt[s.label];
+            let tcam = if cam.class == s.label {
+                cam
+            } else {
+                explain(&model, s, &ClassChoice::Index(s.label), a.method)?
+            };
+            let t_order = ranking(&rank_values(&tcam));
+            let p = topk_precision(&t_order, truth);
+            hit += p;
+            exact += (p == 1.0) as usize;
+            per_class[s.label].0 += p;
+            per_class[s.label].1 += 1;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if idx.is_empty() {
+        return Err(Error::usage("no sample to evaluate"));
+    }
+    let n = idx.len() as f64;
+    let f = Faithfulness {
+        samples: idx.len(),
+        deletion_auc: auc(&del.mean()),
+        random_deletion_auc: auc(&rdel.mean()),
+        insertion_auc: auc(&ins.mean()),
+        random_insertion_auc: auc(&rins.mean()),
+        deletion_curve: del.mean(),
+        random_deletion_curve: rdel.mean(),
+        insertion_curve: ins.mean(),
+        random_insertion_curve: rins.mean(),
+        topk_hit_rate: ds.gt_joints.as_ref().map(|_| hit / n),
+        topk_exact_rate: ds.gt_joints.as_ref().map(|_| exact as f64 / n),
+        topk_per_class: ds.gt_joints.as_ref().map(|_| {
+            model
+                .run
+                .classes
+                .iter()
+                .zip(&per_class)
+                .filter(|(_, c)| c.1 > 0)
+                .map(|(name, c)| (name.clone(), c.0 / c.1 as f64))
+                .collect()
+        }),
+    };
+    if let Some(out) = &a.out {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        crate::io::write_json(&out.join("faithfulness.json"), &f)?;
+        crate::plot::render_png(&out.join("faithfulness.png"), (1000, 420), |root| {
+            draw(root, &f)
+        })?;
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&f)?;
+        for k in [
+            "deletion_curve",
+            "random_deletion_curve",
+            "insertion_curve",
+            "random_insertion_curve",
+        ] {
+            v.as_object_mut().map(|o| o.remove(k));
+        }
+        println!("{v}");
+    } else {
+        println!("{} samples, joints removed / inserted in order of CAM importance (probability of the predicted class):", f.samples);
+        println!(
+            "  deletion AUC  {:.4}  (random ranking {:.4}; lower is better)",
+            f.deletion_auc, f.random_deletion_auc
+        );
+        println!(
+            "  insertion AUC {:.4}  (random ranking {:.4}; higher is better)",
+            f.insertion_auc, f.random_insertion_auc
+        );
+        if let (Some(h), Some(e)) = (f.topk_hit_rate, f.topk_exact_rate) {
+            println!("  top-k CAM joints vs ground truth: precision {h:.3}, exact {e:.3}");
+            for (c, p) in f.topk_per_class.iter().flatten() {
+                println!("    {c:<20} {p:.3}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Joint importance used for ranking: the raw map summed over time and present persons.
+fn rank_values(cam: &crate::cam::skeleton::SampleCam) -> Vec<f32> {
+    let (_, v, m) = cam.raw.dim();
+    (0..v)
+        .map(|j| {
+            (0..m)
+                .filter(|&p| cam.persons_present[p])
+                .map(|p| cam.raw.slice(ndarray::s![.., j, p]).sum())
+                .sum()
+        })
+        .collect()
+}
+
+fn draw(root: &DrawingArea<BitMapBackend, plotters::coord::Shift>, f: &Faithfulness) -> DrawResult {
+    let (l, r) = root.split_horizontally(500);
+    for (area, title, ours, rand, a, b) in [
+        (
+            &l,
+            "deletion (lower is better)",
+            &f.deletion_curve,
+            &f.random_deletion_curve,
+            f.deletion_auc,
+            f.random_deletion_auc,
+        ),
+        (
+            &r,
+            "insertion (higher is better)",
+            &f.insertion_curve,
+            &f.random_insertion_curve,
+            f.insertion_auc,
+            f.random_insertion_auc,
+        ),
+    ] {
+        let n = ours.len().max(2) - 1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..1.0, 0f64..1.0)?;
+        chart
+            .configure_mesh()
+            .x_desc("fraction of joints removed / inserted")
+            .y_desc("probability of predicted class")
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        let pts = |c: &Vec<f64>| {
+            c.iter()
+                .enumerate()
+                .map(|(k, &p)| (k as f64 / n as f64, p))
+                .collect::<Vec<_>>()
+        };
+        chart
+            .draw_series(LineSeries::new(pts(ours), RED.stroke_width(2)))?
+            .label(format!("CAM ranking, AUC {a:.3}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(pts(rand), BLUE.stroke_width(2)))?
+            .label(format!("random ranking, AUC {b:.3}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! Skeleton CAM: the core identities (mean CAM + bias = logit, Grad-CAM ∝ ReLU(CAM)), the T'→T mapping,
+//! absent persons, flat maps, faithfulness helpers, and the files `skeleton cam` / `faithfulness` write.
+
+use assert_cmd::Command;
+use ndarray::{Array3, Array4};
+use serde_json::Value;
+use skelcam::cam::core::{class_activation, identity_error, minmax, TimeMap};
+use skelcam::cam::metrics::{auc, deletion_masks, insertion_masks, ranking, topk_precision};
+use skelcam::cam::skeleton::{explain, ClassChoice, Method};
+use skelcam::data::Sequence;
+use skelcam::train::skeleton::SkeletonModel;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn skelcam() -> Command {
+    let mut c = Command::cargo_bin("skelcam").unwrap();
+    c.env("SKELCAM_QUIET", "1");
+    c
+}
+
+/// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows).
+fn run_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("skelcam-cam-test-{}", std::process::id()));
+        skelcam()
+            .args([
+                "skeleton",
+                "train",
+                "--format",
+                "synthetic",
+                "--data",
+                "tiny",
+                "--model",
+                "stgcn-tiny",
+            ])
+            .args([
+                "--frames",
+                "16",
+                "--epochs",
+                "6",
+                "--persons",
+                "2",
+                "--force",
+                "--out",
+            ])
+            .arg(&dir)
+            .assert()
+            .success();
+        dir
+    })
+}
+
+fn sample(frames: usize, two_persons: bool) -> Sequence {
+    let mut data = Array4::<f32>::zeros((3, frames, 20, 2));
+    for t in 0..frames {
+        for v in 0..20 {
+            data[[0, t, v, 0]] = 0.1 * v as f32 + 0.05 * (t as f32).sin();
+            data[[1, t, v, 0]] = 0.2 * (v % 5) as f32;
+            data[[2, t, v, 0]] = 0.01 * t as f32;
+            if two_persons {
+                data[[0, t, v, 1]] = 1.0 + 0.1 * v as f32;
+            }
+        }
+    }
+    Sequence {
+        name: "s".into(),
+        label: 1,
+        subject: 2,
+        camera: None,
+        setup: None,
+        data,
+    }
+}
+
+#[test]
+fn class_activation_is_the_weighted_channel_sum() {
+    let f = Array4::from_shape_fn((3, 2, 4, 1), |(c, t, v, _)| (c * 10 + t * 4 + v) as f32);
+    let w = ndarray::arr1(&[0.5f32, -1.0, 2.0]);
+    let cam = class_activation(f.view(), w.view());
+    for t in 0..2 {
+        for v in 0..4 {
+            let want = 0.5 * f[[0, t, v, 0]] - f[[1, t, v, 0]] + 2.0 * f[[2, t, v, 0]];
+            assert_eq!(cam[[t, v, 0]], want);
+        }
+    }
+    // mean(CAM) + b = w · mean(f) + b: the logit of a GAP + linear head.
+    let logit = (0..3)
+        .map(|c| w[c] * f.index_axis(ndarray::Axis(0), c).mean().unwrap())
+        .sum::<f32>()
+        + 0.3;
+    assert!(identity_error(&cam, 0.3, logit) < 1e-5);
+}
+
+#[test]
+fn identity_holds_for_every_class_and_absent_persons_are_reported() {
+    let model = SkeletonModel::load(run_dir()).unwrap();
+    let seq = sample(20, false);
+    for c in 0..model.run.classes.len() {
+        let cam = explain(&model, &seq, &ClassChoice::Index(c), Method::Cam).unwrap();
+        assert!(
+            cam.identity_error < 1e-4 * (1.0 + cam.logit.abs() as f64),
+            "class {c}: {}",
+            cam.identity_error
+        );
+        assert_eq!(cam.persons_present, vec![true, false]);
+        // The absent person keeps its raw values (the head averages over it) but is blank when displayed.
+        let (norm, _) = cam.normalized(skelcam::cam::core::Normalization::Minmax, None);
+        assert!(norm
+            .index_axis(ndarray::Axis(2), 1)
+            .iter()
+            .all(|&x| x == 0.0));
+        assert!(norm
+            .iter()
+            .all(|x| x.is_finite() && (0.0..=1.0).contains(x)));
+    }
+    let both = explain(&model, &sample(20, true), &ClassChoice::Auto, Method::Cam).unwrap();
+    assert_eq!(both.persons_present, vec![true, true]);
+    assert_eq!(both.class, both.predicted);
+}
+
+#[test]
+fn gradcam_equals_relu_of_cam_over_the_pooled_size() {
+    let model = SkeletonModel::load(run_dir()).unwrap();
+    let seq = sample(16, true);
+    for c in 0..model.run.classes.len() {
+        let cam = explain(&model, &seq, &ClassChoice::Index(c), Method::Cam).unwrap();
+        let grad = explain(&model, &seq, &ClassChoice::Index(c), Method::Gradcam).unwrap();
+        let z = cam.raw.len() as f32; // T'·V·M positions averaged by the head
+        for (g, m) in grad.raw.iter().zip(cam.raw.iter()) {
+            assert!(
+                (g * z - m.max(0.0)).abs() < 1e-4 * (1.0 + m.abs()),
+                "{} vs {}",
+                g * z,
+                m.max(0.0)
+            );
+        }
+    }
+}
+
+#[test]
+fn time_map_uses_the_real_stride_and_the_true_length() {
+    // Padded input: 10 real frames of T = 16, stride 4, T' = 4.
+    let pad = TimeMap {
+        frames: 10,
+        input_frames: 16,
+        feature_frames: 4,
+        stride: 4,
+        resampled: false,
+    };
+    let idx: Vec<usize> = (0..10).map(|f| pad.feature_index(f)).collect();
+    assert_eq!(idx, vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+    // Resampled: 40 original frames stretched to T = 16; the last original frame maps to the last cell.
+    let res = TimeMap {
+        frames: 40,
+        input_frames: 16,
+        feature_frames: 4,
+        stride: 4,
+        resampled: true,
+    };
+    assert_eq!((res.feature_index(0), res.feature_index(39)), (0, 3));
+    let map = Array3::from_shape_fn((4, 2, 1), |(t, _, _)| t as f32);
+    let frames = res.to_frames(&map);
+    assert_eq!(frames.dim(), (40, 2, 1));
+    assert!(frames.index_axis(ndarray::Axis(0), 20)[[0, 0]] >= 1.0);
+    // From the model: T' = T / stride, the shown frames = the sequence's own frames.
+    let model = SkeletonModel::load(run_dir()).unwrap();
+    let cam = explain(&model, &sample(23, false), &ClassChoice::Auto, Method::Cam).unwrap();
+    assert_eq!(
+        (cam.time.stride, cam.time.feature_frames, cam.time.frames),
+        (4, 4, 23)
+    );
+    assert_eq!(cam.raw_frames.dim(), (23, 20, 2));
+}
+
+#[test]
+fn flat_maps_become_uniform_not_nan() {
+    let flat = Array3::<f32>::from_elem((4, 3, 2), 0.7);
+    let (n, is_flat) = minmax(&flat, &[true, true]);
+    assert!(is_flat && n.iter().all(|&x| x == 0.0));
+    let model = SkeletonModel::load(run_dir()).unwrap();
+    let mut cam = explain(&model, &sample(16, false), &ClassChoice::Auto, Method::Cam).unwrap();
+    cam.raw_frames.fill(2.5);
+    let dir = tempfile::tempdir().unwrap();
+    let was_flat = skelcam::report::cam::write_sample(
+        dir.path(),
+        &cam,
+        &model,
+        skelcam::cam::core::Normalization::Minmax,
+        None,
+    )
+    .unwrap();
+    assert!(was_flat);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cam.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["flat"], true);
+    assert!(doc["normalized"]
+        .to_string()
+        .split(|c| c == '[' || c == ']' || c == ',')
+        .filter(|s| !s.is_empty())
+        .all(|s| s == "0.0"));
+    assert!(dir.path().join("heatmap.png").is_file());
+}
+
+#[test]
+fn deletion_insertion_helpers() {
+    assert!((auc(&[1.0, 1.0, 1.0]) - 1.0).abs() < 1e-12);
+    assert!((auc(&[1.0, 0.0]) - 0.5).abs() < 1e-12);
+    let order = ranking(&[0.1, 0.9, 0.5]);
+    assert_eq!(order, vec![1, 2, 0]);
+    assert_eq!(
+        deletion_masks(&order),
+        vec![
+            vec![1.0, 1.0, 1.0],
+            vec![1.0, 0.0, 1.0],
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 0.0, 0.0]
+        ]
+    );
+    assert_eq!(insertion_masks(&order)[1], vec![0.0, 1.0, 0.0]);
+    assert_eq!(topk_precision(&order, &[1, 0]), 0.5);
+}
+
+#[test]
+fn cam_command_writes_every_file_with_the_documented_schema() {
+    let out = tempfile::tempdir().unwrap();
+    skelcam()
+        .args(["skeleton", "cam", "--verify", "--limit", "2", "--run"])
+        .arg(run_dir())
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("index.json")).unwrap())
+            .unwrap();
+    let samples = index["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2);
+    let sub = out.path().join(samples[0]["folder"].as_str().unwrap());
+    for f in [
+        "heatmap.png",
+        "heatmap.svg",
+        "joints.png",
+        "skeleton.png",
+        "cam.json",
+    ] {
+        assert!(sub.join(f).is_file(), "{f}");
+    }
+    assert!(std::fs::read_to_string(sub.join("heatmap.svg"))
+        .unwrap()
+        .contains("<svg"));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(sub.join("cam.json")).unwrap()).unwrap();
+    for k in [
+        "schema_version",
+        "class",
+        "probability",
+        "logit",
+        "bias",
+        "raw",
+        "normalized",
+        "layout",
+        "joints",
+        "stride",
+        "frames",
+        "frames_feature",
+        "persons_present",
+    ] {
+        assert!(doc.get(k).is_some(), "cam.json lacks {k}");
+    }
+    let (tf, frames) = (
+        doc["frames_feature"].as_u64().unwrap() as usize,
+        doc["frames"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(doc["raw"].as_array().unwrap().len(), tf);
+    assert_eq!(doc["raw"][0].as_array().unwrap().len(), 20);
+    assert_eq!(doc["raw"][0][0].as_array().unwrap().len(), 2);
+    assert_eq!(doc["normalized"].as_array().unwrap().len(), frames);
+    assert_eq!(doc["persons_present"], serde_json::json!([true, false]));
+    // mean(raw) + bias = logit, from the file alone.
+    let raw: Vec<f64> = doc["raw"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| {
+            a.as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|b| b.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+        })
+        .collect();
+    let mean = raw.iter().sum::<f64>() / raw.len() as f64;
+    assert!((mean + doc["bias"].as_f64().unwrap() - doc["logit"].as_f64().unwrap()).abs() < 1e-4);
+
+    // A named class and an unknown one.
+    let one = tempfile::tempdir().unwrap();
+    skelcam()
+        .args([
+            "skeleton", "cam", "--class", "clap", "--limit", "1", "--run",
+        ])
+        .arg(run_dir())
+        .arg("--out")
+        .arg(one.path())
+        .assert()
+        .success();
+    let bad = skelcam()
+        .args(["skeleton", "cam", "--class", "nope", "--run"])
+        .arg(run_dir())
+        .arg("--out")
+        .arg(one.path())
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("wave_right"));
+}
+
+#[test]
+fn faithfulness_and_summary_commands() {
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "faithfulness",
+            "--json",
+            "--limit",
+            "6",
+            "--run",
+        ])
+        .arg(run_dir())
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    for k in [
+        "deletion_auc",
+        "random_deletion_auc",
+        "insertion_auc",
+        "random_insertion_auc",
+        "topk_hit_rate",
+    ] {
+        let x = v[k].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&x), "{k} = {x}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    skelcam()
+        .args(["skeleton", "cam-summary", "--run"])
+        .arg(run_dir())
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success();
+    for f in [
+        "summary.png",
+        "summary.svg",
+        "class_joints.png",
+        "top_joints.json",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let top: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("top_joints.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        top["classes"]["wave_right"]["top_joints"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
