@@ -297,7 +297,13 @@ fn cam_command_writes_every_file_with_the_documented_schema() {
     let one = tempfile::tempdir().unwrap();
     skelcam()
         .args([
-            "skeleton", "cam", "--class", "clap", "--limit", "1", "--run",
+            "skeleton",
+            "cam",
+            "--class",
+            "kick_right",
+            "--limit",
+            "1",
+            "--run",
         ])
         .arg(run_dir())
         .arg("--out")
@@ -365,4 +371,33 @@ fn faithfulness_and_summary_commands() {
             .len(),
         5
     );
+}
+
+#[test]
+fn cam_finds_the_moving_joints_of_synthetic_actions_and_beats_a_random_ranking() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    skelcam()
+        .args([
+            "skeleton",
+            "train",
+            "--format",
+            "synthetic",
+            "--epochs",
+            "30",
+            "--out",
+        ])
+        .arg(&run)
+        .assert()
+        .success();
+    let out = skelcam()
+        .args(["skeleton", "faithfulness", "--json", "--run"])
+        .arg(&run)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let f = |k: &str| v[k].as_f64().unwrap();
+    assert!(f("topk_hit_rate") >= 0.9, "{v}");
+    assert!(f("deletion_auc") < f("random_deletion_auc") - 0.05, "{v}");
+    assert!(f("insertion_auc") > f("random_insertion_auc") + 0.05, "{v}");
 }

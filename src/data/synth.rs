@@ -1,7 +1,8 @@
 //! Synthetic skeleton actions on any layout, with known discriminative joints per class.
 //!
-//! Each class moves one body-part group in its own way (wave = lateral oscillation of the arm's distal joints,
-//! punch = forward thrusts, clap = hands meeting, kick = leg swing, bow = trunk leaning). Subjects differ in
+//! Each class moves one body part (or one side of it) in its own way (wave = lateral oscillation of an arm,
+//! punch = forward thrusts, raise = one slow lift, kick = one leg swinging; in the `all` preset also clap,
+//! bow and stamp). Subjects differ in
 //! size, proportions, speed, position and facing; every frame gets sensor noise, and every part the class does
 //! not move drifts slowly (nuisance motion), so a model must look at the right joints. The class's moving joints
 //! are the ground truth.
@@ -35,7 +36,8 @@ enum Motion {
     Lean,
 }
 
-/// (class name, body part, motion, amplitude)
+/// (class name, body part[:side], motion, amplitude). The first six move one limb each (the `default`
+/// preset); `clap` (both hands), `bow` (trunk) and `stamp` (both legs) are in the `all` preset.
 const ACTIONS: &[(&str, &str, Motion, f32)] = &[
     (
         "wave_right",
@@ -49,14 +51,6 @@ const ACTIONS: &[(&str, &str, Motion, f32)] = &[
         Motion::Oscillate([1.0, 0.3, 0.0], 2.0),
         0.22,
     ),
-    ("clap", "hands", Motion::Converge, 0.25),
-    (
-        "kick",
-        "legs",
-        Motion::Oscillate([0.0, 0.4, 1.0], 1.5),
-        0.25,
-    ),
-    ("bow", "trunk", Motion::Lean, 0.35),
     (
         "punch_right",
         "right_arm",
@@ -64,11 +58,25 @@ const ACTIONS: &[(&str, &str, Motion, f32)] = &[
         0.22,
     ),
     (
+        "kick_right",
+        "legs:right",
+        Motion::Oscillate([0.0, 0.4, 1.0], 1.5),
+        0.25,
+    ),
+    (
         "raise_left",
         "left_arm",
         Motion::Oscillate([0.0, 1.0, 0.0], 0.5),
         0.3,
     ),
+    (
+        "kick_left",
+        "legs:left",
+        Motion::Oscillate([0.0, 0.4, 1.0], 1.5),
+        0.25,
+    ),
+    ("clap", "hands", Motion::Converge, 0.25),
+    ("bow", "trunk", Motion::Lean, 0.35),
     (
         "stamp",
         "legs",
@@ -169,7 +177,17 @@ pub fn rest_pose(layout: &Layout) -> Vec<[f32; 3]> {
 /// Joints moved by `part` and their motion weights in [0.7, 1] (distal joints move a little more).
 fn moving_joints(layout: &Layout, part: &str) -> Result<Vec<(usize, f32)>> {
     let hops = crate::graph::hop_distances(layout.num_joints(), &layout.edges);
-    let joints = layout.part(part)?;
+    // "legs:right" = the joints of `legs` whose name says `right` (all of them if none does).
+    let (name, side) = part
+        .split_once(':')
+        .map_or((part, None), |(p, s)| (p, Some(s)));
+    let all = layout.part(name)?;
+    let sided: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&j| side.is_some_and(|s| layout.joints[j].contains(s)))
+        .collect();
+    let joints: &[usize] = if sided.is_empty() { all } else { &sided };
     let d: Vec<usize> = joints.iter().map(|&j| hops[layout.center][j]).collect();
     let (lo, hi) = (
         *d.iter().min().unwrap() as f32,
@@ -246,10 +264,12 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                     .map(|p| moving_joints(layout, p))
                     .collect::<Result<Vec<_>>>()?
                     .into_iter()
-                    .filter(|js| {
-                        js.iter()
-                            .all(|(j, _)| moving[class].iter().all(|(m, _)| m != j))
+                    .map(|js| {
+                        js.into_iter()
+                            .filter(|(j, _)| moving[class].iter().all(|(m, _)| m != j))
+                            .collect::<Vec<_>>()
                     })
+                    .filter(|js| !js.is_empty())
                     .map(|js| {
                         let d = [normal(&mut r), normal(&mut r), normal(&mut r)];
                         let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt().max(1e-6);
