@@ -173,19 +173,47 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     if let Some(e) = a.epochs {
         cfg.epochs = e;
     }
-    eprintln!(
-        "demo: training {} on the built-in synthetic skeleton actions into {}",
-        cfg.model,
-        a.run.display()
-    );
+    eprintln!("demo: training {} on the built-in synthetic skeleton actions into {}", cfg.model, a.run.display());
     let m = skeleton::train(&cfg, &a.run, true)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     for f in ["curves.png", "confusion.png", "metrics.json"] {
         let bytes = std::fs::read(a.run.join(f)).map_err(|e| Error::io(a.run.join(f), e))?;
         crate::io::write_atomic(&a.out.join(f), &bytes)?;
     }
+    // One explained test sample per class, the class summaries and the faithfulness curves.
+    let model = SkeletonModel::load(&a.run)?;
+    let (ds, test, _) = cam::dataset_for(&model, &crate::cli::DataArgs::default())?;
+    let mut seen = vec![false; model.run.classes.len()];
+    for &i in &test {
+        let s = &ds.samples[i];
+        if std::mem::replace(&mut seen[s.label], true) {
+            continue;
+        }
+        let c = crate::cam::skeleton::explain(&model, s, &crate::cam::skeleton::ClassChoice::Auto, crate::cam::skeleton::Method::Cam)?;
+        cam::write_sample(&a.out.join("cam").join(&s.name), &c, &model, crate::cam::core::Normalization::Minmax, None)?;
+    }
+    let data = crate::cli::DataArgs::default();
+    cam::cam_summary(&crate::cli::CamSummaryArgs {
+        run: a.run.clone(),
+        data: data.clone(),
+        all: false,
+        method: crate::cam::skeleton::Method::Cam,
+        bins: 20,
+        top: 5,
+        out: a.out.join("summary"),
+    })?;
+    faithfulness::faithfulness(&crate::cli::FaithfulnessArgs {
+        run: a.run.clone(),
+        data,
+        method: crate::cam::skeleton::Method::Cam,
+        seed: 1,
+        limit: None,
+        json: false,
+        out: Some(a.out.join("faithfulness")),
+    })?;
     println!(
-        "demo: test top-1 {:.3} on synthetic data; plots in {}",
+        "demo: test top-1 {:.3} on synthetic data; curves, confusion matrix, per-sample CAMs (cam/), class summaries \
+         (summary/) and faithfulness curves in {}",
         m.test_top1,
         a.out.display()
     );
