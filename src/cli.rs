@@ -46,6 +46,22 @@ pub enum SkeletonCommand {
     CamSummary(CamSummaryArgs),
     /// Deletion / insertion faithfulness of the CAM joint ranking against a random ranking.
     Faithfulness(FaithfulnessArgs),
+    /// Accuracy of several runs under every occlusion and jitter condition: table (JSON, Markdown) and plot.
+    Robustness(RobustnessArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RobustnessArgs {
+    /// Run directories to compare (same data and classes).
+    #[arg(long, num_args = 1.., required = true)]
+    pub runs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Seed of the random occlusion / jitter patterns (the same for every run).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -211,6 +227,15 @@ pub struct EvalArgs {
     /// Also write `eval.json` and `confusion.png` into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Occlusion: part:NAME (a layout body part), frames:N (N of 100 frames, scaled, centred) or random:P.
+    #[arg(long)]
+    pub occlude: Option<String>,
+    /// Joint jitter P,SIGMA: a fixed P-fraction of (frame, joint, person) cells gets N(0, SIGMA²) on every channel.
+    #[arg(long, conflicts_with = "occlude")]
+    pub jitter: Option<String>,
+    /// Seed of random occlusion / jitter patterns (drawn once per run).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -338,6 +363,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Skeleton(SkeletonCommand::CamSummary(a)) => crate::report::cam::cam_summary(&a),
         Command::Skeleton(SkeletonCommand::Faithfulness(a)) => {
             crate::report::faithfulness::faithfulness(&a)
+        }
+        Command::Skeleton(SkeletonCommand::Robustness(a)) => {
+            crate::report::robustness::robustness(&a)
         }
     }
 }

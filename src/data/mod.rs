@@ -7,6 +7,7 @@ pub mod csv;
 pub mod layout;
 pub mod msr;
 pub mod ntu;
+pub mod perturb;
 pub mod preprocess;
 pub mod split;
 pub mod synth;

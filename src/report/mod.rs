@@ -3,6 +3,7 @@
 
 pub mod cam;
 pub mod faithfulness;
+pub mod robustness;
 
 use crate::cli::{DemoArgs, EvalArgs, InfoArgs, SynthArgs};
 use crate::config::SkeletonTrainConfig;
@@ -30,7 +31,21 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     } else {
         crate::data::split::split(&ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?.1
     };
-    let ev = skeleton::evaluate_split(&model, &ds, &idx)?;
+    let perturbation = match (&a.occlude, &a.jitter) {
+        (Some(o), _) => Some(crate::data::perturb::Perturbation::parse_occlusion(o)?),
+        (None, Some(j)) => Some(crate::data::perturb::Perturbation::parse_jitter(j)?),
+        (None, None) => None,
+    };
+    let pattern = match &perturbation {
+        Some(p) => Some(p.pattern(
+            &model.run.layout,
+            model.run.train.frames,
+            model.run.persons,
+            a.seed,
+        )?),
+        None => None,
+    };
+    let ev = skeleton::evaluate_perturbed(&model, &ds, &idx, pattern.as_ref())?;
     let classes = &model.run.classes;
     let per_class: serde_json::Map<String, serde_json::Value> = classes
         .iter()
@@ -40,6 +55,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let report = json!({
         "top1": ev.top1, "top5": ev.top5, "loss": ev.loss, "samples": ev.samples,
         "per_class": per_class, "confusion": ev.confusion, "classes": classes,
+        "perturbation": perturbation.as_ref().map(|p| p.label()),
     });
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -173,7 +189,11 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     if let Some(e) = a.epochs {
         cfg.epochs = e;
     }
-    eprintln!("demo: training {} on the built-in synthetic skeleton actions into {}", cfg.model, a.run.display());
+    eprintln!(
+        "demo: training {} on the built-in synthetic skeleton actions into {}",
+        cfg.model,
+        a.run.display()
+    );
     let m = skeleton::train(&cfg, &a.run, true)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     for f in ["curves.png", "confusion.png", "metrics.json"] {
@@ -189,8 +209,19 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         if std::mem::replace(&mut seen[s.label], true) {
             continue;
         }
-        let c = crate::cam::skeleton::explain(&model, s, &crate::cam::skeleton::ClassChoice::Auto, crate::cam::skeleton::Method::Cam)?;
-        cam::write_sample(&a.out.join("cam").join(&s.name), &c, &model, crate::cam::core::Normalization::Minmax, None)?;
+        let c = crate::cam::skeleton::explain(
+            &model,
+            s,
+            &crate::cam::skeleton::ClassChoice::Auto,
+            crate::cam::skeleton::Method::Cam,
+        )?;
+        cam::write_sample(
+            &a.out.join("cam").join(&s.name),
+            &c,
+            &model,
+            crate::cam::core::Normalization::Minmax,
+            None,
+        )?;
     }
     let data = crate::cli::DataArgs::default();
     cam::cam_summary(&crate::cli::CamSummaryArgs {

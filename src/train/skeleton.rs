@@ -163,11 +163,25 @@ pub fn predict(
     ds: &Dataset,
     idx: &[usize],
 ) -> Result<(Vec<Vec<f32>>, Vec<usize>, f64)> {
+    predict_perturbed(model, ds, idx, None)
+}
+
+/// [`predict`] with an input perturbation (multiplier, addend) applied to every batch.
+pub fn predict_perturbed(
+    model: &SkeletonModel,
+    ds: &Dataset,
+    idx: &[usize],
+    pattern: Option<&(Tensor, Tensor)>,
+) -> Result<(Vec<Vec<f32>>, Vec<usize>, f64)> {
     let mut logits = Vec::new();
     let mut labels = Vec::new();
     let mut loss_sum = 0f64;
     for chunk in idx.chunks(64) {
         let (x, y) = make_batch(ds, chunk, &model.run, None)?;
+        let x = match pattern {
+            Some(p) => crate::data::perturb::apply(&x, p)?,
+            None => x,
+        };
         let out = model.net.forward(&x, &mut Ctx::eval())?;
         let yt = Tensor::from_vec(
             y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
@@ -183,7 +197,16 @@ pub fn predict(
 }
 
 pub fn evaluate_split(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> Result<Evaluation> {
-    let (logits, labels, loss) = predict(model, ds, idx)?;
+    evaluate_perturbed(model, ds, idx, None)
+}
+
+pub fn evaluate_perturbed(
+    model: &SkeletonModel,
+    ds: &Dataset,
+    idx: &[usize],
+    pattern: Option<&(Tensor, Tensor)>,
+) -> Result<Evaluation> {
+    let (logits, labels, loss) = predict_perturbed(model, ds, idx, pattern)?;
     Ok(evaluate(&logits, &labels, model.run.classes.len(), loss))
 }
 
