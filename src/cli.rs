@@ -30,6 +30,52 @@ pub enum Command {
     /// Skeleton models: train, evaluate, inspect.
     #[command(subcommand)]
     Skeleton(SkeletonCommand),
+    /// RA-GCN: multi-stream training that hides what earlier streams' CAMs rely on.
+    #[command(subcommand)]
+    Ragcn(RagcnCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RagcnCommand {
+    /// Train S streams initialised from a baseline run (per-sample CAM masks); same run directory contract.
+    Train(RagcnTrainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RagcnTrainArgs {
+    /// A `skeleton train` run: architecture, data pipeline and initial weights of every stream.
+    #[arg(long, required_unless_present = "resume")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value_t = 3)]
+    pub streams: usize,
+    /// Masking mode; only `per-sample` is implemented so far.
+    #[arg(long, default_value = "per-sample")]
+    pub mode: String,
+    /// Mask units whose normalised CAM is at least TAU.
+    #[arg(long, conflicts_with = "top_fraction")]
+    pub threshold: Option<f32>,
+    /// Mask this fraction of units with the highest CAM (default 0.2 when no --threshold).
+    #[arg(long)]
+    pub top_fraction: Option<f32>,
+    #[arg(long, value_enum, default_value = "joint")]
+    pub mask_unit: crate::models::ragcn::MaskUnit,
+    #[arg(long, value_enum, default_value = "v2")]
+    pub loss: crate::models::ragcn::LossKind,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub force: bool,
+    /// Continue an interrupted RA-GCN run.
+    #[arg(long, conflicts_with_all = ["out", "force", "baseline"])]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -366,6 +412,13 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Skeleton(SkeletonCommand::Robustness(a)) => {
             crate::report::robustness::robustness(&a)
+        }
+        Command::Ragcn(RagcnCommand::Train(a)) => {
+            match &a.resume {
+                Some(dir) => crate::train::skeleton::resume(dir)?,
+                None => crate::train::skeleton::train_ragcn(&a)?,
+            };
+            Ok(())
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod init;
 pub mod kernels;
 pub mod layers;
+pub mod ragcn;
 pub mod stgcn;
 
 pub use stgcn::{Stgcn, StgcnConfig};

@@ -21,7 +21,7 @@ fn curve(model: &SkeletonModel, x: &Tensor, masks: &[Vec<f32>], class: usize) ->
     let flat: Vec<f32> = masks.iter().flatten().copied().collect();
     let m = Tensor::from_vec(flat, (masks.len(), 1, 1, v, 1), &Device::Cpu)?;
     let batch = x.broadcast_mul(&m)?;
-    let logits = model.net.forward(&batch, &mut Ctx::eval())?;
+    let logits = model.logits(&batch, &mut Ctx::eval())?;
     let p: Vec<f32> = candle_nn::ops::softmax(&logits, D::Minus1)?
         .narrow(1, class, 1)?
         .flatten_all()?

@@ -28,12 +28,18 @@ pub struct RunConfig {
     pub layout: Layout,
     pub classes: Vec<String>,
     pub persons: usize,
+    /// Present for an RA-GCN run (several streams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ragcn: Option<crate::models::ragcn::RagcnConfig>,
 }
 
-/// A built ST-GCN with its variables.
+/// A built ST-GCN (or the streams of an RA-GCN) with its variables.
 pub struct SkeletonModel {
     pub varmap: VarMap,
+    /// The network; for an RA-GCN run, stream 1 (the one that sees the whole skeleton).
     pub net: Stgcn,
+    /// RA-GCN streams 2..S (empty for a plain ST-GCN).
+    pub extra: Vec<Stgcn>,
     pub run: RunConfig,
 }
 
@@ -41,19 +47,119 @@ impl SkeletonModel {
     pub fn build(run: &RunConfig) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let net = Stgcn::new(
-            &run.model,
-            run.layout.num_joints(),
-            &run.layout.edges,
-            run.layout.center,
-            vb,
-        )?;
+        let l = &run.layout;
+        let streams = run.ragcn.as_ref().map(|r| r.streams).unwrap_or(1);
+        let mut nets = Vec::new();
+        for s in 0..streams {
+            let vbs = if run.ragcn.is_some() {
+                vb.pp(format!("stream{s}"))
+            } else {
+                vb.clone()
+            };
+            nets.push(Stgcn::new(
+                &run.model,
+                l.num_joints(),
+                &l.edges,
+                l.center,
+                vbs,
+            )?);
+        }
         init::seeded_init(&varmap, run.train.seed)?;
+        let net = nets.remove(0);
         Ok(SkeletonModel {
             varmap,
             net,
+            extra: nets,
             run: run.clone(),
         })
+    }
+
+    pub fn streams(&self) -> Vec<&Stgcn> {
+        std::iter::once(&self.net)
+            .chain(self.extra.iter())
+            .collect()
+    }
+
+    /// Fused logits (the sum over streams for RA-GCN; test-time masks from each stream's prediction).
+    pub fn logits(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        match &self.run.ragcn {
+            None => Ok(self.net.forward(x, ctx)?),
+            Some(r) => {
+                let out = crate::models::ragcn::forward(&self.streams(), r, x, None, ctx)?;
+                Ok(sum_all(&out.logits)?)
+            }
+        }
+    }
+
+    /// Training loss, fused logits and (RA-GCN) the fraction of the input hidden from each stream.
+    pub fn train_loss(
+        &self,
+        x: &Tensor,
+        y: &[usize],
+        ctx: &mut Ctx,
+    ) -> Result<(Tensor, Tensor, Vec<f64>)> {
+        let yt = Tensor::from_vec(
+            y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+            y.len(),
+            &Device::Cpu,
+        )?;
+        match &self.run.ragcn {
+            None => {
+                let logits = self.net.forward(x, ctx)?;
+                Ok((
+                    candle_nn::loss::cross_entropy(&logits, &yt)?,
+                    logits,
+                    vec![],
+                ))
+            }
+            Some(r) => {
+                let out = crate::models::ragcn::forward(&self.streams(), r, x, Some(y), ctx)?;
+                let fused = sum_all(&out.logits)?;
+                let mut loss = candle_nn::loss::cross_entropy(&fused, &yt)?;
+                if r.loss == crate::models::ragcn::LossKind::V2 {
+                    for l in &out.logits {
+                        loss = (loss + candle_nn::loss::cross_entropy(l, &yt)?)?;
+                    }
+                }
+                Ok((loss, fused, out.masked_fraction))
+            }
+        }
+    }
+
+    /// Initialise every RA-GCN stream with the weights of a `skeleton train` run.
+    pub fn load_baseline(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("model.safetensors");
+        let (tensors, _) = checkpoint::load(&path)?;
+        let streams = self.run.ragcn.as_ref().map(|r| r.streams).unwrap_or(1);
+        for s in 0..streams {
+            let prefixed: HashMap<String, Tensor> = tensors
+                .iter()
+                .map(|(k, v)| (format!("stream{s}.{k}"), v.clone()))
+                .collect();
+            let data = self.varmap.data().lock().expect("varmap lock");
+            for (name, var) in data
+                .iter()
+                .filter(|(n, _)| n.starts_with(&format!("stream{s}.")))
+            {
+                let t = prefixed.get(name).ok_or_else(|| {
+                    Error::data(
+                        &path,
+                        format!(
+                            "baseline lacks '{}': it is not the same architecture",
+                            &name[name.find('.').unwrap() + 1..]
+                        ),
+                    )
+                })?;
+                if t.shape() != var.shape() {
+                    return Err(Error::data(
+                        &path,
+                        format!("baseline parameter '{name}' has another shape"),
+                    ));
+                }
+                var.set(t)?;
+            }
+        }
+        Ok(())
     }
 
     /// Load a finished (or checkpointed) run directory for inference.
@@ -182,7 +288,7 @@ pub fn predict_perturbed(
             Some(p) => crate::data::perturb::apply(&x, p)?,
             None => x,
         };
-        let out = model.net.forward(&x, &mut Ctx::eval())?;
+        let out = model.logits(&x, &mut Ctx::eval())?;
         let yt = Tensor::from_vec(
             y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
             y.len(),
@@ -220,6 +326,9 @@ pub struct EpochRecord {
     pub test_top1: Option<f64>,
     pub test_top5: Option<f64>,
     pub seconds: f64,
+    /// RA-GCN: mean fraction of the input hidden from each stream during this epoch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_fraction: Vec<f64>,
 }
 
 /// Training progress saved with every checkpoint.
@@ -248,6 +357,9 @@ pub struct Metrics {
     pub confusion: Vec<Vec<usize>>,
     pub skipped_files: Vec<String>,
     pub history: Vec<EpochRecord>,
+    /// RA-GCN: test top-1 of each stream alone (its logits only; its input masked by the earlier streams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams_top1: Option<Vec<f64>>,
 }
 
 /// Resolve the run configuration (model preset, persons) for a loaded dataset.
@@ -280,6 +392,7 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<RunConfig>
         layout: ds.layout.clone(),
         classes: ds.classes.clone(),
         persons,
+        ragcn: None,
     })
 }
 
@@ -313,6 +426,9 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
     let (train_idx, test_idx) =
         split::split(ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?;
     let model = SkeletonModel::build(run)?;
+    if let (Some(r), false) = (&run.ragcn, out.join("checkpoint.safetensors").is_file()) {
+        model.load_baseline(Path::new(&r.baseline))?;
+    }
     let mut opt = Optimizer::new(
         cfg.optimizer,
         init::trainable(&model.varmap),
@@ -361,6 +477,7 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
             .collect();
         let bar = super::progress::bar(batches_per_epoch as u64, &format!("epoch {}", epoch + 1));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let (mut masked_sum, mut batches) = (Vec::<f64>::new(), 0usize);
         let mut lr = cfg.lr;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             if chunk.len() < 2 {
@@ -368,13 +485,14 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
             }
             lr = schedule.lr(epoch as f64 + b as f64 / batches_per_epoch as f64);
             let (x, y) = make_batch(ds, chunk, run, Some(&mut rng))?;
-            let logits = model.net.forward(&x, &mut Ctx::train(&mut rng))?;
-            let yt = Tensor::from_vec(
-                y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
-                y.len(),
-                &Device::Cpu,
-            )?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &yt)?;
+            let (loss, logits, masked) = model.train_loss(&x, &y, &mut Ctx::train(&mut rng))?;
+            if masked_sum.len() < masked.len() {
+                masked_sum.resize(masked.len(), 0.0);
+            }
+            for (acc, m) in masked_sum.iter_mut().zip(&masked) {
+                *acc += m;
+            }
+            batches += 1;
             let loss_v = loss.to_scalar::<f32>()? as f64;
             if !loss_v.is_finite() {
                 return Err(Error::Other(format!(
@@ -413,6 +531,10 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
             test_top1: test.as_ref().map(|t| t.top1),
             test_top5: test.as_ref().map(|t| t.top5),
             seconds: secs,
+            masked_fraction: masked_sum
+                .iter()
+                .map(|m| m / batches.max(1) as f64)
+                .collect(),
         };
         eprintln!(
             "epoch {:>3}/{}  lr {:.4}  loss {:.4}  train {:.3}{}  ({:.1} s)",
@@ -487,6 +609,10 @@ fn finish(
             .map(|(p, w)| format!("{}: {w}", p.display()))
             .collect(),
         history: state.history.clone(),
+        streams_top1: match &run.ragcn {
+            Some(_) => Some(stream_accuracies(model, ds, test_idx)?),
+            None => None,
+        },
     };
     crate::io::write_json(&out.join("metrics.json"), &metrics)?;
     crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
@@ -518,4 +644,124 @@ fn crash_for_testing(epoch: usize) {
         eprintln!("aborting after epoch {epoch} (SKELCAM_ABORT_AFTER_EPOCH)");
         std::process::abort();
     }
+}
+
+fn sum_all(ts: &[Tensor]) -> candle_core::Result<Tensor> {
+    let mut acc = ts[0].clone();
+    for t in &ts[1..] {
+        acc = (acc + t)?;
+    }
+    Ok(acc)
+}
+
+/// Test top-1 of each RA-GCN stream on its own logits (test-time masks from each stream's prediction).
+pub fn stream_accuracies(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> Result<Vec<f64>> {
+    let Some(r) = &model.run.ragcn else {
+        return Ok(vec![]);
+    };
+    let mut hits = vec![0usize; r.streams];
+    for chunk in idx.chunks(64) {
+        let (x, y) = make_batch(ds, chunk, &model.run, None)?;
+        let out = crate::models::ragcn::forward(&model.streams(), r, &x, None, &mut Ctx::eval())?;
+        for (s, l) in out.logits.iter().enumerate() {
+            let pred = l.argmax(1)?.to_vec1::<u32>()?;
+            hits[s] += pred
+                .iter()
+                .zip(&y)
+                .filter(|(p, t)| **p as usize == **t)
+                .count();
+        }
+    }
+    Ok(hits
+        .iter()
+        .map(|&h| h as f64 / idx.len().max(1) as f64)
+        .collect())
+}
+
+/// Train an RA-GCN from a baseline run into a new run directory.
+pub fn train_ragcn(a: &crate::cli::RagcnTrainArgs) -> Result<Metrics> {
+    use crate::models::ragcn::RagcnConfig;
+    if a.mode != "per-sample" {
+        return Err(Error::usage(format!(
+            "--mode {}: only per-sample is implemented so far",
+            a.mode
+        )));
+    }
+    if a.streams < 1 {
+        return Err(Error::usage("--streams must be at least 1"));
+    }
+    let base_dir = a.baseline.as_ref().expect("clap requires --baseline");
+    let base: RunConfig = crate::io::read_json(&base_dir.join("config.json")).map_err(|e| {
+        Error::usage(format!(
+            "--baseline {}: not a skeleton run ({e})",
+            base_dir.display()
+        ))
+    })?;
+    if base.ragcn.is_some() {
+        return Err(Error::usage(
+            "--baseline must be a single-stream `skeleton train` run",
+        ));
+    }
+    if !base_dir.join("model.safetensors").is_file() {
+        return Err(Error::usage(format!(
+            "--baseline {} has no model.safetensors (unfinished run?)",
+            base_dir.display()
+        )));
+    }
+    let mut cfg = base.train.clone();
+    a.data.apply(&mut cfg);
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    if let Some(lr) = a.lr {
+        cfg.lr = lr;
+    }
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    cfg.validate()?;
+    let top_fraction = match (a.threshold, a.top_fraction) {
+        (None, None) => Some(0.2),
+        (_, q) => q,
+    };
+    for (name, v) in [
+        ("--threshold", a.threshold),
+        ("--top-fraction", top_fraction),
+    ] {
+        if let Some(v) = v {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::usage(format!("{name} must be in [0, 1], got {v}")));
+            }
+        }
+    }
+    let out = a.out.as_ref().expect("clap requires --out");
+    crate::io::prepare_out_dir(out, a.force)?;
+    let ds = load_dataset(&load_options(&cfg))?;
+    if ds.classes != base.classes {
+        return Err(Error::usage(
+            "the data's classes differ from the baseline's",
+        ));
+    }
+    let run = RunConfig {
+        train: cfg,
+        ragcn: Some(RagcnConfig {
+            streams: a.streams,
+            threshold: a.threshold,
+            top_fraction: if a.threshold.is_some() {
+                None
+            } else {
+                top_fraction
+            },
+            unit: a.mask_unit,
+            loss: a.loss,
+            baseline: std::fs::canonicalize(base_dir)
+                .unwrap_or(base_dir.clone())
+                .to_string_lossy()
+                .into_owned(),
+        }),
+        ..base
+    };
+    crate::io::write_json(&out.join("config.json"), &run)?;
+    let _ = std::fs::remove_file(out.join("checkpoint.safetensors"));
+    run_training(&run, &ds, out)
 }

@@ -1,0 +1,221 @@
+//! RA-GCN (Song et al., TCSVT 2020; reference-spec §1) in skelcam's `per-sample` design (§1.11): S ST-GCN
+//! streams; stream 1 sees the whole skeleton; each later stream sees the input with what earlier streams'
+//! CAMs rated high masked out; the logits are summed. The CAM of stream s is computed per sample for the
+//! ground-truth class in training and for stream s's own prediction at test, ReLU'd and min-max normalised
+//! over the present persons; the joints (or joint-frame cells) above τ, or the top fraction q, are masked.
+//! Masks of earlier streams multiply; they are plain tensors built from detached values, so no gradient
+//! flows through a mask and masks are not parameters.
+
+use super::{Ctx, Stgcn};
+use candle_core::{Device, Result, Tensor};
+use ndarray::Array4;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskUnit {
+    /// Mask whole joints (in every frame): CAM summed over time decides.
+    Joint,
+    /// Mask (feature step, joint, person) cells, i.e. `stride` frames of one joint.
+    Cell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Cross-entropy of the summed logits.
+    V1,
+    /// v1 plus the cross-entropy of every stream.
+    V2,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RagcnConfig {
+    pub streams: usize,
+    /// Mask units whose normalised CAM is at least this (exclusive with `top_fraction`).
+    pub threshold: Option<f32>,
+    /// Mask this fraction of units with the highest CAM.
+    pub top_fraction: Option<f32>,
+    pub unit: MaskUnit,
+    pub loss: LossKind,
+    /// The `skeleton train` run every stream was initialised from.
+    pub baseline: String,
+}
+
+/// Per-sample CAM (N, T', V, M) of features (N, C', T', V, M) for one class per sample.
+pub fn class_maps(features: &Tensor, weights: &Tensor, classes: &[usize]) -> Result<Array4<f32>> {
+    let (n, c, t, v, m) = features.dims5()?;
+    let idx = Tensor::from_vec(
+        classes.iter().map(|&k| k as u32).collect::<Vec<_>>(),
+        n,
+        &Device::Cpu,
+    )?;
+    let w = weights.index_select(&idx, 0)?.reshape((n, 1, c))?; // (N, 1, C')
+    let cam = w.matmul(&features.detach().reshape((n, c, t * v * m))?)?; // (N, 1, T'V M)
+    let vals: Vec<f32> = cam.flatten_all()?.to_vec1()?;
+    Array4::from_shape_vec((n, t, v, m), vals).map_err(|e| candle_core::Error::Msg(e.to_string()))
+}
+
+/// Keep-mask (1 keep, 0 masked) per sample from its CAM, for the present persons only.
+pub fn per_sample_mask(cam: &Array4<f32>, present: &[Vec<bool>], cfg: &RagcnConfig) -> Array4<f32> {
+    let (n, t, v, m) = cam.dim();
+    let mut keep = Array4::<f32>::ones((n, t, v, m));
+    for i in 0..n {
+        // Units: (t', v, p) cells, or joints (v, p) with the CAM summed over time.
+        let units: Vec<(Vec<usize>, usize, usize, f32)> = (0..m)
+            .filter(|&p| present[i][p])
+            .flat_map(|p| {
+                (0..v).flat_map(move |j| match cfg.unit {
+                    MaskUnit::Cell => (0..t)
+                        .map(|tt| (vec![tt], j, p, cam[[i, tt, j, p]].max(0.0)))
+                        .collect::<Vec<_>>(),
+                    MaskUnit::Joint => vec![(
+                        (0..t).collect(),
+                        j,
+                        p,
+                        (0..t).map(|tt| cam[[i, tt, j, p]].max(0.0)).sum(),
+                    )],
+                })
+            })
+            .collect();
+        if units.is_empty() {
+            continue;
+        }
+        let lo = units.iter().map(|u| u.3).fold(f32::INFINITY, f32::min);
+        let hi = units.iter().map(|u| u.3).fold(f32::NEG_INFINITY, f32::max);
+        if !(hi > lo) {
+            continue; // a flat map singles nothing out
+        }
+        let norm: Vec<f32> = units.iter().map(|u| (u.3 - lo) / (hi - lo)).collect();
+        let masked: Vec<bool> = match (cfg.threshold, cfg.top_fraction) {
+            (Some(tau), _) => norm.iter().map(|&x| x >= tau).collect(),
+            (None, Some(q)) => {
+                let k = ((q * units.len() as f32).round() as usize).min(units.len());
+                let mut order: Vec<usize> = (0..units.len()).collect();
+                order.sort_by(|&a, &b| norm[b].total_cmp(&norm[a]).then(a.cmp(&b)));
+                let mut sel = vec![false; units.len()];
+                for &o in &order[..k] {
+                    sel[o] = true;
+                }
+                sel
+            }
+            (None, None) => vec![false; units.len()],
+        };
+        for ((ts, j, p, _), hide) in units.iter().zip(masked) {
+            if hide {
+                for &tt in ts {
+                    keep[[i, tt, *j, *p]] = 0.0;
+                }
+            }
+        }
+    }
+    keep
+}
+
+/// A (N, T', V, M) keep-mask repeated `stride` times in time: (N, 1, T'·stride, V, M).
+pub fn mask_tensor(keep: &Array4<f32>, stride: usize) -> Result<Tensor> {
+    let (n, t, v, m) = keep.dim();
+    let mut out = Vec::with_capacity(n * t * stride * v * m);
+    for i in 0..n {
+        for tt in 0..t {
+            for _ in 0..stride {
+                for j in 0..v {
+                    for p in 0..m {
+                        out.push(keep[[i, tt, j, p]]);
+                    }
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, (n, 1, t * stride, v, m), &Device::Cpu)
+}
+
+/// Which persons of each sample are present (any non-zero input).
+pub fn present_persons(x: &Tensor) -> Result<Vec<Vec<bool>>> {
+    let (n, c, t, v, m) = x.dims5()?;
+    let vals: Vec<f32> = x.abs()?.flatten_all()?.to_vec1()?;
+    Ok((0..n)
+        .map(|i| {
+            (0..m)
+                .map(|p| {
+                    (0..c).any(|ch| {
+                        (0..t).any(|tt| {
+                            (0..v).any(|j| vals[(((i * c + ch) * t + tt) * v + j) * m + p] != 0.0)
+                        })
+                    })
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Output of one multi-stream forward pass.
+pub struct StreamsOutput {
+    /// Logits of every stream (N, classes).
+    pub logits: Vec<Tensor>,
+    /// Fraction of the present input cells hidden from each stream (0 for stream 1).
+    pub masked_fraction: Vec<f64>,
+    /// The combined keep-mask each stream saw (None for stream 1), (N, 1, T, V, M).
+    pub masks: Vec<Option<Tensor>>,
+}
+
+/// Run the streams in order, masking each later stream's input by the earlier streams' CAMs.
+/// `classes`: ground-truth labels in training; `None` at test (each stream's own prediction).
+pub fn forward(
+    streams: &[&Stgcn],
+    cfg: &RagcnConfig,
+    x: &Tensor,
+    classes: Option<&[usize]>,
+    ctx: &mut Ctx,
+) -> Result<StreamsOutput> {
+    let present = present_persons(x)?;
+    let (_, _, t, v, _) = x.dims5()?;
+    let cells: usize = present
+        .iter()
+        .map(|p| p.iter().filter(|&&b| b).count() * t * v)
+        .sum();
+    let mut keep: Option<Tensor> = None;
+    let mut out = StreamsOutput {
+        logits: Vec::new(),
+        masked_fraction: Vec::new(),
+        masks: Vec::new(),
+    };
+    for (s, net) in streams.iter().enumerate() {
+        let xs = match &keep {
+            Some(k) => x.broadcast_mul(k)?,
+            None => x.clone(),
+        };
+        let features = net.features(&xs, ctx)?;
+        let logits = net.head(&features)?;
+        // Masks only ever hide cells of present persons, so this is the hidden share of the real input.
+        let fraction = match &keep {
+            Some(k) => {
+                (k.ones_like()? - k)?.sum_all()?.to_scalar::<f32>()? as f64 / cells.max(1) as f64
+            }
+            None => 0.0,
+        };
+        out.masked_fraction.push(fraction);
+        out.masks.push(keep.clone());
+        if s + 1 < streams.len() {
+            let cls: Vec<usize> = match classes {
+                Some(c) => c.to_vec(),
+                None => logits
+                    .argmax(1)?
+                    .to_vec1::<u32>()?
+                    .into_iter()
+                    .map(|c| c as usize)
+                    .collect(),
+            };
+            let (w, _) = net.head_params()?;
+            let cam = class_maps(&features, &w, &cls)?;
+            let stride = t / cam.dim().1;
+            let mask = mask_tensor(&per_sample_mask(&cam, &present, cfg), stride)?;
+            keep = Some(match keep {
+                Some(k) => (k * mask)?,
+                None => mask,
+            });
+        }
+        out.logits.push(logits);
+    }
+    Ok(out)
+}

@@ -1,0 +1,228 @@
+//! RA-GCN per-sample masks: exactly the intended joints / cells are hidden, absent persons and flat maps are
+//! left alone, masks follow the ground-truth class in training, and no gradient reaches an earlier stream
+//! through a mask.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use ndarray::Array4;
+use skelcam::data::Layout;
+use skelcam::models::ragcn::{
+    class_maps, forward, mask_tensor, per_sample_mask, present_persons, LossKind, MaskUnit,
+    RagcnConfig,
+};
+use skelcam::models::{init, Ctx, Stgcn, StgcnConfig};
+use skelcam::rng::{normal, rng_for};
+
+fn cfg(unit: MaskUnit, threshold: Option<f32>, top: Option<f32>) -> RagcnConfig {
+    RagcnConfig {
+        streams: 2,
+        threshold,
+        top_fraction: top,
+        unit,
+        loss: LossKind::V2,
+        baseline: String::new(),
+    }
+}
+
+#[test]
+fn joint_masks_hide_the_top_joints_of_present_persons_only() {
+    // 1 sample, T' = 2, V = 4, M = 2 (person 2 absent). Joint sums over time: j0 = 3, j1 = 1, j2 = 5, j3 = -4.
+    let mut cam = Array4::<f32>::zeros((1, 2, 4, 2));
+    for (j, vals) in [
+        (0, [1.0, 2.0]),
+        (1, [0.5, 0.5]),
+        (2, [2.0, 3.0]),
+        (3, [-2.0, -2.0]),
+    ] {
+        cam[[0, 0, j, 0]] = vals[0];
+        cam[[0, 1, j, 0]] = vals[1];
+        cam[[0, 0, j, 1]] = 9.0; // absent person: must be ignored
+    }
+    let present = vec![vec![true, false]];
+    let keep = per_sample_mask(&cam, &present, &cfg(MaskUnit::Joint, None, Some(0.25)));
+    for t in 0..2 {
+        for j in 0..4 {
+            assert_eq!(
+                keep[[0, t, j, 0]],
+                if j == 2 { 0.0 } else { 1.0 },
+                "t {t} j {j}"
+            );
+            assert_eq!(keep[[0, t, j, 1]], 1.0);
+        }
+    }
+    // Threshold 0.5 on min-max of ReLU'd sums (0..5): j0 = 0.6 and j2 = 1.0 are hidden.
+    let keep = per_sample_mask(&cam, &present, &cfg(MaskUnit::Joint, Some(0.5), None));
+    let hidden: Vec<usize> = (0..4).filter(|&j| keep[[0, 0, j, 0]] == 0.0).collect();
+    assert_eq!(hidden, vec![0, 2]);
+}
+
+#[test]
+fn cell_masks_and_flat_maps() {
+    let mut cam = Array4::<f32>::zeros((2, 2, 3, 1));
+    cam[[0, 1, 2, 0]] = 4.0;
+    cam[[0, 0, 1, 0]] = 2.0; // normalised 0.5
+    cam[[0, 0, 0, 0]] = -3.0; // ReLU → 0
+    let present = vec![vec![true], vec![true]];
+    let keep = per_sample_mask(&cam, &present, &cfg(MaskUnit::Cell, Some(0.5), None));
+    let hidden: Vec<(usize, usize)> = (0..2)
+        .flat_map(|t| (0..3).map(move |j| (t, j)))
+        .filter(|&(t, j)| keep[[0, t, j, 0]] == 0.0)
+        .collect();
+    assert_eq!(hidden, vec![(0, 1), (1, 2)]);
+    // Sample 2 is flat (all zero): nothing is hidden.
+    assert!(keep
+        .index_axis(ndarray::Axis(0), 1)
+        .iter()
+        .all(|&k| k == 1.0));
+    // The time repeat covers `stride` input frames per feature step.
+    let m = mask_tensor(&keep, 4).unwrap();
+    assert_eq!(m.dims(), &[2, 1, 8, 3, 1]);
+    let v: Vec<f32> = m.flatten_all().unwrap().to_vec1().unwrap();
+    for t in 0..8 {
+        assert_eq!(v[t * 3 + 1], if t < 4 { 0.0 } else { 1.0 }, "frame {t}");
+        assert_eq!(v[t * 3 + 2], if t >= 4 { 0.0 } else { 1.0 }, "frame {t}");
+    }
+}
+
+fn streams(vm: &VarMap) -> Vec<Stgcn> {
+    let l = Layout::resolve("kinect20").unwrap();
+    let mut c = StgcnConfig::preset("stgcn-tiny", 3, 4).unwrap();
+    c.dropout = 0.0;
+    let vb = VarBuilder::from_varmap(vm, DType::F32, &Device::Cpu);
+    let nets = (0..2)
+        .map(|s| Stgcn::new(&c, 20, &l.edges, l.center, vb.pp(format!("stream{s}"))).unwrap())
+        .collect();
+    init::seeded_init(vm, 3).unwrap();
+    nets
+}
+
+fn input() -> Tensor {
+    let mut r = rng_for(5, 0);
+    let n = 4 * 3 * 8 * 20 * 2;
+    let mut v: Vec<f32> = (0..n).map(|_| normal(&mut r)).collect();
+    // Person 2 of sample 0 is absent.
+    for c in 0..3 {
+        for t in 0..8 {
+            for j in 0..20 {
+                v[(((c * 8) + t) * 20 + j) * 2 + 1] = 0.0;
+            }
+        }
+    }
+    Tensor::from_vec(v, (4, 3, 8, 20, 2), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn training_masks_follow_the_true_class_and_block_gradients() {
+    let vm = VarMap::new();
+    let nets = streams(&vm);
+    let refs: Vec<&Stgcn> = nets.iter().collect();
+    let c = cfg(MaskUnit::Joint, None, Some(0.2));
+    let x = input();
+    let labels = [3usize, 0, 1, 2];
+    let out = forward(&refs, &c, &x, Some(&labels), &mut Ctx::eval()).unwrap();
+    // Stream 2's mask = the per-sample mask of stream 1's CAM for the given labels.
+    let f = nets[0].features(&x, &mut Ctx::eval()).unwrap();
+    let (w, _) = nets[0].head_params().unwrap();
+    let want = mask_tensor(
+        &per_sample_mask(
+            &class_maps(&f, &w, &labels).unwrap(),
+            &present_persons(&x).unwrap(),
+            &c,
+        ),
+        4,
+    )
+    .unwrap();
+    let got = out.masks[1].as_ref().unwrap();
+    assert_eq!(
+        got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        want.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    // 20 % of 20 joints = 4 joints hidden per present person: 4/20 of the present cells.
+    assert!(
+        (out.masked_fraction[1] - 0.2).abs() < 1e-9,
+        "{}",
+        out.masked_fraction[1]
+    );
+    // A loss on stream 2 alone gives no gradient to any parameter of stream 1.
+    let yt = Tensor::new(&[3u32, 0, 1, 2], &Device::Cpu).unwrap();
+    let loss = candle_nn::loss::cross_entropy(&out.logits[1], &yt).unwrap();
+    let grads = loss.backward().unwrap();
+    let params = init::trainable(&vm);
+    let (s0, s1): (Vec<_>, Vec<_>) = params.iter().partition(|(n, _)| n.starts_with("stream0."));
+    assert!(
+        s0.iter().all(|(_, v)| grads.get(v).is_none()),
+        "a stream-1 parameter got a gradient through the mask"
+    );
+    assert!(s1.iter().any(|(_, v)| grads.get(v).is_some()));
+}
+
+#[test]
+fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
+    use assert_cmd::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let (base, run) = (dir.path().join("base"), dir.path().join("ragcn"));
+    Command::cargo_bin("skelcam")
+        .unwrap()
+        .args([
+            "skeleton",
+            "train",
+            "--format",
+            "synthetic",
+            "--data",
+            "tiny",
+            "--model",
+            "stgcn-tiny",
+            "--frames",
+            "16",
+            "--epochs",
+            "2",
+            "--out",
+        ])
+        .arg(&base)
+        .assert()
+        .success();
+    Command::cargo_bin("skelcam")
+        .unwrap()
+        .args([
+            "ragcn",
+            "train",
+            "--streams",
+            "3",
+            "--epochs",
+            "1",
+            "--baseline",
+        ])
+        .arg(&base)
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["streams_top1"].as_array().unwrap().len(), 3);
+    let frac = m["history"][0]["masked_fraction"].as_array().unwrap();
+    assert_eq!(frac[0], 0.0);
+    assert!(
+        frac[2].as_f64().unwrap() >= frac[1].as_f64().unwrap(),
+        "masks of earlier streams combine"
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["ragcn"]["streams"], 3);
+    // The run evaluates like any skeleton run.
+    Command::cargo_bin("skelcam")
+        .unwrap()
+        .args(["skeleton", "eval", "--json", "--run"])
+        .arg(&run)
+        .assert()
+        .success();
+    let bad = Command::cargo_bin("skelcam")
+        .unwrap()
+        .args(["ragcn", "train", "--baseline"])
+        .arg(dir.path().join("nope"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("not a skeleton run"));
+}
