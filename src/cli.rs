@@ -50,9 +50,9 @@ pub struct RagcnTrainArgs {
     pub data: DataArgs,
     #[arg(long, default_value_t = 3)]
     pub streams: usize,
-    /// Masking mode; only `per-sample` is implemented so far.
-    #[arg(long, default_value = "per-sample")]
-    pub mode: String,
+    /// per-sample (our design) or official (the authors' code: batch-mean CAM, softmax, one-batch lag).
+    #[arg(long, value_enum, default_value = "per-sample")]
+    pub mode: crate::models::ragcn::Mode,
     /// Mask units whose normalised CAM is at least TAU.
     #[arg(long, conflicts_with = "top_fraction")]
     pub threshold: Option<f32>,
@@ -61,6 +61,7 @@ pub struct RagcnTrainArgs {
     pub top_fraction: Option<f32>,
     #[arg(long, value_enum, default_value = "joint")]
     pub mask_unit: crate::models::ragcn::MaskUnit,
+    /// v1: CE of the summed logits; v2: plus each stream's CE. In official mode also the v1/v2 threshold.
     #[arg(long, value_enum, default_value = "v2")]
     pub loss: crate::models::ragcn::LossKind,
     #[arg(long)]

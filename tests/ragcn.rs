@@ -15,6 +15,7 @@ use skelcam::rng::{normal, rng_for};
 
 fn cfg(unit: MaskUnit, threshold: Option<f32>, top: Option<f32>) -> RagcnConfig {
     RagcnConfig {
+        mode: Default::default(),
         streams: 2,
         threshold,
         top_fraction: top,
@@ -225,4 +226,103 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
         .assert()
         .failure();
     assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("not a skeleton run"));
+}
+
+#[test]
+fn official_map_batch_mean_softmax_and_thresholds_by_hand() {
+    use skelcam::models::ragcn::{official_map, repeat_time};
+    // Two samples whose mean CAM over the batch is [0, ln 4]: softmax [0.2, 0.8], 1 − softmax [0.8, 0.2].
+    let l4 = 4f32.ln();
+    let cam = Array4::from_shape_vec((2, 1, 2, 1), vec![-1.0, l4 - 1.0, 1.0, l4 + 1.0]).unwrap();
+    let v1 = official_map(&cam, LossKind::V1);
+    assert!(
+        (v1[[0, 0, 0]] - 0.8).abs() < 1e-6 && (v1[[0, 1, 0]] - 0.2).abs() < 1e-6,
+        "{v1:?}"
+    );
+    let v2 = official_map(&cam, LossKind::V2);
+    assert_eq!(v2.iter().copied().collect::<Vec<_>>(), vec![1.0, 0.0]);
+    // v1 zeroes values at or below 0.1: mean [0, ln 9] gives 1 − softmax [0.9, 0.1].
+    let l9 = 9f32.ln();
+    let cam9 = Array4::from_shape_vec((1, 1, 2, 1), vec![0.0, l9]).unwrap();
+    let m = official_map(&cam9, LossKind::V1);
+    assert!(
+        (m[[0, 0, 0]] - 0.9).abs() < 1e-6 && m[[0, 1, 0]] == 0.0,
+        "{m:?}"
+    );
+    // The ×stride repeat in time.
+    let r = repeat_time(&v2, 4).unwrap();
+    assert_eq!(r.dims(), &[4, 2, 1]);
+    assert_eq!(
+        r.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    );
+}
+
+#[test]
+fn official_masks_lag_one_batch_multiply_and_freeze_at_test() {
+    use skelcam::models::ragcn::{forward_official, official_map, repeat_time, Mode};
+    let vm = VarMap::new();
+    let l = Layout::resolve("kinect20").unwrap();
+    let mut c = StgcnConfig::preset("stgcn-tiny", 3, 4).unwrap();
+    c.dropout = 0.0;
+    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+    let nets: Vec<Stgcn> = (0..3)
+        .map(|s| Stgcn::new(&c, 20, &l.edges, l.center, vb.pp(format!("stream{s}"))).unwrap())
+        .collect();
+    let masks: Vec<candle_core::Var> = (1..3)
+        .map(|s| {
+            candle_core::Var::from_tensor(
+                &vb.pp(format!("stream{s}"))
+                    .get_with_hints((8, 20, 2), "input_mask", candle_nn::Init::Const(1.0))
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    init::seeded_init(&vm, 4).unwrap();
+    let refs: Vec<&Stgcn> = nets.iter().collect();
+    let mut rc = cfg(MaskUnit::Cell, None, None);
+    rc.mode = Mode::Official;
+    rc.streams = 3;
+    rc.loss = LossKind::V1; // soft v1 maps, so the product of masks is not trivially all ones
+    let x = input();
+    let labels = [3usize, 0, 1, 2];
+    let out = forward_official(&refs, &rc, &masks, &x, Some(&labels), &mut Ctx::eval()).unwrap();
+    // This batch used the stored (initial, all-ones) masks: the new ones only apply from the next batch.
+    for m in out.masks.iter().skip(1) {
+        assert!(m
+            .as_ref()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&k| k == 1.0));
+    }
+    // Stored now: stream 2 ← map of stream 1; stream 3 ← map 1 × map 2 (maps from this batch).
+    let map = |net: &Stgcn, input: &Tensor| {
+        let f = net.features(input, &mut Ctx::eval()).unwrap();
+        official_map(
+            &class_maps(&f, &net.head_params().unwrap().0, &labels).unwrap(),
+            LossKind::V1,
+        )
+    };
+    let m1 = map(&nets[0], &x);
+    let m2 = map(&nets[1], &x);
+    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(
+        flat(masks[0].as_tensor()),
+        flat(&repeat_time(&m1, 4).unwrap())
+    );
+    assert_eq!(
+        flat(masks[1].as_tensor()),
+        flat(&repeat_time(&(&m1 * &m2), 4).unwrap())
+    );
+    assert!(flat(masks[1].as_tensor()).iter().any(|&k| k < 1.0));
+    // Test time: the stored masks are used and left unchanged.
+    let before = flat(masks[1].as_tensor());
+    let test = forward_official(&refs, &rc, &masks, &x, None, &mut Ctx::eval()).unwrap();
+    assert_eq!(flat(masks[1].as_tensor()), before);
+    assert_eq!(flat(test.masks[2].as_ref().unwrap()), before);
 }

@@ -8,8 +8,9 @@ use crate::rng::{rng_for, uniform};
 use candle_core::{Result, Tensor};
 use candle_nn::VarMap;
 
+/// Non-trainable state saved with the model: batch-norm statistics and RA-GCN's official-mode input masks.
 pub fn is_buffer(name: &str) -> bool {
-    name.ends_with("running_mean") || name.ends_with("running_var")
+    name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("input_mask")
 }
 
 /// Trainable (name, var) pairs sorted by name (running statistics excluded).
@@ -37,7 +38,10 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
         let var = &data[name];
         let shape = var.shape().clone();
         let dims = shape.dims();
-        let value = if name.ends_with("running_var") || name.contains("edge_importance") {
+        let value = if name.ends_with("running_var")
+            || name.contains("edge_importance")
+            || name.ends_with("input_mask")
+        {
             Tensor::ones(&shape, var.dtype(), var.device())?
         } else if dims.len() >= 2 && name.ends_with("weight") {
             let fan_in: usize = dims[1..].iter().product();

@@ -29,8 +29,22 @@ pub enum LossKind {
     V2,
 }
 
+/// How masks are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Our design (reference-spec §1.11): per-sample CAMs, masks in the same forward pass.
+    #[default]
+    PerSample,
+    /// The authors' code (§1.4–1.7): batch-mean CAM, 1 − softmax over all cells, v1/v2 threshold, masks
+    /// written after the forward pass (used from the next batch on) and frozen at test time.
+    Official,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RagcnConfig {
+    #[serde(default)]
+    pub mode: Mode,
     pub streams: usize,
     /// Mask units whose normalised CAM is at least this (exclusive with `top_fraction`).
     pub threshold: Option<f32>,
@@ -216,6 +230,104 @@ pub fn forward(
             });
         }
         out.logits.push(logits);
+    }
+    Ok(out)
+}
+
+/// Official mode, one stream's map (§1.4): the batch mean over samples of the signed CAM (N, T', V, M), then
+/// 1 − softmax over all T'·V·M cells, then the v1 threshold (values ≤ 0.1 → 0, others kept) or the v2 one
+/// (1 where > 0.3, else 0). Returns (T', V, M).
+pub fn official_map(cam: &Array4<f32>, version: LossKind) -> ndarray::Array3<f32> {
+    let mean = cam.mean_axis(ndarray::Axis(0)).expect("non-empty batch");
+    let max = mean.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp = mean.mapv(|x| ((x - max) as f64).exp());
+    let z: f64 = exp.sum();
+    exp.mapv(|e| {
+        let inv = (1.0 - e / z) as f32;
+        match version {
+            LossKind::V1 => {
+                if inv > 0.1 {
+                    inv
+                } else {
+                    0.0
+                }
+            }
+            LossKind::V2 => (inv > 0.3) as u8 as f32,
+        }
+    })
+}
+
+/// (T', V, M) repeated `stride` times in time: (T'·stride, V, M) as a tensor.
+pub fn repeat_time(map: &ndarray::Array3<f32>, stride: usize) -> Result<Tensor> {
+    let (t, v, m) = map.dim();
+    let a = map.clone().insert_axis(ndarray::Axis(0));
+    let as4 = a
+        .into_shape_with_order((1, t, v, m))
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    mask_tensor(&as4, stride)?.reshape((t * stride, v, m))
+}
+
+/// Official-mode forward: stream s ≥ 2 sees x ⊙ its stored mask (from the previous training batch, frozen
+/// at test). In training (`classes` given), the masks for the next batch are computed from this batch and
+/// written into `masks[s]` (the product of the maps of streams 1..s).
+pub fn forward_official(
+    streams: &[&Stgcn],
+    cfg: &RagcnConfig,
+    masks: &[candle_core::Var],
+    x: &Tensor,
+    classes: Option<&[usize]>,
+    ctx: &mut Ctx,
+) -> Result<StreamsOutput> {
+    let t = x.dim(2)?;
+    let mut out = StreamsOutput {
+        logits: Vec::new(),
+        masked_fraction: Vec::new(),
+        masks: Vec::new(),
+    };
+    let mut maps = Vec::new();
+    for (s, net) in streams.iter().enumerate() {
+        // A copy: the stored mask is overwritten after this pass, and the batch must keep the one it used.
+        let mask = if s == 0 {
+            None
+        } else {
+            Some(
+                masks[s - 1]
+                    .as_tensor()
+                    .copy()?
+                    .unsqueeze(0)?
+                    .unsqueeze(0)?,
+            )
+        };
+        let xs = match &mask {
+            Some(k) => x.broadcast_mul(k)?,
+            None => x.clone(),
+        };
+        let features = net.features(&xs, ctx)?;
+        let logits = net.head(&features)?;
+        // The stored mask is shared by every sample: its hidden share of (T, V, M).
+        let fraction = match &mask {
+            Some(k) => {
+                (k.ones_like()? - k)?.sum_all()?.to_scalar::<f32>()? as f64 / k.elem_count() as f64
+            }
+            None => 0.0,
+        };
+        out.masked_fraction.push(fraction);
+        out.masks.push(mask);
+        if let (Some(c), true) = (classes, s + 1 < streams.len()) {
+            let (w, _) = net.head_params()?;
+            maps.push(official_map(&class_maps(&features, &w, c)?, cfg.loss));
+        }
+        out.logits.push(logits);
+    }
+    // Write the masks for the next batch: stream s+1 gets the product of the maps of streams 1..s.
+    let mut product: Option<ndarray::Array3<f32>> = None;
+    for (s, map) in maps.iter().enumerate() {
+        product = Some(match product {
+            Some(p) => p * map,
+            None => map.clone(),
+        });
+        let p = product.as_ref().expect("just set");
+        masks[s].set(&repeat_time(p, t / p.dim().0)?)?;
     }
     Ok(out)
 }

@@ -90,3 +90,54 @@ pub fn draw(path: &Path, history: &[EpochRecord]) -> Result<()> {
         Ok(())
     })
 }
+
+/// `masks.png` (RA-GCN runs): the mean fraction of the input hidden from each stream, per epoch.
+pub fn draw_masks(path: &Path, history: &[EpochRecord]) -> Result<()> {
+    let streams = history
+        .iter()
+        .map(|r| r.masked_fraction.len())
+        .max()
+        .unwrap_or(0);
+    super::render_png(path, (620, 400), |root| {
+        let n = history.len().max(1) as f64;
+        let hi = history
+            .iter()
+            .flat_map(|r| r.masked_fraction.iter().copied())
+            .fold(0.05f64, f64::max);
+        let mut chart = ChartBuilder::on(root)
+            .caption("input hidden from each stream", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.5..n + 0.5, 0.0..hi * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc("mean masked fraction")
+            .label_style(("sans-serif", 14))
+            .draw()?;
+        let palette = [BLACK, RED, BLUE, GREEN, MAGENTA, CYAN];
+        for s in 1..streams {
+            let c = palette[s % palette.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    history
+                        .iter()
+                        .filter_map(|r| r.masked_fraction.get(s).map(|&f| (r.epoch as f64, f))),
+                    c.stroke_width(2),
+                ))?
+                .label(format!("stream {}", s + 1))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .label_font(("sans-serif", 14))
+            .draw()?;
+        Ok(())
+    })
+}

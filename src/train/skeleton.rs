@@ -40,6 +40,8 @@ pub struct SkeletonModel {
     pub net: Stgcn,
     /// RA-GCN streams 2..S (empty for a plain ST-GCN).
     pub extra: Vec<Stgcn>,
+    /// RA-GCN official mode: the stored input mask (T, V, M) of streams 2..S.
+    pub masks: Vec<candle_core::Var>,
     pub run: RunConfig,
 }
 
@@ -64,12 +66,29 @@ impl SkeletonModel {
                 vbs,
             )?);
         }
+        let mut masks = Vec::new();
+        if let Some(r) = run
+            .ragcn
+            .as_ref()
+            .filter(|r| r.mode == crate::models::ragcn::Mode::Official)
+        {
+            for s in 1..r.streams {
+                let shape = (run.train.frames, l.num_joints(), run.persons);
+                let t = vb.pp(format!("stream{s}")).get_with_hints(
+                    shape,
+                    "input_mask",
+                    candle_nn::Init::Const(1.0),
+                )?;
+                masks.push(candle_core::Var::from_tensor(&t)?);
+            }
+        }
         init::seeded_init(&varmap, run.train.seed)?;
         let net = nets.remove(0);
         Ok(SkeletonModel {
             varmap,
             net,
             extra: nets,
+            masks,
             run: run.clone(),
         })
     }
@@ -84,10 +103,7 @@ impl SkeletonModel {
     pub fn logits(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
         match &self.run.ragcn {
             None => Ok(self.net.forward(x, ctx)?),
-            Some(r) => {
-                let out = crate::models::ragcn::forward(&self.streams(), r, x, None, ctx)?;
-                Ok(sum_all(&out.logits)?)
-            }
+            Some(r) => Ok(sum_all(&self.ragcn_forward(r, x, None, ctx)?.logits)?),
         }
     }
 
@@ -113,7 +129,7 @@ impl SkeletonModel {
                 ))
             }
             Some(r) => {
-                let out = crate::models::ragcn::forward(&self.streams(), r, x, Some(y), ctx)?;
+                let out = self.ragcn_forward(r, x, Some(y), ctx)?;
                 let fused = sum_all(&out.logits)?;
                 let mut loss = candle_nn::loss::cross_entropy(&fused, &yt)?;
                 if r.loss == crate::models::ragcn::LossKind::V2 {
@@ -124,6 +140,21 @@ impl SkeletonModel {
                 Ok((loss, fused, out.masked_fraction))
             }
         }
+    }
+
+    /// The streams' outputs in the run's mode (official mode updates the stored masks when `y` is given).
+    pub fn ragcn_forward(
+        &self,
+        r: &crate::models::ragcn::RagcnConfig,
+        x: &Tensor,
+        y: Option<&[usize]>,
+        ctx: &mut Ctx,
+    ) -> Result<crate::models::ragcn::StreamsOutput> {
+        use crate::models::ragcn::{forward, forward_official, Mode};
+        Ok(match r.mode {
+            Mode::PerSample => forward(&self.streams(), r, x, y, ctx)?,
+            Mode::Official => forward_official(&self.streams(), r, &self.masks, x, y, ctx)?,
+        })
     }
 
     /// Initialise every RA-GCN stream with the weights of a `skeleton train` run.
@@ -554,6 +585,9 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
         state.seconds += secs;
         save_checkpoint(&model, &opt, &state, &ckpt_path)?;
         crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
+        if run.ragcn.is_some() {
+            crate::plot::curves::draw_masks(&out.join("masks.png"), &state.history)?;
+        }
         crash_for_testing(epoch + 1);
     }
     finish(run, &model, ds, &train_idx, &test_idx, &state, out)
@@ -662,7 +696,7 @@ pub fn stream_accuracies(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> 
     let mut hits = vec![0usize; r.streams];
     for chunk in idx.chunks(64) {
         let (x, y) = make_batch(ds, chunk, &model.run, None)?;
-        let out = crate::models::ragcn::forward(&model.streams(), r, &x, None, &mut Ctx::eval())?;
+        let out = model.ragcn_forward(r, &x, None, &mut Ctx::eval())?;
         for (s, l) in out.logits.iter().enumerate() {
             let pred = l.argmax(1)?.to_vec1::<u32>()?;
             hits[s] += pred
@@ -681,12 +715,6 @@ pub fn stream_accuracies(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> 
 /// Train an RA-GCN from a baseline run into a new run directory.
 pub fn train_ragcn(a: &crate::cli::RagcnTrainArgs) -> Result<Metrics> {
     use crate::models::ragcn::RagcnConfig;
-    if a.mode != "per-sample" {
-        return Err(Error::usage(format!(
-            "--mode {}: only per-sample is implemented so far",
-            a.mode
-        )));
-    }
     if a.streams < 1 {
         return Err(Error::usage("--streams must be at least 1"));
     }
@@ -745,6 +773,7 @@ pub fn train_ragcn(a: &crate::cli::RagcnTrainArgs) -> Result<Metrics> {
     let run = RunConfig {
         train: cfg,
         ragcn: Some(RagcnConfig {
+            mode: a.mode,
             streams: a.streams,
             threshold: a.threshold,
             top_fraction: if a.threshold.is_some() {
