@@ -1,7 +1,6 @@
 //! Skeleton CAM: the core identities (mean CAM + bias = logit, Grad-CAM ∝ ReLU(CAM)), the T'→T mapping,
 //! absent persons, flat maps, faithfulness helpers, and the files `skeleton cam` / `faithfulness` write.
 
-use assert_cmd::Command;
 use ndarray::{Array3, Array4};
 use serde_json::Value;
 use skelcam::cam::core::{class_activation, identity_error, minmax, TimeMap};
@@ -12,11 +11,8 @@ use skelcam::train::skeleton::SkeletonModel;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-fn skelcam() -> Command {
-    let mut c = Command::cargo_bin("skelcam").unwrap();
-    c.env("SKELCAM_QUIET", "1");
-    c
-}
+mod common;
+use common::skelcam;
 
 /// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows).
 fn run_dir() -> &'static Path {

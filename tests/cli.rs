@@ -1,41 +1,10 @@
 //! The `skelcam` command line end to end: training runs and their files, refusing to overwrite,
 //! exact resume after a crash, bit-for-bit seeds, config files, eval/info JSON and bad-input errors.
 
-use assert_cmd::Command;
 use serde_json::Value;
-use std::path::Path;
 
-fn skelcam() -> Command {
-    let mut c = Command::cargo_bin("skelcam").unwrap();
-    c.env("SKELCAM_QUIET", "1");
-    c
-}
-
-const TINY: &[&str] = &[
-    "skeleton",
-    "train",
-    "--format",
-    "synthetic",
-    "--data",
-    "tiny",
-    "--model",
-    "stgcn-tiny",
-    "--frames",
-    "16",
-];
-
-fn train(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
-    skelcam()
-        .args(TINY)
-        .args(extra)
-        .arg("--out")
-        .arg(out)
-        .assert()
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
+mod common;
+use common::{json, skelcam, train_tiny as train};
 
 #[test]
 fn train_writes_the_run_directory_contract_and_refuses_to_overwrite() {
@@ -90,10 +59,7 @@ fn resume_after_a_crash_matches_an_uninterrupted_run_bit_for_bit() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     train(&a, &["--epochs", "4", "--seed", "3"]).success();
     // Crash (abort, as kill -9) right after epoch 2's checkpoint.
-    skelcam()
-        .args(TINY)
-        .args(["--epochs", "4", "--seed", "3", "--out"])
-        .arg(&b)
+    common::tiny_cmd(&b, &["--epochs", "4", "--seed", "3"])
         .env("SKELCAM_ABORT_AFTER_EPOCH", "2")
         .assert()
         .failure();

@@ -13,6 +13,8 @@ use skelcam::models::ragcn::{
 use skelcam::models::{init, Ctx, Stgcn, StgcnConfig};
 use skelcam::rng::{normal, rng_for};
 
+mod common;
+
 fn cfg(unit: MaskUnit, threshold: Option<f32>, top: Option<f32>) -> RagcnConfig {
     RagcnConfig {
         mode: Default::default(),
@@ -159,11 +161,10 @@ fn training_masks_follow_the_true_class_and_block_gradients() {
 
 #[test]
 fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
-    use assert_cmd::Command;
+    use common::skelcam;
     let dir = tempfile::tempdir().unwrap();
     let (base, run) = (dir.path().join("base"), dir.path().join("ragcn"));
-    Command::cargo_bin("skelcam")
-        .unwrap()
+    skelcam()
         .args([
             "skeleton",
             "train",
@@ -182,8 +183,7 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
         .arg(&base)
         .assert()
         .success();
-    Command::cargo_bin("skelcam")
-        .unwrap()
+    skelcam()
         .args([
             "ragcn",
             "train",
@@ -211,14 +211,12 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["ragcn"]["streams"], 3);
     // The run evaluates like any skeleton run.
-    Command::cargo_bin("skelcam")
-        .unwrap()
+    skelcam()
         .args(["skeleton", "eval", "--json", "--run"])
         .arg(&run)
         .assert()
         .success();
-    let bad = Command::cargo_bin("skelcam")
-        .unwrap()
+    let bad = skelcam()
         .args(["ragcn", "train", "--baseline"])
         .arg(dir.path().join("nope"))
         .arg("--out")

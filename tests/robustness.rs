@@ -1,8 +1,9 @@
 //! Robustness perturbations: exactly the documented cells are zeroed or jittered, random patterns are fixed
 //! per seed, bad specifications are refused, and `eval --occlude` / `robustness` report them.
 
-use assert_cmd::Command;
+mod common;
 use candle_core::{Device, Tensor};
+use common::skelcam;
 use serde_json::Value;
 use skelcam::data::perturb::{apply, centred_frames, Perturbation};
 use skelcam::data::Layout;
@@ -109,27 +110,8 @@ fn bad_specifications_are_refused() {
 fn eval_occlude_and_robustness_commands() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let mut c = Command::cargo_bin("skelcam").unwrap();
-    c.args([
-        "skeleton",
-        "train",
-        "--format",
-        "synthetic",
-        "--data",
-        "tiny",
-        "--model",
-        "stgcn-tiny",
-        "--frames",
-        "16",
-        "--epochs",
-        "2",
-        "--out",
-    ])
-    .arg(&run)
-    .assert()
-    .success();
-    let out = Command::cargo_bin("skelcam")
-        .unwrap()
+    common::train_tiny(&run, &["--epochs", "2"]).success();
+    let out = skelcam()
         .args([
             "skeleton",
             "eval",
@@ -143,16 +125,14 @@ fn eval_occlude_and_robustness_commands() {
         .success();
     let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["perturbation"], "part:legs");
-    let bad = Command::cargo_bin("skelcam")
-        .unwrap()
+    let bad = skelcam()
         .args(["skeleton", "eval", "--occlude", "part:tail", "--run"])
         .arg(&run)
         .assert()
         .failure();
     assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("known parts"));
     let rob = dir.path().join("rob");
-    Command::cargo_bin("skelcam")
-        .unwrap()
+    skelcam()
         .args(["skeleton", "robustness", "--runs"])
         .arg(&run)
         .arg(&run)

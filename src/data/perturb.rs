@@ -134,3 +134,14 @@ pub fn centred_frames(n: usize, t: usize) -> (usize, usize) {
 pub fn apply(x: &Tensor, pattern: &(Tensor, Tensor)) -> Result<Tensor> {
     Ok(x.broadcast_mul(&pattern.0)?.broadcast_add(&pattern.1)?)
 }
+
+/// The pattern of an optional perturbation for a run's input size (`None` for clean data).
+pub fn pattern_for(
+    p: Option<&Perturbation>,
+    layout: &Layout,
+    t: usize,
+    m: usize,
+    seed: u64,
+) -> Result<Option<(Tensor, Tensor)>> {
+    p.map(|p| p.pattern(layout, t, m, seed)).transpose()
+}

@@ -5,89 +5,96 @@ use crate::Result;
 use plotters::prelude::*;
 use std::path::Path;
 
+/// One panel: epochs on x, named (label, colour, points) series on y in [0, y_max].
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_desc: &str,
+    y_max: f64,
+    epochs: usize,
+    series: Vec<(String, RGBColor, Vec<(f64, f64)>)>,
+    legend_at: SeriesLabelPosition,
+) -> super::DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let n = epochs.max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.5..n + 0.5, 0.0..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (label, colour, points) in series {
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(legend_at)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
 pub fn draw(path: &Path, history: &[EpochRecord]) -> Result<()> {
+    let pts = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
+        history
+            .iter()
+            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+            .collect()
+    };
+    let max_loss = history
+        .iter()
+        .flat_map(|r| [Some(r.train_loss), r.test_loss])
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.1f64, f64::max);
     super::render_png(path, (1000, 420), |root| {
         let (left, right) = root.split_horizontally(500);
-        let n = history.len().max(1) as f64;
-        let max_loss = history
-            .iter()
-            .flat_map(|r| [Some(r.train_loss), r.test_loss])
-            .flatten()
-            .filter(|v| v.is_finite())
-            .fold(0.1f64, f64::max);
-        let mut chart = ChartBuilder::on(&left)
-            .caption("loss", ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.5..n + 0.5, 0.0..max_loss * 1.05)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("cross-entropy")
-            .label_style(("sans-serif", 14))
-            .draw()?;
-        chart
-            .draw_series(LineSeries::new(
-                history.iter().map(|r| (r.epoch as f64, r.train_loss)),
-                BLUE.stroke_width(2),
-            ))?
-            .label("train")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(
-                history
-                    .iter()
-                    .filter_map(|r| r.test_loss.map(|l| (r.epoch as f64, l))),
-                RED.stroke_width(2),
-            ))?
-            .label("test")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .label_font(("sans-serif", 14))
-            .draw()?;
-
-        let mut chart = ChartBuilder::on(&right)
-            .caption("top-1 accuracy", ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.5..n + 0.5, 0.0..1.0)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("accuracy")
-            .label_style(("sans-serif", 14))
-            .draw()?;
-        chart
-            .draw_series(LineSeries::new(
-                history.iter().map(|r| (r.epoch as f64, r.train_top1)),
-                BLUE.stroke_width(2),
-            ))?
-            .label("train (augmented)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(
-                history
-                    .iter()
-                    .filter_map(|r| r.test_top1.map(|a| (r.epoch as f64, a))),
-                RED.stroke_width(2),
-            ))?
-            .label("test")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .label_font(("sans-serif", 14))
-            .draw()?;
-        Ok(())
+        let loss = vec![
+            ("train".to_string(), BLUE, pts(&|r| Some(r.train_loss))),
+            ("test".to_string(), RED, pts(&|r| r.test_loss)),
+        ];
+        panel(
+            &left,
+            "loss",
+            "cross-entropy",
+            max_loss * 1.05,
+            history.len(),
+            loss,
+            SeriesLabelPosition::UpperRight,
+        )?;
+        let acc = vec![
+            (
+                "train (augmented)".to_string(),
+                BLUE,
+                pts(&|r| Some(r.train_top1)),
+            ),
+            ("test".to_string(), RED, pts(&|r| r.test_top1)),
+        ];
+        panel(
+            &right,
+            "top-1 accuracy",
+            "accuracy",
+            1.0,
+            history.len(),
+            acc,
+            SeriesLabelPosition::LowerRight,
+        )
     })
 }
 
@@ -98,46 +105,29 @@ pub fn draw_masks(path: &Path, history: &[EpochRecord]) -> Result<()> {
         .map(|r| r.masked_fraction.len())
         .max()
         .unwrap_or(0);
+    let hi = history
+        .iter()
+        .flat_map(|r| r.masked_fraction.iter().copied())
+        .fold(0.05f64, f64::max);
+    let palette = [BLACK, RED, BLUE, GREEN, MAGENTA, CYAN];
+    let series = (1..streams)
+        .map(|s| {
+            let pts = history
+                .iter()
+                .filter_map(|r| r.masked_fraction.get(s).map(|&f| (r.epoch as f64, f)))
+                .collect();
+            (format!("stream {}", s + 1), palette[s % palette.len()], pts)
+        })
+        .collect();
     super::render_png(path, (620, 400), |root| {
-        let n = history.len().max(1) as f64;
-        let hi = history
-            .iter()
-            .flat_map(|r| r.masked_fraction.iter().copied())
-            .fold(0.05f64, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption("input hidden from each stream", ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.5..n + 0.5, 0.0..hi * 1.1)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("mean masked fraction")
-            .label_style(("sans-serif", 14))
-            .draw()?;
-        let palette = [BLACK, RED, BLUE, GREEN, MAGENTA, CYAN];
-        for s in 1..streams {
-            let c = palette[s % palette.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    history
-                        .iter()
-                        .filter_map(|r| r.masked_fraction.get(s).map(|&f| (r.epoch as f64, f))),
-                    c.stroke_width(2),
-                ))?
-                .label(format!("stream {}", s + 1))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .label_font(("sans-serif", 14))
-            .draw()?;
-        Ok(())
+        panel(
+            root,
+            "input hidden from each stream",
+            "mean masked fraction",
+            hi * 1.1,
+            history.len(),
+            series,
+            SeriesLabelPosition::UpperRight,
+        )
     })
 }

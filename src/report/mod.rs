@@ -36,15 +36,13 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         (None, Some(j)) => Some(crate::data::perturb::Perturbation::parse_jitter(j)?),
         (None, None) => None,
     };
-    let pattern = match &perturbation {
-        Some(p) => Some(p.pattern(
-            &model.run.layout,
-            model.run.train.frames,
-            model.run.persons,
-            a.seed,
-        )?),
-        None => None,
-    };
+    let pattern = crate::data::perturb::pattern_for(
+        perturbation.as_ref(),
+        &model.run.layout,
+        model.run.train.frames,
+        model.run.persons,
+        a.seed,
+    )?;
     let ev = skeleton::evaluate_perturbed(&model, &ds, &idx, pattern.as_ref())?;
     let classes = &model.run.classes;
     let per_class: serde_json::Map<String, serde_json::Value> = classes

@@ -43,15 +43,13 @@ pub fn robustness(a: &RobustnessArgs) -> Result<()> {
         let (ds, test, _) = super::cam::dataset_for(&model, &a.data)?;
         let mut accs = Vec::new();
         for c in &conds {
-            let pattern = match c {
-                Some(p) => Some(p.pattern(
-                    &model.run.layout,
-                    model.run.train.frames,
-                    model.run.persons,
-                    a.seed,
-                )?),
-                None => None,
-            };
+            let pattern = crate::data::perturb::pattern_for(
+                c.as_ref(),
+                &model.run.layout,
+                model.run.train.frames,
+                model.run.persons,
+                a.seed,
+            )?;
             accs.push(skeleton::evaluate_perturbed(&model, &ds, &test, pattern.as_ref())?.top1);
         }
         let name = run

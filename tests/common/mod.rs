@@ -1,0 +1,42 @@
+//! Helpers shared by the command-line tests.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::Path;
+
+/// The `skelcam` binary with progress bars off.
+pub fn skelcam() -> Command {
+    let mut c = Command::cargo_bin("skelcam").unwrap();
+    c.env("SKELCAM_QUIET", "1");
+    c
+}
+
+/// The command that trains the tiny model on the tiny synthetic preset (T = 16) into `out`.
+pub fn tiny_cmd(out: &Path, extra: &[&str]) -> Command {
+    let mut c = skelcam();
+    c.args([
+        "skeleton",
+        "train",
+        "--format",
+        "synthetic",
+        "--data",
+        "tiny",
+        "--model",
+        "stgcn-tiny",
+        "--frames",
+        "16",
+    ])
+    .args(extra)
+    .arg("--out")
+    .arg(out);
+    c
+}
+
+/// Train it and return the assertion.
+pub fn train_tiny(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    tiny_cmd(out, extra).assert()
+}
+
+pub fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
