@@ -39,6 +39,22 @@ pub enum Command {
 pub enum RagcnCommand {
     /// Train S streams initialised from a baseline run (per-sample CAM masks); same run directory contract.
     Train(RagcnTrainArgs),
+    /// For one sequence: each stream's CAM beside the mask it received (ragcn_cam.png / .json).
+    Cam(RagcnCamArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RagcnCamArgs {
+    /// An RA-GCN run directory.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// One sequence file; without it, the first test sample.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -414,6 +430,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Skeleton(SkeletonCommand::Robustness(a)) => {
             crate::report::robustness::robustness(&a)
         }
+        Command::Ragcn(RagcnCommand::Cam(a)) => crate::report::cam::ragcn_cam(&a),
         Command::Ragcn(RagcnCommand::Train(a)) => {
             match &a.resume {
                 Some(dir) => crate::train::skeleton::resume(dir)?,

@@ -210,6 +210,20 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["ragcn"]["streams"], 3);
+    // Each stream's CAM beside the mask it received.
+    let cam_dir = dir.path().join("cam");
+    skelcam()
+        .args(["ragcn", "cam", "--run"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&cam_dir)
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cam_dir.join("ragcn_cam.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["streams"].as_array().unwrap().len(), 3);
+    assert!(cam_dir.join("ragcn_cam.png").is_file());
     // The run evaluates like any skeleton run.
     skelcam()
         .args(["skeleton", "eval", "--json", "--run"])

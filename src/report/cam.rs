@@ -541,3 +541,110 @@ where
     }))?;
     Ok(())
 }
+
+/// `skelcam ragcn cam`: for one sequence, each stream's CAM (for its own prediction, on the input it saw)
+/// beside the mask it received, as joint × frame panels of the first present person (`ragcn_cam.png`), and
+/// the numbers in `ragcn_cam.json`.
+pub fn ragcn_cam(a: &crate::cli::RagcnCamArgs) -> Result<()> {
+    use crate::cam::core::{minmax, TimeMap};
+    use crate::cam::skeleton::model_input;
+    use crate::models::Ctx;
+    let model = SkeletonModel::load(&a.run)?;
+    let r = model
+        .run
+        .ragcn
+        .clone()
+        .ok_or_else(|| Error::usage(format!("{} is not an RA-GCN run", a.run.display())))?;
+    let seq = match &a.input {
+        Some(p) => read_input(p, a.data.format.unwrap_or(model.run.train.format), &model)?,
+        None => {
+            let (ds, test, _) = dataset_for(&model, &a.data)?;
+            ds.samples[test[0]].clone()
+        }
+    };
+    let (x, _, _) = model_input(&model, &seq)?;
+    let out = model.ragcn_forward(&r, &x, None, &mut Ctx::eval())?;
+    let (_, _, t_in, v, m) = x.dims5()?;
+    let resampled = model.run.train.length_mode == crate::data::preprocess::LengthMode::Resample;
+    let frames = if resampled {
+        seq.frames()
+    } else {
+        seq.frames().min(t_in)
+    };
+    let person = (0..m)
+        .find(|&p| {
+            x.narrow(4, p, 1)
+                .and_then(|t| t.abs()?.sum_all()?.to_scalar::<f32>())
+                .unwrap_or(0.0)
+                > 0.0
+        })
+        .unwrap_or(0);
+    let keep = vec![true; m];
+    let mut panels: Vec<(String, Array2<f32>)> = Vec::new();
+    let mut doc = Vec::new();
+    for (s, net) in model.streams().iter().enumerate() {
+        let xs = match &out.masks[s] {
+            Some(k) => x.broadcast_mul(k)?,
+            None => x.clone(),
+        };
+        let f = net.features(&xs, &mut Ctx::eval())?;
+        let logits: Vec<f32> = out.logits[s].squeeze(0)?.to_vec1()?;
+        let class = crate::cam::skeleton::argmax(&logits);
+        let (w, _) = net.head_params()?;
+        let w_c = ndarray::Array1::from(w.narrow(0, class, 1)?.squeeze(0)?.to_vec1::<f32>()?);
+        let cam = crate::cam::core::class_activation(
+            crate::cam::gradcam::to_array4(&f.squeeze(0)?)?.view(),
+            w_c.view(),
+        );
+        let tf = cam.dim().0;
+        let time = TimeMap {
+            frames,
+            input_frames: t_in,
+            feature_frames: tf,
+            stride: t_in / tf,
+            resampled,
+        };
+        let shown = minmax(&time.to_frames(&cam), &keep).0;
+        if let Some(k) = &out.masks[s] {
+            let hidden: Vec<f32> = k.squeeze(0)?.squeeze(0)?.flatten_all()?.to_vec1()?;
+            let arr =
+                Array3::from_shape_vec((t_in, v, m), hidden.iter().map(|h| 1.0 - h).collect())
+                    .map_err(|e| Error::Other(e.to_string()))?;
+            let mt = TimeMap {
+                frames,
+                input_frames: t_in,
+                feature_frames: t_in,
+                stride: 1,
+                resampled,
+            };
+            panels.push((
+                format!("stream {}: hidden input", s + 1),
+                mt.to_frames(&arr).index_axis(Axis(2), person).to_owned(),
+            ));
+        }
+        panels.push((
+            format!("stream {}: CAM, {}", s + 1, model.run.classes[class]),
+            shown.index_axis(Axis(2), person).to_owned(),
+        ));
+        doc.push(json!({"stream": s + 1, "predicted_class": model.run.classes[class], "masked_fraction": out.masked_fraction[s]}));
+    }
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    let fig = HeatmapFigure {
+        title: format!("{}: RA-GCN streams (person {})", seq.name, person + 1),
+        joints: model.run.layout.joints.clone(),
+        panels,
+        range: (0.0, 1.0),
+        bar_label: "CAM (min-max) / hidden (1)".into(),
+        x_desc: "frame".into(),
+    };
+    save_figure(&fig, &a.out.join("ragcn_cam.png"), None)?;
+    crate::io::write_json(
+        &a.out.join("ragcn_cam.json"),
+        &json!({"schema_version": SCHEMA_VERSION, "sample": seq.name, "streams": doc}),
+    )?;
+    println!(
+        "wrote ragcn_cam.png and ragcn_cam.json to {}",
+        a.out.display()
+    );
+    Ok(())
+}
