@@ -78,7 +78,8 @@ pub struct RagcnTrainArgs {
     #[arg(long, value_enum, default_value = "joint")]
     pub mask_unit: crate::models::ragcn::MaskUnit,
     /// v1: CE of the summed logits; v2: plus each stream's CE. In official mode also the v1/v2 threshold.
-    #[arg(long, value_enum, default_value = "v2")]
+    /// Default v1: on MSR Action3D it kept clean accuracy within 0.3 points of the baseline (v2: 6 below).
+    #[arg(long, value_enum, default_value = "v1")]
     pub loss: crate::models::ragcn::LossKind,
     #[arg(long)]
     pub epochs: Option<usize>,

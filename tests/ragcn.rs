@@ -210,6 +210,29 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["ragcn"]["streams"], 3);
+    // Official mode from the same baseline: the stored masks are buffers, not baseline parameters.
+    let official = dir.path().join("official");
+    skelcam()
+        .args([
+            "ragcn",
+            "train",
+            "--mode",
+            "official",
+            "--streams",
+            "2",
+            "--epochs",
+            "1",
+            "--baseline",
+        ])
+        .arg(&base)
+        .arg("--out")
+        .arg(&official)
+        .assert()
+        .success();
+    let oc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(official.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(oc["ragcn"]["mode"], "official");
     // Each stream's CAM beside the mask it received.
     let cam_dir = dir.path().join("cam");
     skelcam()

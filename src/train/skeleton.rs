@@ -168,10 +168,9 @@ impl SkeletonModel {
                 .map(|(k, v)| (format!("stream{s}.{k}"), v.clone()))
                 .collect();
             let data = self.varmap.data().lock().expect("varmap lock");
-            for (name, var) in data
-                .iter()
-                .filter(|(n, _)| n.starts_with(&format!("stream{s}.")))
-            {
+            for (name, var) in data.iter().filter(|(n, _)| {
+                n.starts_with(&format!("stream{s}.")) && !n.ends_with("input_mask")
+            }) {
                 let t = prefixed.get(name).ok_or_else(|| {
                     Error::data(
                         &path,
