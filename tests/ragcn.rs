@@ -361,3 +361,65 @@ fn official_masks_lag_one_batch_multiply_and_freeze_at_test() {
     assert_eq!(flat(masks[1].as_tensor()), before);
     assert_eq!(flat(test.masks[2].as_ref().unwrap()), before);
 }
+
+#[test]
+fn an_interrupted_ragcn_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    common::train_tiny(&base, &["--epochs", "2"]).success();
+    // Official mode also restores its stored masks from the checkpoint.
+    for mode in ["per-sample", "official"] {
+        let (a, b) = (
+            dir.path().join(format!("a-{mode}")),
+            dir.path().join(format!("b-{mode}")),
+        );
+        let args = [
+            "ragcn",
+            "train",
+            "--mode",
+            mode,
+            "--streams",
+            "2",
+            "--epochs",
+            "3",
+            "--baseline",
+        ];
+        common::skelcam()
+            .args(args)
+            .arg(&base)
+            .arg("--out")
+            .arg(&a)
+            .assert()
+            .success();
+        common::skelcam()
+            .args(args)
+            .arg(&base)
+            .arg("--out")
+            .arg(&b)
+            .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
+            .assert()
+            .failure();
+        common::skelcam()
+            .args(["ragcn", "train", "--resume"])
+            .arg(&b)
+            .assert()
+            .success();
+        let bytes = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+        assert_eq!(bytes(&a), bytes(&b), "{mode}");
+        let (ma, mut mb) = (
+            common::json(&a.join("metrics.json")),
+            common::json(&b.join("metrics.json")),
+        );
+        // Epoch wall times differ between the two runs; everything else must match.
+        for (x, y) in mb["history"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .zip(ma["history"].as_array().unwrap())
+        {
+            x["seconds"] = y["seconds"].clone();
+        }
+        mb["seconds"] = ma["seconds"].clone();
+        assert_eq!(ma, mb, "{mode}");
+    }
+}
