@@ -95,19 +95,7 @@ pub fn robustness(a: &RobustnessArgs) -> Result<()> {
         chart
             .configure_mesh()
             .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-                    labels[i as usize].clone()
-                } else {
-                    String::new()
-                }
-            })
-            .x_label_style(
-                ("sans-serif", 12)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
+            .x_label_formatter(&|_| String::new())
             .y_desc("top-1")
             .draw()?;
         let palette = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
@@ -125,6 +113,19 @@ pub fn robustness(a: &RobustnessArgs) -> Result<()> {
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
+        }
+        // Condition names under the axis, rotated (plotters' own rotated tick labels overlap the axis line).
+        let style = ("sans-serif", 12)
+            .into_font()
+            .transform(FontTransform::Rotate90)
+            .color(&BLACK)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+        for (i, label) in labels.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(i as f64, 0.0));
+            root.draw(&Text::new(label.clone(), (x, y + 8), style.clone()))?;
         }
         chart
             .configure_series_labels()
