@@ -33,6 +33,26 @@ pub enum Command {
     /// RA-GCN: multi-stream training that hides what earlier streams' CAMs rely on.
     #[command(subcommand)]
     Ragcn(RagcnCommand),
+    /// Throughput of the ST-GCN training and inference+CAM cases (samples/s, GFLOP/s, peak RSS).
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Cases: stgcn_train, stgcn_infer_cam, stgcn_train_T300_M2 (default: all; the last takes minutes).
+    #[arg(long, value_delimiter = ',')]
+    pub cases: Option<Vec<String>>,
+    /// Model preset (the performance issue's figures are for `stgcn`).
+    #[arg(long, default_value = "stgcn")]
+    pub model: String,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Timed iterations per case (after one warm-up; at most 2 for T=300).
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+    /// One JSON object per case on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -432,6 +452,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::report::robustness::robustness(&a)
         }
         Command::Ragcn(RagcnCommand::Cam(a)) => crate::report::cam::ragcn_cam(&a),
+        Command::Bench(a) => crate::report::bench::bench(&a),
         Command::Ragcn(RagcnCommand::Train(a)) => {
             match &a.resume {
                 Some(dir) => crate::train::skeleton::resume(dir)?,

@@ -300,3 +300,50 @@ fn synth_writes_a_csv_dataset_that_loads_back() {
         4
     );
 }
+
+#[test]
+fn bench_prints_one_json_object_per_case() {
+    let out = skelcam()
+        .args([
+            "bench",
+            "--json",
+            "--model",
+            "stgcn-tiny",
+            "--batch",
+            "2",
+            "--iters",
+            "1",
+            "--cases",
+            "stgcn_train,stgcn_infer_cam",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for (row, case) in rows.iter().zip(["stgcn_train", "stgcn_infer_cam"]) {
+        assert_eq!(row["case"], case);
+        assert!(
+            row["samples_per_sec"].as_f64().unwrap() > 0.0 && row["gflops"].as_f64().unwrap() > 0.0
+        );
+    }
+    let bad = skelcam()
+        .args(["bench", "--cases", "nope"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("stgcn_train"));
+}
+
+#[test]
+fn flop_count_matches_a_hand_count() {
+    // stgcn-tiny (16, 32 s2, 32 s2; kt 9; K 3) on 20 joints, T = 16, 4 classes, in multiply-adds:
+    // block 1: 1x1 16*20*3*48 + graph 16*20*16*60 + temporal 16*20*16*16*9 = 1,090,560
+    // block 2: 16*20*16*96 + 16*20*32*60 + 8*20*32*32*9 + residual 8*20*16*32 = 2,662,400
+    // block 3: 8*20*32*96 + 8*20*32*60 + 4*20*32*32*9 + residual 4*20*32*32 = 1,617,920; head 32*4 = 128.
+    let cfg = skelcam::models::StgcnConfig::preset("stgcn-tiny", 3, 4).unwrap();
+    assert_eq!(cfg.forward_flops(20, 16, 1, 3), 2.0 * 5_371_008.0);
+    assert_eq!(cfg.forward_flops(20, 16, 2, 3), 4.0 * 5_371_008.0);
+}

@@ -71,6 +71,39 @@ impl StgcnConfig {
         self.blocks.iter().map(|b| b.1).product()
     }
 
+    /// Floating-point operations of one forward pass for one sample (2 per multiply-add; convolutions,
+    /// graph products and the head; normalisations and activations left out).
+    pub fn forward_flops(
+        &self,
+        joints: usize,
+        frames: usize,
+        persons: usize,
+        partitions: usize,
+    ) -> f64 {
+        let (v, k, kt) = (
+            joints as f64,
+            partitions as f64,
+            self.temporal_kernel as f64,
+        );
+        let mut t = frames as f64;
+        let mut cin = self.in_channels as f64;
+        let mut mac = 0.0;
+        for (i, &(cout, stride)) in self.blocks.iter().enumerate() {
+            let cout = cout as f64;
+            let t_out = t / stride as f64;
+            mac += t * v * cin * k * cout; // 1×1 conv to K·Cout channels
+            mac += t * v * cout * k * v; // the K adjacency products
+            mac += t_out * v * cout * cout * kt; // temporal conv
+            if i > 0 && (cin != cout || stride != 1) {
+                mac += t_out * v * cin * cout; // residual 1×1 conv
+            }
+            cin = cout;
+            t = t_out;
+        }
+        mac += cin * self.num_class as f64;
+        2.0 * mac * persons as f64
+    }
+
     pub fn feature_channels(&self) -> usize {
         self.blocks.last().map(|b| b.0).unwrap_or(self.in_channels)
     }

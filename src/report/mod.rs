@@ -1,6 +1,7 @@
 //! What the commands print and write besides training: evaluation reports, model info, synthetic data
 //! export and the demo; CAM outputs in [`cam`] and faithfulness in [`faithfulness`].
 
+pub mod bench;
 pub mod cam;
 pub mod faithfulness;
 pub mod robustness;
