@@ -115,7 +115,17 @@ impl TimeMap {
     }
 }
 
-/// Per-joint importance: the map summed over time, for each person (V, M).
-pub fn joint_importance(map: &Array3<f32>) -> ndarray::Array2<f32> {
-    map.sum_axis(Axis(0))
+/// Per-joint importance: the map (T, V, M) summed over time and over the persons marked present (V).
+pub fn joint_importance(map: &Array3<f32>, present: &[bool]) -> Vec<f32> {
+    let per_person = map.sum_axis(Axis(0));
+    per_person
+        .outer_iter()
+        .map(|row| {
+            row.iter()
+                .zip(present)
+                .filter(|(_, &p)| p)
+                .map(|(x, _)| x)
+                .sum()
+        })
+        .collect()
 }

@@ -9,7 +9,7 @@ use crate::plot::bars::JointBars;
 use crate::plot::heatmap::{draw_panels, Panel};
 use crate::plot::skeleton::{key_frames, SkeletonFrames};
 use crate::plot::{save_figure, DrawResult, Figure};
-use crate::train::skeleton::{self, SkeletonModel};
+use crate::train::skeleton::SkeletonModel;
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, Axis};
 use plotters::coord::Shift;
@@ -140,10 +140,7 @@ pub fn write_sample(
         Some(&dir.join("heatmap.svg")),
     )?;
     // Joint importance: the normalised map summed over time and present persons.
-    let imp = joint_importance(&normalized);
-    let values: Vec<f32> = (0..layout.num_joints())
-        .map(|v| present.iter().map(|&m| imp[[v, m]]).sum())
-        .collect();
+    let values = joint_importance(&normalized, &cam.persons_present);
     let bars = JointBars {
         title: format!(
             "{}: joint importance for {}",
@@ -242,14 +239,7 @@ pub fn dataset_for(
     model: &SkeletonModel,
     args: &crate::cli::DataArgs,
 ) -> Result<(Dataset, Vec<usize>, crate::config::SkeletonTrainConfig)> {
-    let mut cfg = model.run.train.clone();
-    let explicit_data = args.data.is_some();
-    args.apply(&mut cfg);
-    if args.format.is_some() && !explicit_data && cfg.format != model.run.train.format {
-        cfg.data = None;
-    }
-    let ds = skeleton::load_dataset(&skeleton::load_options(&cfg))?;
-    super::check_compatible(model, &ds)?;
+    let (ds, cfg) = super::run_data(model, args)?;
     let (_, test) = data::split::split(&ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?;
     Ok((ds, test, cfg))
 }

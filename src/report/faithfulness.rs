@@ -1,6 +1,7 @@
 //! `skelcam skeleton faithfulness`: deletion / insertion curves over joints ranked by CAM against a seeded
 //! random ranking, their AUCs, a plot, and on synthetic data the top-k hit rate against the true joints.
 
+use crate::cam::core::joint_importance;
 use crate::cam::metrics::{
     auc, deletion_masks, insertion_masks, ranking, topk_precision, CurveMean, Faithfulness,
 };
@@ -49,7 +50,7 @@ pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
         let s = &ds.samples[i];
         // The explanation of the model's own decision, ranked by the raw CAM over time and present persons.
         let cam = explain(&model, s, &ClassChoice::Auto, a.method)?;
-        let imp = rank_values(&cam);
+        let imp = joint_importance(&cam.raw, &cam.persons_present);
         let order = ranking(&imp);
         let mut r = rng_for(a.seed, i as u64);
         let random = permutation(&mut r, order.len());
@@ -66,7 +67,7 @@ pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
             } else {
                 explain(&model, s, &ClassChoice::Index(s.label), a.method)?
             };
-            let t_order = ranking(&rank_values(&tcam));
+            let t_order = ranking(&joint_importance(&tcam.raw, &tcam.persons_present));
             let p = topk_precision(&t_order, truth);
             hit += p;
             exact += (p == 1.0) as usize;
@@ -139,19 +140,6 @@ pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Joint importance used for ranking: the raw map summed over time and present persons.
-fn rank_values(cam: &crate::cam::skeleton::SampleCam) -> Vec<f32> {
-    let (_, v, m) = cam.raw.dim();
-    (0..v)
-        .map(|j| {
-            (0..m)
-                .filter(|&p| cam.persons_present[p])
-                .map(|p| cam.raw.slice(ndarray::s![.., j, p]).sum())
-                .sum()
-        })
-        .collect()
 }
 
 fn draw(root: &DrawingArea<BitMapBackend, plotters::coord::Shift>, f: &Faithfulness) -> DrawResult {

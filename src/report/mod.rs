@@ -19,14 +19,7 @@ use std::path::Path;
 
 pub fn eval(a: &EvalArgs) -> Result<()> {
     let model = SkeletonModel::load(&a.run)?;
-    let mut cfg = model.run.train.clone();
-    let explicit_data = a.data.data.is_some();
-    a.data.apply(&mut cfg);
-    if a.data.format.is_some() && !explicit_data && cfg.format != model.run.train.format {
-        cfg.data = None;
-    }
-    let ds = skeleton::load_dataset(&skeleton::load_options(&cfg))?;
-    check_compatible(&model, &ds)?;
+    let (ds, cfg) = run_data(&model, &a.data)?;
     let idx: Vec<usize> = if a.all {
         (0..ds.samples.len()).collect()
     } else {
@@ -79,6 +72,22 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The data a command works on: the run's own data options, overridden by `args` (naming another format
+/// without a folder drops the run's folder), loaded, normalised and checked against the model.
+pub fn run_data(
+    model: &SkeletonModel,
+    args: &crate::cli::DataArgs,
+) -> Result<(data::Dataset, crate::config::SkeletonTrainConfig)> {
+    let mut cfg = model.run.train.clone();
+    args.apply(&mut cfg);
+    if args.format.is_some() && args.data.is_none() && cfg.format != model.run.train.format {
+        cfg.data = None;
+    }
+    let ds = skeleton::load_dataset(&skeleton::load_options(&cfg))?;
+    check_compatible(model, &ds)?;
+    Ok((ds, cfg))
 }
 
 /// The data must match the model: same joint count and the same classes.

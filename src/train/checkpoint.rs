@@ -45,9 +45,22 @@ pub fn load_into(
     prefix: &str,
     origin: &Path,
 ) -> Result<()> {
+    load_mapped(varmap, tensors, origin, |name| {
+        Some(format!("{prefix}{name}"))
+    })
+}
+
+/// Set the variables of `varmap` for which `key` names a tensor in `tensors` (variables mapped to `None`
+/// are left alone); a missing or misshapen tensor is an error naming it.
+pub fn load_mapped(
+    varmap: &VarMap,
+    tensors: &HashMap<String, Tensor>,
+    origin: &Path,
+    key: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
     let data = varmap.data().lock().expect("varmap lock");
     for (name, var) in data.iter() {
-        let key = format!("{prefix}{name}");
+        let Some(key) = key(name) else { continue };
         let t = tensors.get(&key).ok_or_else(|| {
             Error::data(
                 origin,

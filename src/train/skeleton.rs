@@ -161,35 +161,11 @@ impl SkeletonModel {
     pub fn load_baseline(&self, dir: &Path) -> Result<()> {
         let path = dir.join("model.safetensors");
         let (tensors, _) = checkpoint::load(&path)?;
-        let streams = self.run.ragcn.as_ref().map(|r| r.streams).unwrap_or(1);
-        for s in 0..streams {
-            let prefixed: HashMap<String, Tensor> = tensors
-                .iter()
-                .map(|(k, v)| (format!("stream{s}.{k}"), v.clone()))
-                .collect();
-            let data = self.varmap.data().lock().expect("varmap lock");
-            for (name, var) in data.iter().filter(|(n, _)| {
-                n.starts_with(&format!("stream{s}.")) && !n.ends_with("input_mask")
-            }) {
-                let t = prefixed.get(name).ok_or_else(|| {
-                    Error::data(
-                        &path,
-                        format!(
-                            "baseline lacks '{}': it is not the same architecture",
-                            &name[name.find('.').unwrap() + 1..]
-                        ),
-                    )
-                })?;
-                if t.shape() != var.shape() {
-                    return Err(Error::data(
-                        &path,
-                        format!("baseline parameter '{name}' has another shape"),
-                    ));
-                }
-                var.set(t)?;
-            }
-        }
-        Ok(())
+        // "streamS.X" takes the baseline's "X"; official-mode mask buffers are not in a baseline.
+        checkpoint::load_mapped(&self.varmap, &tensors, &path, |name| {
+            let (_, rest) = name.split_once('.')?;
+            (name.starts_with("stream") && !name.ends_with("input_mask")).then(|| rest.to_string())
+        })
     }
 
     /// Load a finished (or checkpointed) run directory for inference.
