@@ -39,12 +39,16 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Cases: stgcn_train, stgcn_infer_cam, stgcn_train_T300_M2 (default: all; the last takes minutes).
+    /// Cases: stgcn_train, stgcn_infer_cam, stgcn_train_T300_M2, resnet18_train_112, resnet18_train_224,
+    /// resnet18_infer_cam_224 (default: all; T300_M2 and train_224 take minutes).
     #[arg(long, value_delimiter = ',')]
     pub cases: Option<Vec<String>>,
     /// Model preset (the performance issue's figures are for `stgcn`).
     #[arg(long, default_value = "stgcn")]
     pub model: String,
+    /// Image model preset for the resnet18 cases.
+    #[arg(long, default_value = "resnet18")]
+    pub image_model: String,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Timed iterations per case (after one warm-up; at most 2 for T=300).

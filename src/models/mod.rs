@@ -4,8 +4,10 @@ pub mod init;
 pub mod kernels;
 pub mod layers;
 pub mod ragcn;
+pub mod resnet;
 pub mod stgcn;
 
+pub use resnet::{Resnet, ResnetConfig};
 pub use stgcn::{Stgcn, StgcnConfig};
 
 /// Per-forward context: train mode (batch statistics, dropout) and the seeded RNG for dropout masks.

@@ -1,6 +1,24 @@
 //! Hand-written CPU kernels behind candle's `CustomOp` interface, each with a backward, where candle's
 //! composition of generic ops is slow (measured by `skelcam bench`, checked against the generic path by tests).
 
+pub mod conv2d;
+pub mod maxpool;
 pub mod unfold;
 
+pub use conv2d::{conv2d_cf, unfold2d};
+pub use maxpool::max_pool2d;
 pub use unfold::temporal_unfold;
+
+use candle_core::{CpuStorage, Layout, Result};
+
+/// The f32 slice behind a contiguous CPU tensor, or an error naming the op.
+pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let data = match s {
+        CpuStorage::F32(d) => d.as_slice(),
+        _ => candle_core::bail!("{op} supports f32 only"),
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{op} needs a contiguous input"),
+    }
+}

@@ -4,6 +4,7 @@
 //! (zero outside 0..T), T' = T / s. Backward (fold): the adjoint, scatter-adding every tap back.
 //! Replaces pad + kt narrows + subsampling + cat, whose backward allocates kt zero-padded copies of x.
 
+use super::contiguous_f32;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -28,17 +29,6 @@ impl Geometry {
     }
 }
 
-fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(d) => d.as_slice(),
-        _ => candle_core::bail!("temporal unfold supports f32 only"),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("temporal unfold needs a contiguous input"),
-    }
-}
-
 struct Unfold(Geometry);
 struct Fold(Geometry);
 
@@ -49,7 +39,7 @@ impl CustomOp1 for Unfold {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
-        let x = contiguous_f32(s, l)?;
+        let x = contiguous_f32(s, l, "temporal unfold")?;
         let (to_n, v) = (g.t_out(), g.v);
         let plane = g.b * to_n * v; // one output channel row
         let mut out = vec![0f32; g.kt * g.c * plane];
@@ -85,7 +75,7 @@ impl CustomOp1 for Fold {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
-        let u = contiguous_f32(s, l)?;
+        let u = contiguous_f32(s, l, "temporal unfold")?;
         let (to_n, v) = (g.t_out(), g.v);
         let plane_in = g.b * to_n * v;
         let plane_out = g.b * g.t * v;

@@ -1,0 +1,211 @@
+//! The 2-D kernels (im2col convolution, padded max-pool) against candle's reference ops on random shapes,
+//! forward and backward, and against finite differences.
+
+use candle_core::{DType, Device, Tensor, Var};
+use skelcam::models::kernels::{conv2d_cf, max_pool2d, unfold2d};
+use skelcam::rng::{normal, rng_for};
+
+fn randn(shape: &[usize], seed: u64) -> Tensor {
+    let mut r = rng_for(seed, 0);
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| normal(&mut r)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    let d: Vec<f32> = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    d.into_iter().fold(0.0, f32::max)
+}
+
+fn scale(t: &Tensor) -> f32 {
+    let v: Vec<f32> = t.abs().unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    v.into_iter().fold(1.0, f32::max)
+}
+
+/// (cin, cout, k, stride, pad, h, w)
+const CONV_CASES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
+    (3, 4, 7, 2, 3, 16, 12),
+    (4, 5, 3, 1, 1, 9, 7),
+    (5, 3, 3, 2, 1, 8, 8),
+    (4, 6, 1, 2, 0, 8, 6),
+    (3, 2, 1, 1, 0, 5, 5),
+    (2, 3, 3, 1, 1, 1, 1),
+    (2, 3, 3, 1, 0, 6, 5),
+];
+
+#[test]
+fn conv2d_kernel_matches_candle_conv2d_forward_and_both_gradients() {
+    for (i, &(cin, cout, k, s, p, h, w)) in CONV_CASES.iter().enumerate() {
+        let n = 3;
+        let x = Var::from_tensor(&randn(&[n, cin, h, w], 10 + i as u64)).unwrap();
+        let wt = Var::from_tensor(&randn(&[cout, cin, k, k], 20 + i as u64)).unwrap();
+        let reference = x.as_tensor().conv2d(wt.as_tensor(), p, s, 1, 1).unwrap();
+        let ours = conv2d_cf(
+            &x.as_tensor().transpose(0, 1).unwrap(),
+            wt.as_tensor(),
+            s,
+            p,
+        )
+        .unwrap()
+        .transpose(0, 1)
+        .unwrap();
+        assert_eq!(ours.dims(), reference.dims(), "case {i}");
+        let tol = 1e-5 * scale(&reference);
+        assert!(max_abs_diff(&ours, &reference) < tol, "forward, case {i}");
+        let proj = randn(reference.dims(), 30 + i as u64);
+        let g_ref = (reference * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_our = (ours * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, v) in [("input", &x), ("weight", &wt)] {
+            let (a, b) = (g_our.get(v).unwrap(), g_ref.get(v).unwrap());
+            assert!(
+                max_abs_diff(a, b) < 1e-4 * scale(b),
+                "{name} gradient, case {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn conv2d_kernel_gradients_match_finite_differences() {
+    let (cin, cout, k, s, p, h, w) = (2, 3, 3, 2, 1, 7, 6);
+    let x0 = randn(&[cin, 2, h, w], 1).to_dtype(DType::F32).unwrap();
+    let w0 = randn(&[cout, cin, k, k], 2);
+    let x = Var::from_tensor(&x0).unwrap();
+    let wt = Var::from_tensor(&w0).unwrap();
+    let proj = randn(&[cout, 2, 4, 3], 3);
+    let loss = |x: &Tensor, wt: &Tensor| -> Tensor {
+        (conv2d_cf(x, wt, s, p).unwrap().tanh().unwrap() * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    let grads = loss(x.as_tensor(), wt.as_tensor()).backward().unwrap();
+    let eps = 1e-2f32;
+    for (which, base, grad) in [
+        (0, &x0, grads.get(&x).unwrap().clone()),
+        (1, &w0, grads.get(&wt).unwrap().clone()),
+    ] {
+        let vals: Vec<f32> = base.flatten_all().unwrap().to_vec1().unwrap();
+        let g: Vec<f32> = grad.flatten_all().unwrap().to_vec1().unwrap();
+        for idx in (0..vals.len()).step_by(5) {
+            let eval = |d: f32| -> f32 {
+                let mut v = vals.clone();
+                v[idx] += d;
+                let t = Tensor::from_vec(v, base.dims(), &Device::Cpu).unwrap();
+                let l = if which == 0 {
+                    loss(&t, &w0)
+                } else {
+                    loss(&x0, &t)
+                };
+                l.to_scalar::<f32>().unwrap()
+            };
+            let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+            assert!(
+                (fd - g[idx]).abs() < 2e-2 * (1.0 + fd.abs()),
+                "{} gradient at {idx}: analytic {} vs finite difference {fd}",
+                if which == 0 { "input" } else { "weight" },
+                g[idx]
+            );
+        }
+    }
+}
+
+#[test]
+fn unfold2d_rejects_a_kernel_larger_than_the_padded_input() {
+    let x = randn(&[1, 1, 2, 2], 1);
+    let e = unfold2d(&x, 5, 5, 1, 0).unwrap_err().to_string();
+    assert!(e.contains("does not fit"), "{e}");
+}
+
+#[test]
+fn max_pool_matches_padded_candle_pool_and_routes_gradients_to_the_maxima() {
+    for (h, w) in [(8, 8), (7, 9), (4, 6)] {
+        let x = Var::from_tensor(&randn(&[2, 3, h, w], h as u64)).unwrap();
+        let ours = max_pool2d(x.as_tensor(), 3, 2, 1).unwrap();
+        // Reference: pad with a very negative value (PyTorch pads with −∞), then candle's unpadded pool.
+        let neg = |shape: &[usize]| {
+            (Tensor::ones(shape, DType::F32, &Device::Cpu).unwrap() * -1e9).unwrap()
+        };
+        let xp = Tensor::cat(
+            &[&neg(&[2, 3, h, 1]), x.as_tensor(), &neg(&[2, 3, h, 1])],
+            3,
+        )
+        .unwrap();
+        let xp = Tensor::cat(&[&neg(&[2, 3, 1, w + 2]), &xp, &neg(&[2, 3, 1, w + 2])], 2).unwrap();
+        let reference = xp.max_pool2d_with_stride(3, 2).unwrap();
+        let expect_hw = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
+        let candle_path =
+            skelcam::models::kernels::maxpool::reference_max_pool2d(x.as_tensor(), 3, 2, 1)
+                .unwrap();
+        assert_eq!(
+            max_abs_diff(&ours, &candle_path),
+            0.0,
+            "the SKELCAM_KERNELS=candle path agrees"
+        );
+        assert_eq!(ours.dims(), &[2, 3, expect_hw.0, expect_hw.1]);
+        assert_eq!(
+            max_abs_diff(
+                &ours,
+                &reference
+                    .narrow(2, 0, expect_hw.0)
+                    .unwrap()
+                    .narrow(3, 0, expect_hw.1)
+                    .unwrap()
+            ),
+            0.0
+        );
+        // Piecewise linear: with distinct values the finite difference of a weighted sum is exact.
+        let proj = randn(ours.dims(), 99);
+        let grads = (&ours * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g: Vec<f32> = grads
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let base: Vec<f32> = x.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+        let f = |v: Vec<f32>| -> f32 {
+            let t = Tensor::from_vec(v, x.as_tensor().dims(), &Device::Cpu).unwrap();
+            (max_pool2d(&t, 3, 2, 1).unwrap() * &proj)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap()
+        };
+        for idx in (0..base.len()).step_by(7) {
+            let (mut up, mut down) = (base.clone(), base.clone());
+            up[idx] += 1e-3;
+            down[idx] -= 1e-3;
+            let fd = (f(up) - f(down)) / 2e-3;
+            assert!(
+                (fd - g[idx]).abs() < 1e-2,
+                "{h}x{w} at {idx}: {} vs {fd}",
+                g[idx]
+            );
+        }
+    }
+}

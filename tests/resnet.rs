@@ -1,0 +1,104 @@
+//! ResNet-18: torchvision's parameter count and names, features/head decomposition and the CAM identity.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use skelcam::cam::core::{class_activation, identity_error};
+use skelcam::cam::gradcam::to_array4;
+use skelcam::models::{init, Ctx, Resnet, ResnetConfig};
+use skelcam::rng::{normal, rng_for};
+
+fn build(preset: &str, classes: usize) -> (VarMap, Resnet) {
+    let vm = VarMap::new();
+    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+    let net = Resnet::new(&ResnetConfig::preset(preset, classes).unwrap(), vb).unwrap();
+    init::seeded_init(&vm, 7).unwrap();
+    (vm, net)
+}
+
+fn images(n: usize, size: usize) -> Tensor {
+    let mut r = rng_for(5, 0);
+    let v: Vec<f32> = (0..n * 3 * size * size).map(|_| normal(&mut r)).collect();
+    Tensor::from_vec(v, (n, 3, size, size), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn resnet18_with_two_classes_has_torchvision_parameter_count_and_names() {
+    let (vm, _) = build("resnet18", 2);
+    assert_eq!(init::num_trainable(&vm), 11_177_538);
+    let names: Vec<String> = vm.data().lock().unwrap().keys().cloned().collect();
+    for key in [
+        "conv1.weight",
+        "bn1.running_mean",
+        "layer1.0.conv1.weight",
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_var",
+        "layer4.1.bn2.bias",
+        "fc.weight",
+        "fc.bias",
+    ] {
+        assert!(names.iter().any(|n| n == key), "missing {key}");
+    }
+    // torchvision's state dict has 122 tensors: these 102 and 20 num_batches_tracked counters.
+    assert_eq!(names.len(), 102);
+}
+
+#[test]
+fn head_of_features_is_forward_and_cam_identity_holds() {
+    let (_, net) = build("resnet18-narrow", 3);
+    let x = images(2, 64);
+    let logits = net.forward(&x, &mut Ctx::eval()).unwrap();
+    let feats = net.features(&x, &mut Ctx::eval()).unwrap();
+    assert_eq!(feats.dims(), &[2, 128, 2, 2]);
+    let via_head = net.head(&feats).unwrap();
+    let d: f32 = (&logits - &via_head)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    assert!(d < 1e-5, "{d}");
+    let (w, b) = net.head_params();
+    let (w, b): (Vec<Vec<f32>>, Vec<f32>) = (w.to_vec2().unwrap(), b.to_vec1().unwrap());
+    let l: Vec<Vec<f32>> = logits.to_vec2().unwrap();
+    let f = to_array4(&feats).unwrap();
+    for n in 0..2 {
+        for c in 0..3 {
+            let fi = f
+                .index_axis(ndarray::Axis(0), n)
+                .insert_axis(ndarray::Axis(3));
+            let raw = class_activation(fi.view(), ndarray::ArrayView1::from(&w[c]));
+            assert!(
+                identity_error(&raw, b[c], l[n][c]) < 1e-4,
+                "sample {n} class {c}"
+            );
+        }
+    }
+}
+
+#[test]
+fn train_mode_forward_backward_runs_and_input_size_is_checked() {
+    let (vm, net) = build("resnet18-narrow", 2);
+    let x = images(2, 32);
+    let mut rng = rng_for(1, 1);
+    let logits = net.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
+    let grads = logits.sum_all().unwrap().backward().unwrap();
+    let trainable = init::trainable(&vm);
+    let with_grad = trainable
+        .iter()
+        .filter(|(_, v)| grads.get(v).is_some())
+        .count();
+    assert_eq!(
+        with_grad,
+        trainable.len(),
+        "every trainable parameter gets a gradient"
+    );
+    let e = net
+        .forward(&images(1, 40), &mut Ctx::eval())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("multiples of 32"), "{e}");
+}
