@@ -117,3 +117,104 @@ impl SkeletonTrainConfig {
         Ok(())
     }
 }
+
+/// Where the pictures of an image run come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// A folder: `train/<class>/*.jpg` (+ optional `test/`), `<class>/*.jpg`, or flat `class.N.jpg` files.
+    Folder,
+    /// The built-in generator of pictures with known object boxes.
+    Synthetic,
+}
+
+/// Everything that defines an image training run. Every field can be set in a `--config` JSON file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageTrainConfig {
+    /// Image folder (with `format: folder`).
+    pub data: Option<String>,
+    pub format: ImageFormat,
+    /// Model preset: resnet18 or resnet18-narrow.
+    pub model: String,
+    /// Input side in pixels (a multiple of 16, at least 32); pictures are resized to size × size.
+    pub size: u32,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub optimizer: OptimKind,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub schedule: ScheduleKind,
+    pub warmup_epochs: f64,
+    pub milestones: Vec<usize>,
+    /// Random resized crop, flip and colour jitter while training.
+    pub augment: bool,
+    /// Fraction held out for testing when the folder has no `test/`.
+    pub val_fraction: f64,
+    pub skip_bad: bool,
+    pub eval_every: usize,
+    /// The synthetic set (with `format: synthetic`).
+    pub synthetic: crate::data::synth_images::SynthImageConfig,
+}
+
+impl Default for ImageTrainConfig {
+    fn default() -> Self {
+        ImageTrainConfig {
+            data: None,
+            format: ImageFormat::Synthetic,
+            model: "resnet18".into(),
+            size: 64,
+            epochs: 40,
+            batch_size: 32,
+            seed: 1,
+            optimizer: OptimKind::Adamw,
+            lr: 2e-3,
+            weight_decay: 0.05,
+            momentum: 0.9,
+            schedule: ScheduleKind::Cosine,
+            warmup_epochs: 2.0,
+            milestones: vec![],
+            augment: true,
+            val_fraction: 0.2,
+            skip_bad: false,
+            eval_every: 1,
+            synthetic: Default::default(),
+        }
+    }
+}
+
+impl ImageTrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::usage(m));
+        if self.epochs == 0 || self.eval_every == 0 {
+            return bad("epochs and eval_every must be at least 1".into());
+        }
+        if self.batch_size < 2 {
+            return bad(format!(
+                "batch_size must be at least 2 (batch norm needs 2 samples), got {}",
+                self.batch_size
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("lr must be a positive number, got {}", self.lr));
+        }
+        if self.size < 32 || self.size % 16 != 0 {
+            return bad(format!(
+                "size must be a multiple of 16 and at least 32 (e.g. 64, 112, 224), got {}",
+                self.size
+            ));
+        }
+        if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
+            return bad(format!(
+                "val_fraction must be between 0 and 1, got {}",
+                self.val_fraction
+            ));
+        }
+        if self.format == ImageFormat::Folder && self.data.is_none() {
+            return bad("--data DIR is needed unless --format synthetic".into());
+        }
+        Ok(())
+    }
+}

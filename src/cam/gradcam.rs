@@ -37,3 +37,49 @@ pub fn to_array4(t: &Tensor) -> Result<Array4<f32>> {
     let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
     Array4::from_shape_vec((a, b, c, d), v).map_err(|e| candle_core::Error::Msg(e.to_string()))
 }
+
+/// Grad-CAM++ channel weights (Chattopadhay et al. 2018, eq. 19 with the exponential closed form) from the
+/// activations A and gradients g = ∂S_c/∂A, both (C, P) over P positions:
+/// a = g² / (2g² + Σ_P A · g³) (0 where g = 0), w_k = Σ_P a · ReLU(g).
+pub fn gradcam_pp_weights(a: ndarray::ArrayView2<f32>, g: ndarray::ArrayView2<f32>) -> Array1<f32> {
+    let c = a.nrows();
+    Array1::from_shape_fn(c, |k| {
+        let sum_a: f64 = a.row(k).iter().map(|&x| x as f64).sum();
+        g.row(k)
+            .iter()
+            .map(|&gv| {
+                let g = gv as f64;
+                let denom = 2.0 * g * g + sum_a * g * g * g;
+                let alpha = if g == 0.0 || denom == 0.0 {
+                    0.0
+                } else {
+                    g * g / denom
+                };
+                alpha * g.max(0.0)
+            })
+            .sum::<f64>() as f32
+    })
+}
+
+/// Gradient of logit `class` at the features (any shape (1, C, ...)) under `head`, as (C, P) arrays of
+/// the activations and the gradients.
+pub fn feature_gradients(
+    features: &Tensor,
+    head: impl Fn(&Tensor) -> Result<Tensor>,
+    class: usize,
+) -> Result<(ndarray::Array2<f32>, ndarray::Array2<f32>)> {
+    let fv = Var::from_tensor(&features.detach())?;
+    let logits = head(fv.as_tensor())?;
+    let grads = logits.narrow(1, class, 1)?.sum_all()?.backward()?;
+    let g = grads
+        .get(&fv)
+        .ok_or_else(|| candle_core::Error::Msg("no gradient at the feature map".into()))?;
+    let c = features.dim(1)?;
+    let flat = |t: &Tensor| -> Result<ndarray::Array2<f32>> {
+        let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
+        let p = v.len() / c;
+        ndarray::Array2::from_shape_vec((c, p), v)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    };
+    Ok((flat(features)?, flat(g)?))
+}

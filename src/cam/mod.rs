@@ -3,6 +3,8 @@
 
 pub mod core;
 pub mod gradcam;
+pub mod image;
+pub mod localize;
 pub mod metrics;
 pub mod skeleton;
 

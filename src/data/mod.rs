@@ -1,9 +1,11 @@
-//! Skeleton data: the in-memory sequence type, dataset loading for every supported format, and its submodules.
+//! Data: labelled image sets (`images`, `augment`, `synth_images`) and skeleton data: the in-memory sequence type, dataset loading for every supported format, and its submodules.
 //!
 //! A sequence holds its coordinates as an `ndarray` of shape **(C, T, V, M)**: channels (x, y, z),
 //! frames, joints, persons. Batches given to the models are **(N, C, T, V, M)**.
 
+pub mod augment;
 pub mod csv;
+pub mod images;
 pub mod layout;
 pub mod msr;
 pub mod ntu;
@@ -11,6 +13,7 @@ pub mod perturb;
 pub mod preprocess;
 pub mod split;
 pub mod synth;
+pub mod synth_images;
 pub mod text;
 
 pub use layout::Layout;

@@ -4,6 +4,7 @@ pub mod bars;
 pub mod confusion;
 pub mod curves;
 pub mod heatmap;
+pub mod overlay;
 pub mod skeleton;
 
 use crate::{Error, Result};

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod cam;
 pub mod faithfulness;
+pub mod image;
+pub mod localize;
 pub mod robustness;
 
 use crate::cli::{DemoArgs, EvalArgs, InfoArgs, SynthArgs};

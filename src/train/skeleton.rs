@@ -5,6 +5,7 @@
 use super::checkpoint;
 use super::metrics::{evaluate, Evaluation};
 use super::optim::Optimizer;
+use super::run::{crash_for_testing, log_epoch, restore, save_checkpoint, TrainState};
 use super::schedule::Schedule;
 use crate::config::SkeletonTrainConfig;
 use crate::data::preprocess::{normalize, prepare, with_motion};
@@ -15,7 +16,6 @@ use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -337,15 +337,6 @@ pub struct EpochRecord {
     pub masked_fraction: Vec<f64>,
 }
 
-/// Training progress saved with every checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-struct TrainState {
-    epochs_done: usize,
-    steps: u64,
-    seconds: f64,
-    history: Vec<EpochRecord>,
-}
-
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metrics {
@@ -442,20 +433,7 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
         cfg.weight_decay,
     );
     let ckpt_path = out.join("checkpoint.safetensors");
-    let mut state = TrainState::default();
-    if ckpt_path.is_file() {
-        let (tensors, meta) = checkpoint::load(&ckpt_path)?;
-        checkpoint::load_into(&model.varmap, &tensors, "model.", &ckpt_path)?;
-        state = serde_json::from_str(meta.get("state").map(String::as_str).unwrap_or("{}"))
-            .map_err(|e| Error::data(&ckpt_path, format!("bad training state: {e}")))?;
-        opt.load_state(&tensors, state.steps);
-        eprintln!(
-            "resuming {} after epoch {} of {}",
-            out.display(),
-            state.epochs_done,
-            cfg.epochs
-        );
-    }
+    let mut state = restore(&model.varmap, &mut opt, &ckpt_path, cfg.epochs)?;
     eprintln!(
         "training {} ({} parameters) on {} train / {} test samples, {} classes, T={} M={}",
         cfg.model,
@@ -542,23 +520,12 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
                 .map(|m| m / batches.max(1) as f64)
                 .collect(),
         };
-        eprintln!(
-            "epoch {:>3}/{}  lr {:.4}  loss {:.4}  train {:.3}{}  ({:.1} s)",
-            rec.epoch,
-            cfg.epochs,
-            rec.lr,
-            rec.train_loss,
-            rec.train_top1,
-            rec.test_top1
-                .map(|a| format!("  test {a:.3}"))
-                .unwrap_or_default(),
-            secs
-        );
+        log_epoch(&rec, cfg.epochs);
         state.history.push(rec);
         state.epochs_done = epoch + 1;
         state.steps = opt.steps;
         state.seconds += secs;
-        save_checkpoint(&model, &opt, &state, &ckpt_path)?;
+        save_checkpoint(&model.varmap, &opt, &state, &ckpt_path)?;
         crate::plot::curves::draw(&out.join("curves.png"), &state.history)?;
         if run.ragcn.is_some() {
             crate::plot::curves::draw_masks(&out.join("masks.png"), &state.history)?;
@@ -566,21 +533,6 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
         crash_for_testing(epoch + 1);
     }
     finish(run, &model, ds, &train_idx, &test_idx, &state, out)
-}
-
-fn save_checkpoint(
-    model: &SkeletonModel,
-    opt: &Optimizer,
-    state: &TrainState,
-    path: &Path,
-) -> Result<()> {
-    let mut tensors: HashMap<String, Tensor> = checkpoint::varmap_tensors(&model.varmap)
-        .into_iter()
-        .map(|(k, v)| (format!("model.{k}"), v))
-        .collect();
-    tensors.extend(opt.state());
-    let meta = HashMap::from([("state".to_string(), serde_json::to_string(state)?)]);
-    checkpoint::save(path, &tensors, Some(meta))
 }
 
 fn finish(
@@ -640,19 +592,6 @@ fn finish(
         out.display()
     );
     Ok(metrics)
-}
-
-/// Testing hook: `SKELCAM_ABORT_AFTER_EPOCH=N` aborts the process (like `kill -9`, no clean-up) right after
-/// epoch N's checkpoint, so tests can check that `--resume` reproduces an uninterrupted run exactly.
-fn crash_for_testing(epoch: usize) {
-    if std::env::var("SKELCAM_ABORT_AFTER_EPOCH")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        == Some(epoch)
-    {
-        eprintln!("aborting after epoch {epoch} (SKELCAM_ABORT_AFTER_EPOCH)");
-        std::process::abort();
-    }
 }
 
 fn sum_all(ts: &[Tensor]) -> candle_core::Result<Tensor> {

@@ -8,13 +8,16 @@ use crate::train::optim::OptimKind;
 use crate::train::schedule::ScheduleKind;
 use crate::Result;
 use clap::{Args, Parser, Subcommand};
+
+pub mod image;
+pub use image::ImageCommand;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "skelcam",
     version,
-    about = "Train skeleton-action models and show why they decide what they decide (Class Activation Maps)"
+    about = "Train image and skeleton-action models and show why they decide what they decide (Class Activation Maps)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -30,10 +33,13 @@ pub enum Command {
     /// Skeleton models: train, evaluate, inspect.
     #[command(subcommand)]
     Skeleton(SkeletonCommand),
+    /// Image models (ResNet-18): train, evaluate, CAM overlays, localisation, import from PyTorch.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// RA-GCN: multi-stream training that hides what earlier streams' CAMs rely on.
     #[command(subcommand)]
     Ragcn(RagcnCommand),
-    /// Throughput of the ST-GCN training and inference+CAM cases (samples/s, GFLOP/s, peak RSS).
+    /// Throughput of the ST-GCN and ResNet-18 training and inference+CAM cases (samples/s, GFLOP/s, peak RSS).
     Bench(BenchArgs),
 }
 
@@ -457,6 +463,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Ragcn(RagcnCommand::Cam(a)) => crate::report::cam::ragcn_cam(&a),
         Command::Bench(a) => crate::report::bench::bench(&a),
+        Command::Image(c) => image::run(c),
         Command::Ragcn(RagcnCommand::Train(a)) => {
             match &a.resume {
                 Some(dir) => crate::train::skeleton::resume(dir)?,

@@ -1,0 +1,74 @@
+//! Image CAM on plain arrays: the class map of a (C, h, w) feature map, its Grad-CAM and Grad-CAM++
+//! variants, bilinear upsampling to the photo and min-max scaling that survives a flat map.
+
+use super::gradcam::{feature_gradients, gradcam_pp_weights};
+use crate::cli::image::ImageCamMethod;
+use candle_core::{Result, Tensor};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+/// Σ_k w[k] · a[k, p] for activations a (C, P) and channel weights w (C).
+pub fn weighted_sum(a: ArrayView2<f32>, w: ArrayView1<f32>) -> Array1<f32> {
+    w.dot(&a)
+}
+
+/// Bilinear resize of a map to (h, w), pixel centres aligned as PyTorch's `align_corners=False`.
+pub fn upsample_bilinear(map: &Array2<f32>, h: usize, w: usize) -> Array2<f32> {
+    let (sh, sw) = map.dim();
+    let coord = |o: usize, n_out: usize, n_in: usize| -> (usize, usize, f32) {
+        let x = ((o as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).clamp(0.0, (n_in - 1) as f32);
+        let x0 = x.floor() as usize;
+        (x0, (x0 + 1).min(n_in - 1), x - x0 as f32)
+    };
+    let cols: Vec<(usize, usize, f32)> = (0..w).map(|x| coord(x, w, sw)).collect();
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let (y0, y1, fy) = coord(y, h, sh);
+        let (x0, x1, fx) = cols[x];
+        let top = map[[y0, x0]] * (1.0 - fx) + map[[y0, x1]] * fx;
+        let bottom = map[[y1, x0]] * (1.0 - fx) + map[[y1, x1]] * fx;
+        top * (1.0 - fy) + bottom * fy
+    })
+}
+
+/// Min-max to [0, 1]; a flat (or non-finite) map gives zeros and `true` instead of NaN.
+pub fn minmax2(map: &Array2<f32>) -> (Array2<f32>, bool) {
+    let (lo, hi) = map
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    let range = hi - lo;
+    if !(range.is_finite() && range > 1e-12 * (1.0 + hi.abs().max(lo.abs()))) {
+        return (Array2::zeros(map.dim()), true);
+    }
+    (map.mapv(|x| (x - lo) / range), false)
+}
+
+/// The map of one picture's features (1, C, h, w) for `class` by `method`, at feature resolution, plus
+/// the raw CAM (always computed: it carries the identity mean(raw) + bias = logit).
+pub fn explain(
+    features: &Tensor,
+    head: impl Fn(&Tensor) -> Result<Tensor>,
+    class_weights: ArrayView1<f32>,
+    class: usize,
+    method: ImageCamMethod,
+) -> Result<(Array2<f32>, Array2<f32>)> {
+    let (_, c, h, w) = features.dims4()?;
+    let acts: Vec<f32> = features.flatten_all()?.to_vec1()?;
+    let a = Array2::from_shape_vec((c, h * w), acts)
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    let raw = weighted_sum(a.view(), class_weights);
+    let to_map = |v: Array1<f32>| v.into_shape_with_order((h, w)).expect("h·w values");
+    let map = match method {
+        ImageCamMethod::Cam => raw.clone(),
+        ImageCamMethod::Gradcam | ImageCamMethod::GradcamPp => {
+            let (a, g) = feature_gradients(features, head, class)?;
+            let weights = if method == ImageCamMethod::Gradcam {
+                g.mean_axis(ndarray::Axis(1)).expect("positions")
+            } else {
+                gradcam_pp_weights(a.view(), g.view())
+            };
+            weighted_sum(a.view(), weights.view()).mapv(|x| x.max(0.0))
+        }
+    };
+    Ok((to_map(raw), to_map(map)))
+}

@@ -1,0 +1,209 @@
+//! `skelcam image localize`: the CAM paper's box protocol (20 % threshold, largest connected region,
+//! IoU ≥ 0.5), the pointing game, and deletion / insertion AUC (Petsiuk et al. 2018) of the CAM against a
+//! random pixel order, on pictures with known boxes.
+
+use super::image::{explain_picture, report_images};
+use crate::cam::image::{minmax2, upsample_bilinear};
+use crate::cam::localize::{argmax2, iou, largest_component_box, pointing_hit, pointing_tolerance};
+use crate::cam::metrics::{auc, ranking, CurveMean};
+use crate::cam::skeleton::ClassChoice;
+use crate::cli::image::{ImageCamMethod, LocalizeArgs};
+use crate::data::augment::{batch_tensor, eval_view, normalise_into, Jitter};
+use crate::data::images::{BBox, ImageItem};
+use crate::models::Ctx;
+use crate::plot::overlay::{blend, draw_box, save_png};
+use crate::rng::{permutation, rng_for};
+use crate::train::image::ImageModel;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor};
+use image::Rgb;
+use serde_json::json;
+
+/// Pixels removed (or inserted) per step: the curves have STEPS + 1 points.
+const STEPS: usize = 16;
+
+/// Probability of `class` on STEPS + 1 pictures that take pixels from `to` in `order`, starting from `from`.
+fn curve(
+    model: &ImageModel,
+    from: &[f32],
+    to: &[f32],
+    order: &[usize],
+    class: usize,
+) -> Result<Vec<f64>> {
+    let s = model.size() as usize;
+    let hw = s * s;
+    let mut data = Vec::with_capacity((STEPS + 1) * 3 * hw);
+    let mut cur = from.to_vec();
+    for k in 0..=STEPS {
+        let upto = k * hw / STEPS;
+        let prev = if k == 0 { 0 } else { (k - 1) * hw / STEPS };
+        for &p in &order[prev..upto] {
+            for c in 0..3 {
+                cur[c * hw + p] = to[c * hw + p];
+            }
+        }
+        data.extend_from_slice(&cur);
+    }
+    let x = Tensor::from_vec(data, (STEPS + 1, 3, s, s), &Device::Cpu)?;
+    let probs = candle_nn::ops::softmax_last_dim(&model.net.forward(&x, &mut Ctx::eval())?)?;
+    Ok(probs
+        .narrow(1, class, 1)?
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(f64::from)
+        .collect())
+}
+
+struct Scores {
+    pointing: Vec<(usize, bool)>,
+    iou50: Vec<bool>,
+    top1_loc: Vec<bool>,
+    curves: [CurveMean; 4],
+}
+
+fn box_scale(item: &ImageItem) -> (f32, f32) {
+    let (w, h) = item.image.dimensions();
+    (
+        w as f32 / item.original.0 as f32,
+        h as f32 / item.original.1 as f32,
+    )
+}
+
+pub fn localize(a: &LocalizeArgs) -> Result<()> {
+    let model = ImageModel::load(&a.run)?;
+    let items = report_images(&model, &a.data)?;
+    let items: Vec<&ImageItem> = items.iter().take(a.limit).collect();
+    let size = model.size();
+    let mut sc = Scores {
+        pointing: vec![],
+        iou50: vec![],
+        top1_loc: vec![],
+        curves: Default::default(),
+    };
+    let mut examples = Vec::new();
+    let bar = crate::train::progress::bar(items.len() as u64, "localize");
+    for (n, item) in items.iter().enumerate() {
+        let view = eval_view(&item.image, size);
+        let x = batch_tensor(&[(view.clone(), Jitter::NONE)], size)?;
+        let truth = explain_picture(
+            &model,
+            &x,
+            &ClassChoice::Index(item.label),
+            ImageCamMethod::Cam,
+        )?;
+        let pred = explain_picture(&model, &x, &ClassChoice::Auto, ImageCamMethod::Cam)?;
+        // Localisation at the cached picture's resolution, boxes scaled to it.
+        let (w, h) = item.image.dimensions();
+        if !item.boxes.is_empty() {
+            let (fx, fy) = box_scale(item);
+            let boxes: Vec<BBox> = item
+                .boxes
+                .iter()
+                .map(|b| [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy])
+                .collect();
+            let up = upsample_bilinear(&minmax2(&truth.map).0, h as usize, w as usize);
+            let hit = pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h));
+            sc.pointing.push((item.label, hit));
+            let found = largest_component_box(&up, 0.2);
+            let good = found.is_some_and(|f| boxes.iter().any(|b| iou(&f, b) >= 0.5));
+            sc.iou50.push(good);
+            sc.top1_loc.push(good && pred.class == item.label);
+            if examples.len() < 8 {
+                let mut img = blend(&item.image, &up, 0.5);
+                boxes
+                    .iter()
+                    .for_each(|b| draw_box(&mut img, b, Rgb([0, 255, 0])));
+                if let Some(f) = found {
+                    draw_box(&mut img, &f, Rgb([255, 0, 0]));
+                }
+                examples.push(img);
+            }
+        }
+        // Deletion (to the mean colour, 0 after normalisation) and insertion (from a blurred copy).
+        let s = size as usize;
+        let mut orig = vec![0f32; 3 * s * s];
+        normalise_into(&view, Jitter::NONE, &mut orig);
+        let mut blurred = vec![0f32; 3 * s * s];
+        normalise_into(
+            &image::imageops::blur(&view, size as f32 / 16.0),
+            Jitter::NONE,
+            &mut blurred,
+        );
+        let zeros = vec![0f32; 3 * s * s];
+        let sal = upsample_bilinear(&pred.map, s, s);
+        let order = ranking(sal.as_slice().expect("contiguous map"));
+        let random = permutation(&mut rng_for(1, 0xde1 + n as u64), s * s);
+        for (i, ord) in [&order, &random].into_iter().enumerate() {
+            sc.curves[2 * i].add(&curve(&model, &orig, &zeros, ord, pred.class)?);
+            sc.curves[2 * i + 1].add(&curve(&model, &blurred, &orig, ord, pred.class)?);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if items.is_empty() {
+        return Err(Error::usage("no pictures to evaluate"));
+    }
+    let rate = |v: &[bool]| {
+        (!v.is_empty()).then(|| v.iter().filter(|&&b| b).count() as f64 / v.len() as f64)
+    };
+    // Pointing game: accuracy per class, then the mean over classes.
+    let per_class: Vec<f64> = (0..model.run.classes.len())
+        .filter_map(|c| {
+            rate(
+                &sc.pointing
+                    .iter()
+                    .filter(|(l, _)| *l == c)
+                    .map(|(_, h)| *h)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let pointing =
+        (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64);
+    let [del, ins, rdel, rins] = sc.curves.each_ref().map(|c| c.mean());
+    let report = json!({
+        "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(),
+        "pointing_game": pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
+        "deletion_auc": auc(&del), "random_deletion_auc": auc(&rdel),
+        "insertion_auc": auc(&ins), "random_insertion_auc": auc(&rins),
+        "deletion_curve": del, "insertion_curve": ins, "random_deletion_curve": rdel, "random_insertion_curve": rins,
+    });
+    if sc.iou50.is_empty() {
+        eprintln!("note: these pictures have no boxes (boxes.json), so only deletion/insertion are reported");
+    }
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::io::write_json(&dir.join("localize.json"), &report)?;
+        for (i, img) in examples.iter().enumerate() {
+            save_png(img, &dir.join(format!("boxes_{i:02}.png")))?;
+        }
+    }
+    if a.json {
+        println!("{report}");
+    } else {
+        let f = |v: &serde_json::Value| {
+            v.as_f64()
+                .map(|x| format!("{x:.3}"))
+                .unwrap_or("n/a".into())
+        };
+        println!("{} pictures ({} with boxes)", items.len(), sc.iou50.len());
+        println!("pointing game       {}", f(&report["pointing_game"]));
+        println!(
+            "box IoU ≥ 0.5       {}  (with the right top-1 class: {})",
+            f(&report["box_iou50_rate"]),
+            f(&report["top1_loc_rate"])
+        );
+        println!(
+            "deletion AUC        {}  (random order {}; lower is better)",
+            f(&report["deletion_auc"]),
+            f(&report["random_deletion_auc"])
+        );
+        println!(
+            "insertion AUC       {}  (random order {}; higher is better)",
+            f(&report["insertion_auc"]),
+            f(&report["random_insertion_auc"])
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! The image commands end to end on small synthetic sets: the run directory contract, bit-identical seeds
+//! and exact resume, CAM overlays and cam.json (identity, Grad-CAM ∝ ReLU(CAM)), import of a torchvision-named
+//! state dict, localisation output, and corrupt folders that never panic.
+
+mod common;
+use common::{json, skelcam};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A config for a quick run: 2 synthetic classes, 24 + 6 pictures each, 32-px input, narrow ResNet.
+fn tiny_config(dir: &Path) -> PathBuf {
+    let p = dir.join("tiny.json");
+    let cfg = serde_json::json!({
+        "format": "synthetic", "model": "resnet18-narrow", "size": 32, "epochs": 3, "batch_size": 16,
+        "synthetic": {"classes": 2, "train_per_class": 24, "test_per_class": 6, "side": 64, "seed": 4}
+    });
+    std::fs::write(&p, cfg.to_string()).unwrap();
+    p
+}
+
+fn train(cfg: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    skelcam()
+        .args(["image", "train", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .assert()
+}
+
+fn synth_pictures(dir: &Path, side: &str) -> PathBuf {
+    let out = dir.join(format!("pics{side}"));
+    skelcam()
+        .args([
+            "image",
+            "synth",
+            "--classes",
+            "2",
+            "--train-per-class",
+            "2",
+            "--test-per-class",
+            "1",
+            "--side",
+            side,
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    out
+}
+
+fn no_panic(a: &assert_cmd::assert::Assert) -> String {
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn image_run_directory_seeds_are_bit_identical_and_resume_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train(&cfg, &a, &[]).success();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "metrics.json",
+        "curves.png",
+        "confusion.png",
+        "checkpoint.safetensors",
+    ] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    let m = json(&a.join("metrics.json"));
+    assert_eq!(m["params"], 702_354); // width 16, 2 classes
+    assert!(m["test_top1"].as_f64().unwrap() >= 0.0 && m["test_samples"] == 12);
+    // An existing run is not overwritten without --force.
+    let refused = train(&cfg, &a, &[]).failure();
+    assert!(no_panic(&refused).contains("--force"));
+    // Crash after epoch 1, resume: the same bytes as the uninterrupted run with the same seed.
+    skelcam()
+        .args(["image", "train", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&b)
+        .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
+        .assert()
+        .failure();
+    assert!(!b.join("model.safetensors").exists());
+    skelcam()
+        .args(["image", "train", "--resume"])
+        .arg(&b)
+        .assert()
+        .success();
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(bytes(&a), bytes(&b));
+    let mb = json(&b.join("metrics.json"));
+    assert_eq!(m["test_top1"], mb["test_top1"]);
+    assert_eq!(m["confusion"], mb["confusion"]);
+    // eval reproduces the test accuracy.
+    let out = skelcam()
+        .args(["image", "eval", "--json", "--run"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    let ev: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ev["top1"], m["test_top1"]);
+}
+
+fn cam_json(run: &Path, input: &Path, out: &Path, method: &str) -> Value {
+    skelcam()
+        .args(["image", "cam", "--method", method, "--run"])
+        .arg(run)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+    json(&out.join("cam.json"))
+}
+
+fn grid(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn cam_overlay_keeps_the_photo_size_and_cam_json_satisfies_the_identities() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&tiny_config(dir.path()), &run, &[]).success();
+    let pics = synth_pictures(dir.path(), "80");
+    let pic = pics.join("test/suns/sun.00002.png");
+    assert!(!pic.exists(), "2 classes: house and tree only");
+    let pic = pics.join("test/trees/tree.00002.png");
+    let out = dir.path().join("cam");
+    let c = cam_json(&run, &pic, &out, "cam");
+    for k in [
+        "schema_version",
+        "class",
+        "probability",
+        "logit",
+        "bias",
+        "raw",
+    ] {
+        assert!(!c[k].is_null(), "{k}");
+    }
+    let overlay = image::open(out.join("overlay.png")).unwrap();
+    assert_eq!((overlay.width(), overlay.height()), (80, 80));
+    assert!(out.join("heatmap.png").is_file());
+    let raw = grid(&c["raw"]);
+    let mean = raw.iter().sum::<f64>() / raw.len() as f64;
+    let logit = c["logit"].as_f64().unwrap();
+    assert!((mean + c["bias"].as_f64().unwrap() - logit).abs() < 1e-4 * (1.0 + logit.abs()));
+    let p = c["probability"].as_f64().unwrap();
+    assert!(p > 0.0 && p <= 1.0);
+    // Grad-CAM = ReLU(CAM) / Z for this GAP + linear head.
+    let g = grid(&cam_json(&run, &pic, &dir.path().join("g"), "gradcam")["map"]);
+    let z = raw.len() as f64;
+    for (gv, rv) in g.iter().zip(&raw) {
+        assert!(
+            (gv - rv.max(0.0) / z).abs() < 1e-5 * (1.0 + rv.abs()),
+            "{gv} vs {rv}"
+        );
+    }
+    let pp = grid(&cam_json(&run, &pic, &dir.path().join("pp"), "gradcam++")["map"]);
+    assert!(pp.iter().all(|v| v.is_finite() && *v >= 0.0));
+    // A folder: one overlay per picture and a gallery.
+    let all = dir.path().join("all");
+    skelcam()
+        .args(["image", "cam", "--run"])
+        .arg(&run)
+        .arg("--input")
+        .arg(pics.join("test"))
+        .arg("--out")
+        .arg(&all)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(all.join("index.html")).unwrap();
+    assert_eq!(html.matches("<figure>").count(), 2);
+    assert!(all.join("trees_tree.00002/overlay.png").is_file());
+}
+
+#[test]
+fn import_of_a_torchvision_state_dict_reproduces_the_logits_and_a_flat_map_gives_a_warning() {
+    use candle_core::{Device, Tensor};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&tiny_config(dir.path()), &run, &["--epochs", "1"]).success();
+    // torchvision's state dict also holds num_batches_tracked counters (int64 scalars): they are ignored.
+    let mut sd =
+        candle_core::safetensors::load(run.join("model.safetensors"), &Device::Cpu).unwrap();
+    sd.insert(
+        "bn1.num_batches_tracked".into(),
+        Tensor::new(7i64, &Device::Cpu).unwrap(),
+    );
+    let weights = dir.path().join("tv.safetensors");
+    candle_core::safetensors::save(&sd, &weights).unwrap();
+    let imported = dir.path().join("imported");
+    skelcam()
+        .args([
+            "image",
+            "import",
+            "--classes",
+            "house,tree",
+            "--size",
+            "32",
+            "--weights",
+        ])
+        .arg(&weights)
+        .arg("--out")
+        .arg(&imported)
+        .assert()
+        .success();
+    let pic = synth_pictures(dir.path(), "64").join("test/houses/house.00002.png");
+    let a = cam_json(&run, &pic, &dir.path().join("c1"), "cam");
+    let b = cam_json(&imported, &pic, &dir.path().join("c2"), "cam");
+    assert_eq!(a["logit"], b["logit"]);
+    assert_eq!(a["raw"], b["raw"]);
+    // Wrong class count: a clear error.
+    let bad = skelcam()
+        .args(["image", "import", "--classes", "a,b,c", "--weights"])
+        .arg(&weights)
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure();
+    assert!(no_panic(&bad).contains("fc.weight has 2 rows"));
+    // Zero class weights: a flat CAM, a warning, a uniform overlay, no NaN.
+    sd.insert("fc.weight".into(), sd["fc.weight"].zeros_like().unwrap());
+    candle_core::safetensors::save(&sd, &weights).unwrap();
+    let flat = dir.path().join("flat");
+    skelcam()
+        .args([
+            "image",
+            "import",
+            "--classes",
+            "house,tree",
+            "--size",
+            "32",
+            "--weights",
+        ])
+        .arg(&weights)
+        .arg("--out")
+        .arg(&flat)
+        .assert()
+        .success();
+    let out = dir.path().join("c3");
+    let assert = skelcam()
+        .args(["image", "cam", "--run"])
+        .arg(&flat)
+        .arg("--input")
+        .arg(&pic)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(no_panic(&assert).contains("flat"));
+    let c = json(&out.join("cam.json"));
+    assert_eq!(c["flat"], true);
+    let heat = image::open(out.join("heatmap.png")).unwrap().to_rgb8();
+    let first = *heat.get_pixel(0, 0);
+    assert!(
+        heat.pixels().all(|p| *p == first),
+        "a flat map is drawn uniformly"
+    );
+}
+
+#[test]
+fn localize_reports_every_metric_on_synthetic_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&tiny_config(dir.path()), &run, &["--epochs", "1"]).success();
+    let out = skelcam()
+        .args(["image", "localize", "--json", "--limit", "4", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in [
+        "pointing_game",
+        "box_iou50_rate",
+        "deletion_auc",
+        "random_deletion_auc",
+        "insertion_auc",
+        "random_insertion_auc",
+    ] {
+        let v = r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
+        assert!((0.0..=1.0).contains(&v), "{k} = {v}");
+    }
+    assert_eq!(r["samples"], 4);
+}
+
+#[test]
+fn corrupt_pictures_are_named_and_skipped_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pics = synth_pictures(dir.path(), "64");
+    // A flat folder of CLASS.N.png files with a zero-byte and a garbage picture among them.
+    let data = dir.path().join("flat");
+    std::fs::create_dir_all(&data).unwrap();
+    for (i, f) in [
+        "train/houses/house.00000.png",
+        "train/houses/house.00001.png",
+        "test/houses/house.00002.png",
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::copy(pics.join(f), data.join(format!("house.{i}.png"))).unwrap();
+        std::fs::copy(
+            pics.join(f.replace("house", "tree")),
+            data.join(format!("tree.{i}.png")),
+        )
+        .unwrap();
+    }
+    std::fs::write(data.join("tree.7.png"), b"").unwrap();
+    std::fs::write(data.join("house.9.jpg"), b"not a jpeg at all").unwrap();
+    let base = [
+        "image",
+        "train",
+        "--model",
+        "resnet18-narrow",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--data",
+    ];
+    let failed = skelcam()
+        .args(base)
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("r1"))
+        .assert()
+        .failure();
+    let err = no_panic(&failed);
+    assert!(
+        err.contains("house.9.jpg") || err.contains("tree.7.png"),
+        "{err}"
+    );
+    assert!(err.contains("--skip-bad"), "{err}");
+    let run = dir.path().join("r2");
+    let ok = skelcam()
+        .args(base)
+        .arg(&data)
+        .arg("--skip-bad")
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success();
+    no_panic(&ok);
+    assert_eq!(
+        json(&run.join("metrics.json"))["skipped_files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // CAM over the same folder: an error naming the file, or skipping it with --skip-bad.
+    let cam = |skip: bool| {
+        let mut c = skelcam();
+        c.args(["image", "cam", "--run"])
+            .arg(&run)
+            .arg("--input")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.path().join("cams"));
+        if skip {
+            c.arg("--skip-bad");
+        }
+        c.assert()
+    };
+    assert!(no_panic(&cam(false).failure()).contains("--skip-bad"));
+    no_panic(&cam(true).success());
+    assert!(dir.path().join("cams/index.html").is_file());
+    // A badly named flat file is explained.
+    std::fs::write(data.join("photo.png"), b"x").unwrap();
+    let named = skelcam()
+        .args(base)
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("r3"))
+        .assert()
+        .failure();
+    assert!(no_panic(&named).contains("CLASS.N.jpg"));
+}

@@ -1,0 +1,62 @@
+//! Image CAM arithmetic on plain arrays: Grad-CAM++ weights on a case computed by hand, bilinear upsampling,
+//! flat maps, and the localisation helpers (largest component box, IoU, pointing game).
+
+use ndarray::{array, Array2};
+use skelcam::cam::gradcam::gradcam_pp_weights;
+use skelcam::cam::image::{minmax2, upsample_bilinear};
+use skelcam::cam::localize::{argmax2, iou, largest_component_box, pointing_hit};
+
+#[test]
+fn gradcam_pp_weights_match_a_hand_computed_case() {
+    // Channel 0: ΣA = 3, g = 0.5 at both positions: a = 0.25 / (0.5 + 3·0.125) = 2/7, w = 2 · (2/7 · 0.5) = 2/7.
+    // Channel 1: ΣA = 3, g = (−1, 2): the negative gradient adds nothing (ReLU); a = 4 / (8 + 24) = 1/8, w = 1/8 · 2.
+    // Channel 2: g = 0 everywhere: a is defined as 0, w = 0.
+    let a = array![[1.0f32, 2.0], [3.0, 0.0], [5.0, 1.0]];
+    let g = array![[0.5f32, 0.5], [-1.0, 2.0], [0.0, 0.0]];
+    let w = gradcam_pp_weights(a.view(), g.view());
+    let expect = [2.0 / 7.0, 0.25, 0.0];
+    for (x, e) in w.iter().zip(expect) {
+        assert!((x - e).abs() < 1e-6, "{w:?}");
+    }
+}
+
+#[test]
+fn bilinear_upsampling_keeps_constants_and_interpolates_between_centres() {
+    let c = Array2::from_elem((2, 3), 0.7f32);
+    assert!(upsample_bilinear(&c, 9, 13)
+        .iter()
+        .all(|&v| (v - 0.7).abs() < 1e-6));
+    let ramp = array![[0.0f32, 1.0]];
+    let up = upsample_bilinear(&ramp, 1, 4);
+    // Output pixel centres at 0.125, 0.375, 0.625, 0.875 of the width: clamped, 0.25, 0.75, clamped.
+    assert_eq!(up.row(0).to_vec(), vec![0.0, 0.25, 0.75, 1.0]);
+}
+
+#[test]
+fn a_flat_map_scales_to_zeros_not_nan() {
+    let (m, flat) = minmax2(&Array2::from_elem((3, 3), 2.5f32));
+    assert!(flat && m.iter().all(|&v| v == 0.0));
+    let (m, flat) = minmax2(&array![[1.0f32, 3.0]]);
+    assert!(!flat && m.row(0).to_vec() == vec![0.0, 1.0]);
+}
+
+#[test]
+fn largest_component_box_iou_and_pointing() {
+    let mut map = Array2::<f32>::zeros((10, 10));
+    // A 3×4 blob (values 1) and a single brighter pixel far away (value 4): 20 % of 4 keeps both,
+    // the largest component is the blob.
+    for y in 2..5 {
+        for x in 1..5 {
+            map[[y, x]] = 1.0;
+        }
+    }
+    map[[8, 8]] = 4.0;
+    let b = largest_component_box(&map, 0.2).unwrap();
+    assert_eq!(b, [1.0, 2.0, 5.0, 5.0]);
+    assert!((iou(&b, &[1.0, 2.0, 5.0, 5.0]) - 1.0).abs() < 1e-6);
+    assert!((iou(&b, &[3.0, 2.0, 7.0, 5.0]) - 6.0 / 18.0).abs() < 1e-6);
+    assert_eq!(argmax2(&map), (8, 8));
+    assert!(!pointing_hit((8, 8), &[b], 2.0));
+    assert!(pointing_hit((8, 8), &[b], 4.0));
+    assert_eq!(largest_component_box(&Array2::zeros((3, 3)), 0.2), None);
+}
