@@ -105,3 +105,56 @@ fn train_mode_forward_backward_runs_and_input_size_is_checked() {
     let f = net.features(&images(1, 112), &mut Ctx::eval()).unwrap();
     assert_eq!(f.dims(), &[1, 128, 4, 4]);
 }
+
+#[test]
+fn imported_torchvision_weights_give_the_reference_logits() {
+    // tests/fixtures/make_resnet_fixture.py: random torchvision-named weights (width 4) with running
+    // statistics and num_batches_tracked counters, an input, and logits from an independent NumPy forward.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/resnet18_w4.safetensors");
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let st = assert_cmd::Command::cargo_bin("skelcam")
+        .unwrap()
+        .args([
+            "image",
+            "import",
+            "--classes",
+            "a,b",
+            "--size",
+            "64",
+            "--weights",
+        ])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let model = skelcam::train::image::ImageModel::load(&run).unwrap();
+    assert_eq!(model.run.model.width, 4);
+    let t = candle_core::safetensors::load(&fixture, &Device::Cpu).unwrap();
+    let ours: Vec<f32> = model
+        .net
+        .forward(&t["fixture.input"], &mut Ctx::eval())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let reference: Vec<f32> = t["fixture.logits"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for (o, r) in ours.iter().zip(&reference) {
+        assert!(
+            (o - r).abs() <= 1e-4 * (1.0 + r.abs()),
+            "ours {ours:?} vs reference {reference:?}"
+        );
+    }
+}
