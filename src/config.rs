@@ -151,6 +151,10 @@ pub struct ImageTrainConfig {
     pub milestones: Vec<usize>,
     /// Random resized crop, flip and colour jitter while training.
     pub augment: bool,
+    /// Probability of CutMix per training picture (with `augment`; 0 switches it off).
+    pub cutmix: f64,
+    /// Label smoothing ε of the training targets.
+    pub label_smoothing: f64,
     /// Fraction held out for testing when the folder has no `test/`.
     pub val_fraction: f64,
     pub skip_bad: bool,
@@ -166,7 +170,7 @@ impl Default for ImageTrainConfig {
             format: ImageFormat::Synthetic,
             model: "resnet18".into(),
             size: 64,
-            epochs: 40,
+            epochs: 75,
             batch_size: 32,
             seed: 1,
             optimizer: OptimKind::Adamw,
@@ -177,9 +181,11 @@ impl Default for ImageTrainConfig {
             warmup_epochs: 2.0,
             milestones: vec![],
             augment: true,
+            cutmix: 0.5,
+            label_smoothing: 0.1,
             val_fraction: 0.2,
             skip_bad: false,
-            eval_every: 1,
+            eval_every: 5,
             synthetic: Default::default(),
         }
     }
@@ -204,6 +210,12 @@ impl ImageTrainConfig {
             return bad(format!(
                 "size must be a multiple of 16 and at least 32 (e.g. 64, 112, 224), got {}",
                 self.size
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.cutmix) || !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!(
+                "cutmix must be in [0, 1] and label_smoothing in [0, 1), got {} and {}",
+                self.cutmix, self.label_smoothing
             ));
         }
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {

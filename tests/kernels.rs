@@ -209,3 +209,68 @@ fn max_pool_matches_padded_candle_pool_and_routes_gradients_to_the_maxima() {
         }
     }
 }
+
+/// Batch norm in training mode written with plain candle ops (biased variance), optionally with ReLU.
+fn reference_bn(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Tensor {
+    let c = x.dim(0).unwrap();
+    let x2 = x.reshape((c, ())).unwrap();
+    let mean = x2.mean_keepdim(1).unwrap();
+    let xc = x2.broadcast_sub(&mean).unwrap();
+    let var = xc.sqr().unwrap().mean_keepdim(1).unwrap();
+    let y = xc
+        .broadcast_div(&(var + 1e-5).unwrap().sqrt().unwrap())
+        .unwrap()
+        .broadcast_mul(&w.reshape((c, 1)).unwrap())
+        .unwrap()
+        .broadcast_add(&b.reshape((c, 1)).unwrap())
+        .unwrap();
+    let y = if relu { y.relu().unwrap() } else { y };
+    y.reshape(x.shape()).unwrap()
+}
+
+#[test]
+fn fused_batch_norm_matches_candle_ops_forward_and_gradients() {
+    use skelcam::models::kernels::batch_norm_train;
+    for relu in [false, true] {
+        let x = Var::from_tensor(&randn(&[4, 3, 5, 2], 41)).unwrap();
+        let w = Var::from_tensor(&randn(&[4], 42).affine(0.5, 1.0).unwrap()).unwrap();
+        let b = Var::from_tensor(&randn(&[4], 43)).unwrap();
+        let (ours, mean, var) =
+            batch_norm_train(x.as_tensor(), w.as_tensor(), b.as_tensor(), 1e-5, relu).unwrap();
+        let reference = reference_bn(x.as_tensor(), w.as_tensor(), b.as_tensor(), relu);
+        assert!(
+            max_abs_diff(&ours, &reference) < 1e-5,
+            "forward, relu {relu}"
+        );
+        let xm: Vec<f32> = x
+            .as_tensor()
+            .reshape((4, 30))
+            .unwrap()
+            .mean(1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(mean.iter().zip(&xm).all(|(a, b)| (a - b).abs() < 1e-6));
+        assert!(var.iter().all(|v| *v > 0.0));
+        let proj = randn(&[4, 3, 5, 2], 44);
+        let g1 = (ours * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (reference * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, v) in [("x", &x), ("weight", &w), ("bias", &b)] {
+            let (a, r) = (g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(
+                max_abs_diff(a, r) < 1e-4 * scale(r),
+                "{name} gradient, relu {relu}"
+            );
+        }
+    }
+}

@@ -45,7 +45,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Cases: stgcn_train, stgcn_infer_cam, stgcn_train_T300_M2, resnet18_train_112, resnet18_train_224,
+    /// Cases: stgcn_train, stgcn_infer_cam, stgcn_train_T300_M2, resnet18_train_64, resnet18_train_112, resnet18_train_224,
     /// resnet18_infer_cam_224 (default: all; T300_M2 and train_224 take minutes).
     #[arg(long, value_delimiter = ',')]
     pub cases: Option<Vec<String>>,
@@ -371,6 +371,15 @@ pub struct DemoArgs {
     pub run: PathBuf,
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Where the image demo's run directory goes (overwritten).
+    #[arg(long, default_value = "runs/demo_image")]
+    pub image_run: PathBuf,
+    /// Epochs of the image demo (ResNet-18-narrow on the synthetic pictures).
+    #[arg(long, default_value_t = 20)]
+    pub image_epochs: usize,
+    /// Skip the skeleton part (train the image demo only).
+    #[arg(long)]
+    pub images_only: bool,
 }
 
 impl TrainArgs {

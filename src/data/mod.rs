@@ -7,6 +7,7 @@ pub mod augment;
 pub mod csv;
 pub mod images;
 pub mod layout;
+pub mod mix;
 pub mod msr;
 pub mod ntu;
 pub mod perturb;

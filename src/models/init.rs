@@ -59,3 +59,25 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// torchvision's ResNet initialisation for every 4-D convolution weight: N(0, 2 / fan_out) with
+/// fan_out = Cout·kh·kw (Kaiming, ReLU gain), from its own seeded stream; other variables keep [`seeded_init`]'s values.
+pub fn kaiming_conv_init(varmap: &VarMap, seed: u64) -> Result<()> {
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut names: Vec<&String> = data
+        .keys()
+        .filter(|n| n.ends_with("weight") && data[*n].dims().len() == 4)
+        .collect();
+    names.sort();
+    let mut rng = rng_for(seed, 0x4a1);
+    for name in names {
+        let var = &data[name];
+        let dims = var.dims().to_vec();
+        let std = (2.0 / (dims[0] * dims[2] * dims[3]) as f32).sqrt();
+        let vals: Vec<f32> = (0..var.elem_count())
+            .map(|_| crate::rng::normal(&mut rng) * std)
+            .collect();
+        var.set(&Tensor::from_vec(vals, dims, var.device())?)?;
+    }
+    Ok(())
+}

@@ -33,7 +33,38 @@ impl Bn {
         })
     }
 
+    /// Batch norm followed by ReLU (one fused op in training mode).
+    pub fn forward_relu(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+        if ctx.train && super::fast_kernels() {
+            return self.forward_fused(x, true);
+        }
+        self.forward(x, ctx)?.relu()
+    }
+
+    fn forward_fused(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let (y, mean, var) =
+            super::kernels::batch_norm_train(x, &self.weight, &self.bias, self.eps, relu)?;
+        let n = (x.elem_count() / x.dim(0)?) as f32;
+        let m = self.momentum as f32;
+        let unbias = n / (n - 1.0).max(1.0);
+        let update = |run: &Var, batch: &[f32], f: f32| -> Result<()> {
+            let old: Vec<f32> = run.as_tensor().to_vec1()?;
+            let new: Vec<f32> = old
+                .iter()
+                .zip(batch)
+                .map(|(o, b)| o * (1.0 - m) + b * f * m)
+                .collect();
+            run.set(&Tensor::from_vec(new, old.len(), x.device())?)
+        };
+        update(&self.running_mean, &mean, 1.0)?;
+        update(&self.running_var, &var, unbias)?;
+        Ok(y)
+    }
+
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+        if ctx.train && super::fast_kernels() {
+            return self.forward_fused(x, false);
+        }
         let shape = x.shape().clone();
         let c = x.dim(0)?;
         let x2 = x.reshape((c, ()))?;

@@ -98,7 +98,7 @@ impl BasicBlock {
 
     fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let h = conv2d_cf(x, &self.conv1, self.stride, 1)?;
-        let h = self.bn1.forward(&h, ctx)?.relu()?;
+        let h = self.bn1.forward_relu(&h, ctx)?;
         let h = self.bn2.forward(&conv2d_cf(&h, &self.conv2, 1, 1)?, ctx)?;
         let identity = match &self.downsample {
             Some((w, bn)) => bn.forward(&conv2d_cf(x, w, self.stride, 0)?, ctx)?,
@@ -156,7 +156,7 @@ impl Resnet {
         Self::check_input(x)?;
         let x = x.transpose(0, 1)?.contiguous()?;
         let h = conv2d_cf(&x, &self.conv1, 2, 3)?;
-        let h = self.bn1.forward(&h, ctx)?.relu()?;
+        let h = self.bn1.forward_relu(&h, ctx)?;
         let mut h = max_pool2d(&h, 3, 2, 1)?;
         for block in &self.layers {
             h = block.forward(&h, ctx)?;

@@ -180,7 +180,7 @@ impl Block {
         // Spatial graph conv: 1×1 conv to K·Cout channels, then Σ_k (·) @ (A_k ⊙ E_k) over joints.
         let y = graph_conv(&self.gcn.forward(x)?, &(a * &self.importance)?)?;
         // Temporal conv: BN → ReLU → (kt×1, stride) conv as one GEMM over the unfolded taps → BN → dropout.
-        let h = self.bn1.forward(&y, ctx)?.relu()?;
+        let h = self.bn1.forward_relu(&y, ctx)?;
         let z = temporal_conv(&h, &self.tcn, &self.tcn_bias, self.stride)?;
         let z = self.bn2.forward(&z, ctx)?;
         let z = dropout(&z, self.dropout, ctx)?;

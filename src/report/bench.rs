@@ -44,6 +44,11 @@ const CASES: &[Case] = &[
         net: Net::Stgcn(300, 2),
     },
     Case {
+        name: "resnet18_train_64",
+        train: true,
+        net: Net::Resnet(64),
+    },
+    Case {
         name: "resnet18_train_112",
         train: true,
         net: Net::Resnet(112),

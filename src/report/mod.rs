@@ -195,6 +195,13 @@ pub fn write_csv_dataset(ds: &data::Dataset, dir: &Path) -> Result<()> {
 }
 
 pub fn demo(a: &DemoArgs) -> Result<()> {
+    if !a.images_only {
+        skeleton_demo(a)?;
+    }
+    image::demo(a)
+}
+
+fn skeleton_demo(a: &DemoArgs) -> Result<()> {
     let mut cfg = SkeletonTrainConfig::default();
     if let Some(e) = a.epochs {
         cfg.epochs = e;

@@ -11,7 +11,7 @@ use super::skeleton::{EpochRecord, Metrics};
 use crate::config::{ImageFormat, ImageTrainConfig};
 use crate::data::augment::{batch_tensor, eval_view, random_view, Jitter};
 use crate::data::images::{load_folder, ImageItem, ImageSet};
-use crate::data::synth_images;
+use crate::data::{mix, synth_images};
 use crate::models::{init, Ctx, Resnet, ResnetConfig};
 use crate::rng::{permutation, rng_for};
 use crate::{Error, Result};
@@ -47,6 +47,7 @@ impl ImageModel {
             VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
         )?;
         init::seeded_init(&varmap, run.train.seed)?;
+        init::kaiming_conv_init(&varmap, run.train.seed)?;
         Ok(ImageModel {
             varmap,
             net,
@@ -153,6 +154,40 @@ fn mean_cross_entropy(logits: &[Vec<f32>], labels: &[usize]) -> f64 {
     total / labels.len().max(1) as f64
 }
 
+/// The training batch after CutMix, and its soft targets (N, K) with label smoothing.
+fn mixed_batch(
+    views: &mut [(image::RgbImage, Jitter)],
+    labels: &[u32],
+    cfg: &ImageTrainConfig,
+    classes: usize,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<(Tensor, Tensor)> {
+    let n = views.len();
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let (partners, lambdas) = if cfg.augment && cfg.cutmix > 0.0 {
+        let perm = permutation(rng, n);
+        let mut imgs: Vec<image::RgbImage> = views.iter().map(|(v, _)| v.clone()).collect();
+        let lambdas = mix::cutmix(&mut imgs, &perm, cfg.cutmix, rng);
+        for ((v, _), img) in views.iter_mut().zip(imgs) {
+            *v = img;
+        }
+        (perm.iter().map(|&j| labels[j]).collect(), lambdas)
+    } else {
+        (labels.clone(), vec![1.0; n])
+    };
+    let t = mix::soft_targets(
+        &labels,
+        &partners,
+        &lambdas,
+        classes,
+        cfg.label_smoothing as f32,
+    );
+    Ok((
+        batch_tensor(views, cfg.size)?,
+        Tensor::from_vec(t, (n, classes), &Device::Cpu)?,
+    ))
+}
+
 /// Train from scratch into `out` (new or empty, unless `force`).
 pub fn train(cfg: &ImageTrainConfig, out: &Path, force: bool) -> Result<Metrics> {
     cfg.validate()?;
@@ -227,7 +262,7 @@ fn run_training(run: &ImageRunConfig, set: &ImageSet, out: &Path) -> Result<Metr
             }
             lr = schedule.lr(epoch as f64 + b as f64 / batches as f64);
             // Each picture's view comes from its own stream, so the batch does not depend on thread timing.
-            let views: Vec<(image::RgbImage, Jitter)> = chunk
+            let mut views: Vec<(image::RgbImage, Jitter)> = chunk
                 .par_iter()
                 .map(|&i| {
                     let img = &set.train[i].image;
@@ -239,11 +274,13 @@ fn run_training(run: &ImageRunConfig, set: &ImageSet, out: &Path) -> Result<Metr
                     }
                 })
                 .collect();
-            let x = batch_tensor(&views, cfg.size)?;
             let labels: Vec<u32> = chunk.iter().map(|&i| set.train[i].label as u32).collect();
-            let y = Tensor::from_vec(labels.clone(), labels.len(), &Device::Cpu)?;
+            let (x, targets) = mixed_batch(&mut views, &labels, cfg, run.classes.len(), &mut rng)?;
             let logits = model.net.forward(&x, &mut Ctx::train(&mut rng))?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            let loss = (candle_nn::ops::log_softmax(&logits, 1)? * targets)?
+                .sum(1)?
+                .mean(0)?
+                .neg()?;
             let loss_v = loss.to_scalar::<f32>()? as f64;
             if !loss_v.is_finite() {
                 return Err(Error::Other(format!(

@@ -1,10 +1,12 @@
 //! Hand-written CPU kernels behind candle's `CustomOp` interface, each with a backward, where candle's
 //! composition of generic ops is slow (measured by `skelcam bench`, checked against the generic path by tests).
 
+pub mod batchnorm;
 pub mod conv2d;
 pub mod maxpool;
 pub mod unfold;
 
+pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, unfold2d};
 pub use maxpool::max_pool2d;
 pub use unfold::temporal_unfold;

@@ -1,0 +1,189 @@
+//! Training-mode batch normalisation (optionally followed by ReLU) on channel-first activations (C, ...) as
+//! one op: two passes forward, two backward, instead of a dozen broadcast ops and their temporaries.
+//!
+//! Forward per channel c over its n values: μ, σ² (biased), x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β (then ReLU).
+//! Backward with g = ∂L/∂y (masked by y > 0 after a ReLU): ∂β = Σg, ∂γ = Σg·x̂,
+//! ∂x = γ/(n·√(σ² + ε)) · (n·g − ∂β − x̂·∂γ). The batch statistics are handed back for the running averages.
+
+use super::contiguous_f32;
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+/// Per-channel batch mean and biased variance of the last forward.
+pub type BatchStats = Arc<Mutex<Option<(Vec<f32>, Vec<f32>)>>>;
+
+struct BnTrain {
+    eps: f64,
+    relu: bool,
+    stats: BatchStats,
+}
+
+struct BnTrainGrad {
+    eps: f64,
+    relu: bool,
+}
+
+/// (mean, 1/√(var + eps), biased var) of one channel's values.
+fn moments(x: &[f32], eps: f64) -> (f32, f32, f32) {
+    let n = x.len().max(1) as f64;
+    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean as f32, (1.0 / (var + eps).sqrt()) as f32, var as f32)
+}
+
+impl CustomOp3 for BnTrain {
+    fn name(&self) -> &'static str {
+        "batchnorm-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s1, l1, "batchnorm")?;
+        let (w, b) = (
+            contiguous_f32(s2, l2, "batchnorm")?,
+            contiguous_f32(s3, l3, "batchnorm")?,
+        );
+        let c = w.len();
+        let n = x.len() / c;
+        let mut y = vec![0f32; x.len()];
+        let stats: Vec<(f32, f32)> = y
+            .par_chunks_mut(n)
+            .zip(x.par_chunks(n))
+            .enumerate()
+            .map(|(ch, (y, x))| {
+                let (mean, inv, var) = moments(x, self.eps);
+                let (scale, shift) = (w[ch] * inv, b[ch] - mean * w[ch] * inv);
+                for (y, &x) in y.iter_mut().zip(x) {
+                    let v = x * scale + shift;
+                    *y = if self.relu { v.max(0.0) } else { v };
+                }
+                (mean, var)
+            })
+            .collect();
+        *self.stats.lock().expect("stats lock") = Some(stats.into_iter().unzip());
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let op = BnTrainGrad {
+            eps: self.eps,
+            relu: self.relu,
+        };
+        // One op returns [∂x | ∂γ | ∂β] packed, split here; the ReLU mask is recomputed from x.
+        let wb = Tensor::cat(&[w.flatten_all()?, b.flatten_all()?], 0)?;
+        let packed = x
+            .contiguous()?
+            .apply_op3_no_bwd(&grad.contiguous()?, &wb, &op)?;
+        let (numel, c) = (x.elem_count(), w.elem_count());
+        Ok((
+            Some(packed.narrow(0, 0, numel)?.reshape(x.shape())?),
+            Some(packed.narrow(0, numel, c)?),
+            Some(packed.narrow(0, numel + c, c)?),
+        ))
+    }
+}
+
+impl CustomOp3 for BnTrainGrad {
+    fn name(&self) -> &'static str {
+        "batchnorm-train-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s1, l1, "batchnorm grad")?;
+        let g = contiguous_f32(s2, l2, "batchnorm grad")?;
+        let (w, b) =
+            contiguous_f32(s3, l3, "batchnorm grad")?.split_at(l3.shape().elem_count() / 2);
+        let (c, numel) = (w.len(), g.len());
+        let n = numel / c;
+        let mut out = vec![0f32; numel + 2 * c];
+        let (dx, dwb) = out.split_at_mut(numel);
+        let per_channel: Vec<(f32, f32)> = dx
+            .par_chunks_mut(n)
+            .enumerate()
+            .map(|(ch, dx)| {
+                let r = ch * n..(ch + 1) * n;
+                let (x, g) = (&x[r.clone()], &g[r]);
+                let (mean, inv, _) = moments(x, self.eps);
+                let (scale, shift) = (w[ch] * inv, b[ch] - mean * w[ch] * inv);
+                let gm = |i: usize| {
+                    if self.relu && x[i] * scale + shift <= 0.0 {
+                        0.0
+                    } else {
+                        g[i] as f64
+                    }
+                };
+                let (mut db, mut dw) = (0f64, 0f64);
+                for i in 0..n {
+                    let gi = gm(i);
+                    db += gi;
+                    dw += gi * ((x[i] - mean) * inv) as f64;
+                }
+                let k = w[ch] as f64 * inv as f64 / n as f64;
+                for i in 0..n {
+                    let xhat = ((x[i] - mean) * inv) as f64;
+                    dx[i] = (k * (n as f64 * gm(i) - db - xhat * dw)) as f32;
+                }
+                (dw as f32, db as f32)
+            })
+            .collect();
+        for (ch, (dw, db)) in per_channel.into_iter().enumerate() {
+            dwb[ch] = dw;
+            dwb[c + ch] = db;
+        }
+        Ok((CpuStorage::F32(out), Shape::from(numel + 2 * c)))
+    }
+}
+
+/// Training-mode batch norm of channel-first `x` (C, ...) with weight/bias (C), followed by ReLU if `relu`;
+/// returns the output and the batch (mean, biased variance) per channel.
+pub fn batch_norm_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+    relu: bool,
+) -> Result<(Tensor, Vec<f32>, Vec<f32>)> {
+    let c = x.dim(0)?;
+    if weight.elem_count() != c || bias.elem_count() != c {
+        candle_core::bail!(
+            "batch norm: {c} channels but {} weights",
+            weight.elem_count()
+        );
+    }
+    let stats: BatchStats = Arc::new(Mutex::new(None));
+    let op = BnTrain {
+        eps,
+        relu,
+        stats: stats.clone(),
+    };
+    let y = x.contiguous()?.apply_op3(weight, bias, op)?;
+    let (mean, var) = stats
+        .lock()
+        .expect("stats lock")
+        .take()
+        .ok_or_else(|| candle_core::Error::Msg("batch norm statistics missing".into()))?;
+    Ok((y, mean, var))
+}
