@@ -1,5 +1,5 @@
 //! Image CAM arithmetic on plain arrays: Grad-CAM++ weights on a case computed by hand, bilinear upsampling,
-//! flat maps, and the localisation helpers (largest component box, IoU, pointing game).
+//! flat maps, the localisation helpers (largest component box, IoU, pointing game), CutMix and soft targets.
 
 use ndarray::{array, Array2};
 use skelcam::cam::gradcam::gradcam_pp_weights;
@@ -59,4 +59,28 @@ fn largest_component_box_iou_and_pointing() {
     assert!(!pointing_hit((8, 8), &[b], 2.0));
     assert!(pointing_hit((8, 8), &[b], 4.0));
     assert_eq!(largest_component_box(&Array2::zeros((3, 3)), 0.2), None);
+}
+
+#[test]
+fn cutmix_weights_are_the_unpasted_area_and_soft_targets_sum_to_one() {
+    use image::{Rgb, RgbImage};
+    use skelcam::data::mix::{cutmix, soft_targets};
+    let mut views = vec![
+        RgbImage::from_pixel(20, 10, Rgb([0, 0, 0])),
+        RgbImage::from_pixel(20, 10, Rgb([255, 255, 255])),
+    ];
+    let lambdas = cutmix(&mut views, &[1, 0], 1.0, &mut skelcam::rng::rng_for(3, 3));
+    for (v, (lam, own)) in views.iter().zip(lambdas.iter().zip([0u8, 255])) {
+        let kept = v.pixels().filter(|p| p[0] == own).count() as f32 / 200.0;
+        assert!((kept - lam).abs() < 1e-6, "λ {lam} vs kept fraction {kept}");
+    }
+    let t = soft_targets(&[0, 1], &[1, 0], &lambdas, 3, 0.1);
+    for row in t.chunks(3) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(
+            (row[2] - 0.1 / 3.0).abs() < 1e-7,
+            "an unused class gets only the smoothing mass"
+        );
+    }
+    assert!((t[0] - (0.1 / 3.0 + 0.9 * lambdas[0])).abs() < 1e-6);
 }

@@ -177,7 +177,10 @@ pub struct LocalizeArgs {
     /// Pictures with boxes (boxes.json) or `--format synthetic` (default: the run's own test part).
     #[command(flatten)]
     pub data: ImageDataArgs,
-    /// Evaluate at most this many test pictures (deletion/insertion runs 2 × 33 forwards per picture).
+    /// Box threshold as a fraction of the map's maximum (the CAM paper: 0.2).
+    #[arg(long, default_value_t = 0.2)]
+    pub threshold: f32,
+    /// Evaluate at most this many test pictures (deletion/insertion runs 4 × 17 forwards per picture).
     #[arg(long, default_value_t = 200)]
     pub limit: usize,
     /// Print one JSON object on stdout.

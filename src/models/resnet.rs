@@ -18,21 +18,38 @@ pub struct ResnetConfig {
     pub num_class: usize,
     /// Channels of the stem and layer1 (64 in ResNet-18; layers 2–4 double it each time).
     pub width: usize,
+    /// Stride of layer4's first block: 2 as torchvision (features at 1/32 of the input), or 1 for maps at
+    /// 1/16 (a finer CAM; same parameters).
+    #[serde(default = "two")]
+    pub last_stride: usize,
+}
+
+fn two() -> usize {
+    2
 }
 
 impl ResnetConfig {
-    /// `resnet18` (torchvision's, 11.2 M parameters) or `resnet18-narrow` (width 16, for tests and demos).
+    /// `resnet18` (torchvision's, 11.2 M parameters) or `resnet18-narrow` (width 16, for tests and demos);
+    /// an `-os16` suffix keeps layer4 at 1/16 of the input (finer CAMs, same parameters).
     pub fn preset(name: &str, num_class: usize) -> std::result::Result<Self, String> {
-        let width = match name {
+        let (base, last_stride) = match name.strip_suffix("-os16") {
+            Some(b) => (b, 1),
+            None => (name, 2),
+        };
+        let width = match base {
             "resnet18" => 64,
             "resnet18-narrow" => 16,
-            other => {
+            _ => {
                 return Err(format!(
-                    "unknown image model {other:?}: use resnet18 or resnet18-narrow"
+                    "unknown image model {name:?}: use resnet18, resnet18-narrow, resnet18-os16 or resnet18-narrow-os16"
                 ))
             }
         };
-        Ok(ResnetConfig { num_class, width })
+        Ok(ResnetConfig {
+            num_class,
+            width,
+            last_stride,
+        })
     }
 
     pub fn feature_channels(&self) -> usize {
@@ -52,7 +69,9 @@ impl ResnetConfig {
         let mut cin = w;
         for (i, cout) in [w, 2 * w, 4 * w, 8 * w].into_iter().enumerate() {
             if i > 0 {
-                s = half(s);
+                if i < 3 || self.last_stride == 2 {
+                    s = half(s);
+                }
                 f += conv(cin, cout, 1, s);
             }
             f += conv(cin, cout, 3, s) + 3.0 * conv(cout, cout, 3, s);
@@ -123,7 +142,11 @@ impl Resnet {
         let mut layers = Vec::new();
         let mut cin = w;
         for (i, cout) in [w, 2 * w, 4 * w, 8 * w].into_iter().enumerate() {
-            let stride = if i == 0 { 1 } else { 2 };
+            let stride = match i {
+                0 => 1,
+                3 => config.last_stride,
+                _ => 2,
+            };
             let lv = vb.pp(format!("layer{}", i + 1));
             layers.push(BasicBlock::new(cin, cout, stride, lv.pp("0"))?);
             layers.push(BasicBlock::new(cout, cout, 1, lv.pp("1"))?);

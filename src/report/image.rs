@@ -363,11 +363,13 @@ pub fn synth(a: &ImageSynthArgs) -> Result<()> {
     Ok(())
 }
 
-/// The image half of `skelcam demo`: a narrow ResNet-18 on the synthetic pictures, then one overlay per
+/// The image half of `skelcam demo`: a narrow ResNet-18 (layer4 at 1/16) on the synthetic pictures, then one overlay per
 /// class and the localisation report in `plots/demo/image/`.
 pub fn demo(a: &crate::cli::DemoArgs) -> Result<()> {
+    // Input 96 = the synthetic side; layer4 at 1/16 gives 6×6 maps.
     let cfg = ImageTrainConfig {
-        model: "resnet18-narrow".into(),
+        model: "resnet18-narrow-os16".into(),
+        size: 96,
         epochs: a.image_epochs,
         ..Default::default()
     };
@@ -408,6 +410,7 @@ pub fn demo(a: &crate::cli::DemoArgs) -> Result<()> {
             skip_bad: false,
         },
         limit: 60,
+        threshold: 0.2,
         json: false,
         out: Some(out.join("localize")),
     })?;

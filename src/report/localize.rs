@@ -105,7 +105,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
             let up = upsample_bilinear(&minmax2(&truth.map).0, h as usize, w as usize);
             let hit = pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h));
             sc.pointing.push((item.label, hit));
-            let found = largest_component_box(&up, 0.2);
+            let found = largest_component_box(&up, a.threshold);
             let good = found.is_some_and(|f| boxes.iter().any(|b| iou(&f, b) >= 0.5));
             sc.iou50.push(good);
             sc.top1_loc.push(good && pred.class == item.label);
@@ -163,7 +163,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
         (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64);
     let [del, ins, rdel, rins] = sc.curves.each_ref().map(|c| c.mean());
     let report = json!({
-        "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(),
+        "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(), "threshold": a.threshold,
         "pointing_game": pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
         "deletion_auc": auc(&del), "random_deletion_auc": auc(&rdel),
         "insertion_auc": auc(&ins), "random_insertion_auc": auc(&rins),
