@@ -60,6 +60,18 @@ pub fn restore(
     Ok(state)
 }
 
+/// The loss as a number, or an error saying training diverged and what to do.
+pub fn finite_loss(loss: &candle_core::Tensor, epoch: usize, lr: f64) -> Result<f64> {
+    let v = loss.to_scalar::<f32>()? as f64;
+    if !v.is_finite() {
+        return Err(Error::Other(format!(
+            "training diverged at epoch {} (loss {v}); lower --lr (now {lr})",
+            epoch + 1
+        )));
+    }
+    Ok(v)
+}
+
 /// One line per epoch on stderr.
 pub fn log_epoch(rec: &EpochRecord, epochs: usize) {
     eprintln!(

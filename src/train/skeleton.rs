@@ -5,7 +5,7 @@
 use super::checkpoint;
 use super::metrics::{evaluate, Evaluation};
 use super::optim::Optimizer;
-use super::run::{crash_for_testing, log_epoch, restore, save_checkpoint, TrainState};
+use super::run::{crash_for_testing, finite_loss, log_epoch, restore, save_checkpoint, TrainState};
 use super::schedule::Schedule;
 use crate::config::SkeletonTrainConfig;
 use crate::data::preprocess::{normalize, prepare, with_motion};
@@ -477,14 +477,7 @@ fn run_training(run: &RunConfig, ds: &Dataset, out: &Path) -> Result<Metrics> {
                 *acc += m;
             }
             batches += 1;
-            let loss_v = loss.to_scalar::<f32>()? as f64;
-            if !loss_v.is_finite() {
-                return Err(Error::Other(format!(
-                    "training diverged at epoch {} (loss {loss_v}); lower --lr (now {})",
-                    epoch + 1,
-                    cfg.lr
-                )));
-            }
+            let loss_v = finite_loss(&loss, epoch, cfg.lr)?;
             let grads = loss.backward()?;
             opt.step(&grads, lr)?;
             let pred = logits.argmax(1)?.to_vec1::<u32>()?;

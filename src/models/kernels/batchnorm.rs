@@ -24,12 +24,27 @@ struct BnTrainGrad {
     relu: bool,
 }
 
-/// (mean, 1/√(var + eps), biased var) of one channel's values.
-fn moments(x: &[f32], eps: f64) -> (f32, f32, f32) {
+/// Statistics of one channel and the affine map they give: y = x·scale + shift.
+struct Moments {
+    mean: f32,
+    inv_std: f32,
+    var: f32,
+    scale: f32,
+    shift: f32,
+}
+
+fn moments(x: &[f32], eps: f64, w: f32, b: f32) -> Moments {
     let n = x.len().max(1) as f64;
     let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
     let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-    (mean as f32, (1.0 / (var + eps).sqrt()) as f32, var as f32)
+    let (mean, inv_std) = (mean as f32, (1.0 / (var + eps).sqrt()) as f32);
+    Moments {
+        mean,
+        inv_std,
+        var: var as f32,
+        scale: w * inv_std,
+        shift: b - mean * w * inv_std,
+    }
 }
 
 impl CustomOp3 for BnTrain {
@@ -59,13 +74,12 @@ impl CustomOp3 for BnTrain {
             .zip(x.par_chunks(n))
             .enumerate()
             .map(|(ch, (y, x))| {
-                let (mean, inv, var) = moments(x, self.eps);
-                let (scale, shift) = (w[ch] * inv, b[ch] - mean * w[ch] * inv);
+                let m = moments(x, self.eps, w[ch], b[ch]);
                 for (y, &x) in y.iter_mut().zip(x) {
-                    let v = x * scale + shift;
+                    let v = x * m.scale + m.shift;
                     *y = if self.relu { v.max(0.0) } else { v };
                 }
-                (mean, var)
+                (m.mean, m.var)
             })
             .collect();
         *self.stats.lock().expect("stats lock") = Some(stats.into_iter().unzip());
@@ -126,10 +140,10 @@ impl CustomOp3 for BnTrainGrad {
             .map(|(ch, dx)| {
                 let r = ch * n..(ch + 1) * n;
                 let (x, g) = (&x[r.clone()], &g[r]);
-                let (mean, inv, _) = moments(x, self.eps);
-                let (scale, shift) = (w[ch] * inv, b[ch] - mean * w[ch] * inv);
+                let m = moments(x, self.eps, w[ch], b[ch]);
+                let (mean, inv) = (m.mean, m.inv_std);
                 let gm = |i: usize| {
-                    if self.relu && x[i] * scale + shift <= 0.0 {
+                    if self.relu && x[i] * m.scale + m.shift <= 0.0 {
                         0.0
                     } else {
                         g[i] as f64
