@@ -367,12 +367,16 @@ pub fn synth(a: &ImageSynthArgs) -> Result<()> {
 /// class and the localisation report in `plots/demo/image/`.
 pub fn demo(a: &crate::cli::DemoArgs) -> Result<()> {
     // Input 96 = the synthetic side; layer4 at 1/16 gives 6×6 maps.
-    let cfg = ImageTrainConfig {
+    // 300 pictures per class and no CutMix: measured to give sharper maps than the training defaults.
+    let mut cfg = ImageTrainConfig {
         model: "resnet18-narrow-os16".into(),
         size: 96,
         epochs: a.image_epochs,
+        cutmix: 0.0,
+        eval_every: 5,
         ..Default::default()
     };
+    cfg.synthetic.train_per_class = 300;
     eprintln!(
         "demo: training {} on the built-in synthetic pictures into {}",
         cfg.model,
