@@ -79,34 +79,49 @@ pub fn explain_picture(
     choice: &ClassChoice,
     method: crate::cli::image::ImageCamMethod,
 ) -> Result<PictureCam> {
+    Ok(explain_picture_classes(model, x, &[choice.clone()], method)?.remove(0))
+}
+
+/// One forward pass, then the map of every class in `choices` (for `auto`, the predicted class).
+pub fn explain_picture_classes(
+    model: &ImageModel,
+    x: &candle_core::Tensor,
+    choices: &[ClassChoice],
+    method: crate::cli::image::ImageCamMethod,
+) -> Result<Vec<PictureCam>> {
     let net = &model.net;
     let feats = net.features(x, &mut Ctx::eval())?;
     let logits: Vec<f32> = net.head(&feats)?.squeeze(0)?.to_vec1()?;
-    let class = match choice {
-        ClassChoice::Auto => argmax(&logits),
-        ClassChoice::Index(i) => *i,
-    };
-    let (w, b) = net.head_params();
-    let wc: Vec<f32> = w.get(class)?.to_vec1()?;
-    let bias: f32 = b.get(class)?.to_scalar()?;
-    let (raw, map) = explain(
-        &feats,
-        |f| net.head(f),
-        Array1::from(wc).view(),
-        class,
-        method,
-    )?;
     let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let e: Vec<f32> = logits.iter().map(|l| (l - m).exp()).collect();
     let z: f32 = e.iter().sum();
-    Ok(PictureCam {
-        class,
-        probs: e.iter().map(|v| v / z).collect(),
-        logit: logits[class],
-        bias,
-        raw,
-        map,
-    })
+    let probs: Vec<f32> = e.iter().map(|v| v / z).collect();
+    let (w, b) = net.head_params();
+    choices
+        .iter()
+        .map(|choice| {
+            let class = match choice {
+                ClassChoice::Auto => argmax(&logits),
+                ClassChoice::Index(i) => *i,
+            };
+            let wc: Vec<f32> = w.get(class)?.to_vec1()?;
+            let (raw, map) = explain(
+                &feats,
+                |f| net.head(f),
+                Array1::from(wc).view(),
+                class,
+                method,
+            )?;
+            Ok(PictureCam {
+                class,
+                probs: probs.clone(),
+                logit: logits[class],
+                bias: b.get(class)?.to_scalar()?,
+                raw,
+                map,
+            })
+        })
+        .collect()
 }
 
 /// A photo as a model input (1, 3, S, S).

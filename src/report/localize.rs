@@ -2,7 +2,7 @@
 //! IoU ≥ 0.5), the pointing game, and deletion / insertion AUC (Petsiuk et al. 2018) of the CAM against a
 //! random pixel order, on pictures with known boxes.
 
-use super::image::{explain_picture, report_images};
+use super::image::{explain_picture_classes, report_images};
 use crate::cam::image::{minmax2, upsample_bilinear};
 use crate::cam::localize::{argmax2, iou, largest_component_box, pointing_hit, pointing_tolerance};
 use crate::cam::metrics::{auc, ranking, CurveMean};
@@ -86,13 +86,11 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
     for (n, item) in items.iter().enumerate() {
         let view = eval_view(&item.image, size);
         let x = batch_tensor(&[(view.clone(), Jitter::NONE)], size)?;
-        let truth = explain_picture(
-            &model,
-            &x,
-            &ClassChoice::Index(item.label),
-            ImageCamMethod::Cam,
-        )?;
-        let pred = explain_picture(&model, &x, &ClassChoice::Auto, ImageCamMethod::Cam)?;
+        let choices = [ClassChoice::Index(item.label), ClassChoice::Auto];
+        let [truth, pred]: [_; 2] =
+            explain_picture_classes(&model, &x, &choices, ImageCamMethod::Cam)?
+                .try_into()
+                .map_err(|_| Error::Other("one map per class".into()))?;
         // Localisation at the cached picture's resolution, boxes scaled to it.
         let (w, h) = item.image.dimensions();
         if !item.boxes.is_empty() {
