@@ -54,6 +54,20 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// Every .jpg/.jpeg/.png below `dir` (recursively), sorted.
+pub fn pictures_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in read_dir_sorted(dir)? {
+        if p.is_dir() {
+            out.extend(pictures_under(&p)?);
+        } else if is_image(&p) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// (file, class name) pairs of one folder: class sub-folders, or flat `class.N.ext` files.
 fn list_labelled(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
     let entries = read_dir_sorted(dir)?;

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 use image::RgbImage;
 use ndarray::{Array1, Array2};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The pictures a report runs on: `--data`/`--format` if given (all of them when it has no test part),
 /// else the run's own test part.
@@ -190,27 +190,6 @@ fn write_picture(
     Ok(text)
 }
 
-fn pictures_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
-            let p = e.map_err(|e| Error::io(&d, e))?.path();
-            let ext = p
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(|e| e.to_ascii_lowercase());
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 pub fn cam(a: &ImageCamArgs) -> Result<()> {
     let model = ImageModel::load(&a.run)?;
     let choice = ClassChoice::parse(&a.class, &model.run.classes)?;
@@ -225,7 +204,7 @@ pub fn cam(a: &ImageCamArgs) -> Result<()> {
             a.input.display()
         )));
     }
-    let files = pictures_under(&a.input)?;
+    let files = crate::data::images::pictures_under(&a.input)?;
     if files.is_empty() {
         return Err(Error::data(
             &a.input,
