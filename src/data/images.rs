@@ -224,6 +224,7 @@ pub fn load_folder(
     skip_bad: bool,
     val_fraction: f64,
     seed: u64,
+    test_only: bool,
 ) -> Result<ImageSet> {
     if !dir.is_dir() {
         return Err(Error::data(
@@ -257,15 +258,18 @@ pub fn load_folder(
         classes: classes.clone(),
         ..Default::default()
     };
-    let train = load_part(
-        dir,
-        &train_dir,
-        &classes,
-        &train_files,
-        cache_side,
-        skip_bad,
-    )?;
-    set.skipped.extend(train.skipped);
+    let load_train = |set: &mut ImageSet| -> Result<Vec<ImageItem>> {
+        let train = load_part(
+            dir,
+            &train_dir,
+            &classes,
+            &train_files,
+            cache_side,
+            skip_bad,
+        )?;
+        set.skipped.extend(train.skipped);
+        Ok(train.items)
+    };
     match test_dir {
         Some(td) => {
             let test_files = list_labelled(&td)?;
@@ -275,14 +279,18 @@ pub fn load_folder(
                     format!("class {c:?} is not among the training classes {classes:?}"),
                 ));
             }
+            // A report needs only the test pictures: the training ones are listed (for the classes), not decoded.
+            if !test_only {
+                set.train = load_train(&mut set)?;
+            }
             let test = load_part(dir, &td, &classes, &test_files, cache_side, skip_bad)?;
             set.skipped.extend(test.skipped);
-            set.train = train.items;
             set.test = test.items;
             set.split = "test/ folder".into();
         }
         None => {
-            let n = train.items.len();
+            let items = load_train(&mut set)?;
+            let n = items.len();
             let n_test = ((n as f64 * val_fraction).round() as usize).clamp(1, n - 1);
             let order = permutation(&mut rng_for(seed, 0x1a6e), n);
             let is_test: Vec<bool> = {
@@ -290,7 +298,7 @@ pub fn load_folder(
                 order[..n_test].iter().for_each(|&i| v[i] = true);
                 v
             };
-            for (item, t) in train.items.into_iter().zip(is_test) {
+            for (item, t) in items.into_iter().zip(is_test) {
                 if t {
                     set.test.push(item)
                 } else {

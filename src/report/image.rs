@@ -26,7 +26,7 @@ pub fn report_images(model: &ImageModel, data: &ImageDataArgs) -> Result<Vec<Ima
     if data.given() {
         data.apply(&mut cfg);
     }
-    let set: ImageSet = load_images(&cfg)?;
+    let set: ImageSet = load_images(&cfg, true)?;
     if set.classes != model.run.classes {
         return Err(Error::usage(format!(
             "the pictures have classes {:?}, the model {:?}",
@@ -380,7 +380,7 @@ pub fn demo(a: &crate::cli::DemoArgs) -> Result<()> {
     let out = a.out.join("image");
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let model = ImageModel::load(&a.image_run)?;
-    let set = load_images(&cfg)?;
+    let set = load_images(&cfg, true)?;
     let pics = out.join("pictures");
     std::fs::create_dir_all(&pics).map_err(|e| Error::io(&pics, e))?;
     for (k, class) in set.classes.iter().enumerate() {

@@ -93,8 +93,9 @@ impl ImageModel {
     }
 }
 
-/// Decode (or generate) the pictures of a run, cached at 1.25× the input side.
-pub fn load_images(cfg: &ImageTrainConfig) -> Result<ImageSet> {
+/// Decode (or generate) the pictures of a run, cached at 1.25× the input side. With `test_only`, a folder
+/// with its own `test/` leaves the training pictures undecoded (`train` is empty).
+pub fn load_images(cfg: &ImageTrainConfig, test_only: bool) -> Result<ImageSet> {
     match cfg.format {
         ImageFormat::Synthetic => synth_images::generate(&cfg.synthetic),
         ImageFormat::Folder => {
@@ -109,6 +110,7 @@ pub fn load_images(cfg: &ImageTrainConfig) -> Result<ImageSet> {
                 cfg.skip_bad,
                 cfg.val_fraction,
                 cfg.seed,
+                test_only,
             )
         }
     }
@@ -192,7 +194,7 @@ fn mixed_batch(
 pub fn train(cfg: &ImageTrainConfig, out: &Path, force: bool) -> Result<Metrics> {
     cfg.validate()?;
     crate::io::prepare_out_dir(out, force)?;
-    let set = load_images(cfg)?;
+    let set = load_images(cfg, false)?;
     let model = ResnetConfig::preset(&cfg.model, set.classes.len()).map_err(Error::usage)?;
     let run = ImageRunConfig {
         skelcam_version: env!("CARGO_PKG_VERSION").into(),
@@ -210,7 +212,7 @@ pub fn train(cfg: &ImageTrainConfig, out: &Path, force: bool) -> Result<Metrics>
 pub fn resume(out: &Path) -> Result<Metrics> {
     let run: ImageRunConfig = crate::io::read_json(&out.join("config.json"))
         .map_err(|e| Error::usage(format!("cannot resume {}: {e}", out.display())))?;
-    let set = load_images(&run.train)?;
+    let set = load_images(&run.train, false)?;
     if set.classes != run.classes {
         return Err(Error::usage(format!(
             "the data at {:?} no longer has the classes this run was trained on ({:?})",
