@@ -1,28 +1,11 @@
 //! The 2-D kernels (im2col convolution, padded max-pool) against candle's reference ops on random shapes,
 //! forward and backward, and against finite differences.
 
+mod common;
+use common::{max_abs_diff, randn};
+
 use candle_core::{DType, Device, Tensor, Var};
 use skelcam::models::kernels::{conv2d_cf, max_pool2d, unfold2d};
-use skelcam::rng::{normal, rng_for};
-
-fn randn(shape: &[usize], seed: u64) -> Tensor {
-    let mut r = rng_for(seed, 0);
-    let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| normal(&mut r)).collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    let d: Vec<f32> = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    d.into_iter().fold(0.0, f32::max)
-}
 
 fn scale(t: &Tensor) -> f32 {
     let v: Vec<f32> = t.abs().unwrap().flatten_all().unwrap().to_vec1().unwrap();

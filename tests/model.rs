@@ -2,23 +2,15 @@
 //! reference ops and explicit sums, gradients against finite differences, the CAM identity of its
 //! GAP + linear head, batch-norm statistics and seeded initialisation.
 
+mod common;
+use common::{max_abs_diff, randn};
+
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use skelcam::data::Layout;
 use skelcam::models::stgcn::{graph_conv, temporal_conv};
 use skelcam::models::{init, Ctx, Stgcn, StgcnConfig};
-use skelcam::rng::{normal, rng_for};
-
-fn randn(shape: &[usize], seed: u64) -> Tensor {
-    let mut r = rng_for(seed, 0);
-    let n: usize = shape.iter().product();
-    Tensor::from_vec(
-        (0..n).map(|_| normal(&mut r)).collect::<Vec<f32>>(),
-        shape,
-        &Device::Cpu,
-    )
-    .unwrap()
-}
+use skelcam::rng::rng_for;
 
 fn build(preset: &str, layout: &str, classes: usize, seed: u64) -> (VarMap, Stgcn) {
     let l = Layout::resolve(layout).unwrap();
@@ -28,19 +20,6 @@ fn build(preset: &str, layout: &str, classes: usize, seed: u64) -> (VarMap, Stgc
     let net = Stgcn::new(&cfg, l.num_joints(), &l.edges, l.center, vb).unwrap();
     init::seeded_init(&vm, seed).unwrap();
     (vm, net)
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 #[test]

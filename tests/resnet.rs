@@ -1,11 +1,13 @@
 //! ResNet-18: torchvision's parameter count and names, features/head decomposition and the CAM identity.
 
-use candle_core::{DType, Device, Tensor};
+mod common;
+
+use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use skelcam::cam::core::{class_activation, identity_error};
 use skelcam::cam::gradcam::to_array4;
 use skelcam::models::{init, Ctx, Resnet, ResnetConfig};
-use skelcam::rng::{normal, rng_for};
+use skelcam::rng::rng_for;
 
 fn build(preset: &str, classes: usize) -> (VarMap, Resnet) {
     let vm = VarMap::new();
@@ -13,12 +15,6 @@ fn build(preset: &str, classes: usize) -> (VarMap, Resnet) {
     let net = Resnet::new(&ResnetConfig::preset(preset, classes).unwrap(), vb).unwrap();
     init::seeded_init(&vm, 7).unwrap();
     (vm, net)
-}
-
-fn images(n: usize, size: usize) -> Tensor {
-    let mut r = rng_for(5, 0);
-    let v: Vec<f32> = (0..n * 3 * size * size).map(|_| normal(&mut r)).collect();
-    Tensor::from_vec(v, (n, 3, size, size), &Device::Cpu).unwrap()
 }
 
 #[test]
@@ -45,7 +41,7 @@ fn resnet18_with_two_classes_has_torchvision_parameter_count_and_names() {
 #[test]
 fn head_of_features_is_forward_and_cam_identity_holds() {
     let (_, net) = build("resnet18-narrow", 3);
-    let x = images(2, 64);
+    let x = common::randn(&[2, 3, 64, 64], 5);
     let logits = net.forward(&x, &mut Ctx::eval()).unwrap();
     let feats = net.features(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(feats.dims(), &[2, 128, 2, 2]);
@@ -82,7 +78,7 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
 #[test]
 fn train_mode_forward_backward_runs_and_input_size_is_checked() {
     let (vm, net) = build("resnet18-narrow", 2);
-    let x = images(2, 32);
+    let x = common::randn(&[2, 3, 32, 32], 5);
     let mut rng = rng_for(1, 1);
     let logits = net.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
     let grads = logits.sum_all().unwrap().backward().unwrap();
@@ -97,12 +93,14 @@ fn train_mode_forward_backward_runs_and_input_size_is_checked() {
         "every trainable parameter gets a gradient"
     );
     let e = net
-        .forward(&images(1, 16), &mut Ctx::eval())
+        .forward(&common::randn(&[1, 3, 16, 16], 5), &mut Ctx::eval())
         .unwrap_err()
         .to_string();
     assert!(e.contains("at least 32"), "{e}");
     // torchvision's sizes for a 112-px input: layer4 is 4×4.
-    let f = net.features(&images(1, 112), &mut Ctx::eval()).unwrap();
+    let f = net
+        .features(&common::randn(&[1, 3, 112, 112], 5), &mut Ctx::eval())
+        .unwrap();
     assert_eq!(f.dims(), &[1, 128, 4, 4]);
 }
 

@@ -40,3 +40,25 @@ pub fn train_tiny(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
 pub fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
+
+/// A tensor of standard normal values from a seeded generator.
+pub fn randn(shape: &[usize], seed: u64) -> candle_core::Tensor {
+    let mut r = skelcam::rng::rng_for(seed, 0);
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| skelcam::rng::normal(&mut r)).collect();
+    candle_core::Tensor::from_vec(v, shape, &candle_core::Device::Cpu).unwrap()
+}
+
+/// max |a − b| over all elements.
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
