@@ -91,11 +91,11 @@ pub fn explain_picture_classes(
 ) -> Result<Vec<PictureCam>> {
     let net = &model.net;
     let feats = net.features(x, &mut Ctx::eval())?;
-    let logits: Vec<f32> = net.head(&feats)?.squeeze(0)?.to_vec1()?;
-    let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = logits.iter().map(|l| (l - m).exp()).collect();
-    let z: f32 = e.iter().sum();
-    let probs: Vec<f32> = e.iter().map(|v| v / z).collect();
+    let out = net.head(&feats)?;
+    let logits: Vec<f32> = out.squeeze(0)?.to_vec1()?;
+    let probs: Vec<f32> = candle_nn::ops::softmax_last_dim(&out)?
+        .squeeze(0)?
+        .to_vec1()?;
     let (w, b) = net.head_params();
     choices
         .iter()

@@ -139,21 +139,16 @@ pub fn evaluate_items(model: &ImageModel, items: &[ImageItem]) -> Result<Evaluat
     let refs: Vec<&ImageItem> = items.iter().collect();
     let logits = predict(model, &refs)?;
     let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
-    let loss = mean_cross_entropy(&logits, &labels);
-    Ok(evaluate(&logits, &labels, model.run.classes.len(), loss))
-}
-
-fn mean_cross_entropy(logits: &[Vec<f32>], labels: &[usize]) -> f64 {
-    let total: f64 = logits
-        .iter()
-        .zip(labels)
-        .map(|(l, &y)| {
-            let m = l.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-            let lse = m + l.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-            lse - l[y] as f64
-        })
-        .sum();
-    total / labels.len().max(1) as f64
+    let k = model.run.classes.len();
+    let loss = if logits.is_empty() {
+        0.0
+    } else {
+        let l = Tensor::from_vec(logits.concat(), (logits.len(), k), &Device::Cpu)?;
+        let y: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
+        let y = Tensor::from_vec(y, labels.len(), &Device::Cpu)?;
+        candle_nn::loss::cross_entropy(&l, &y)?.to_scalar::<f32>()? as f64
+    };
+    Ok(evaluate(&logits, &labels, k, loss))
 }
 
 /// The training batch after CutMix, and its soft targets (N, K) with label smoothing.
