@@ -17,11 +17,13 @@ struct BnTrain {
     eps: f64,
     relu: bool,
     stats: BatchStats,
+    /// (mean, 1/√(var + eps)) per channel from the forward, so the backward need not recompute them.
+    saved: Mutex<Vec<(f32, f32)>>,
 }
 
 struct BnTrainGrad {
-    eps: f64,
     relu: bool,
+    saved: Vec<(f32, f32)>,
 }
 
 /// Statistics of one channel and the affine map they give: y = x·scale + shift.
@@ -33,17 +35,28 @@ struct Moments {
     shift: f32,
 }
 
-fn moments(x: &[f32], eps: f64, w: f32, b: f32) -> Moments {
-    let n = x.len().max(1) as f64;
-    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-    let (mean, inv_std) = (mean as f32, (1.0 / (var + eps).sqrt()) as f32);
-    Moments {
-        mean,
-        inv_std,
-        var: var as f32,
-        scale: w * inv_std,
-        shift: b - mean * w * inv_std,
+impl Moments {
+    fn of(x: &[f32], eps: f64, w: f32, b: f32) -> Moments {
+        let n = x.len().max(1) as f64;
+        let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        Self::affine(
+            mean as f32,
+            (1.0 / (var + eps).sqrt()) as f32,
+            var as f32,
+            w,
+            b,
+        )
+    }
+
+    fn affine(mean: f32, inv_std: f32, var: f32, w: f32, b: f32) -> Moments {
+        Moments {
+            mean,
+            inv_std,
+            var,
+            scale: w * inv_std,
+            shift: b - mean * w * inv_std,
+        }
     }
 }
 
@@ -69,20 +82,23 @@ impl CustomOp3 for BnTrain {
         let c = w.len();
         let n = x.len() / c;
         let mut y = vec![0f32; x.len()];
-        let stats: Vec<(f32, f32)> = y
+        let stats: Vec<Moments> = y
             .par_chunks_mut(n)
             .zip(x.par_chunks(n))
             .enumerate()
             .map(|(ch, (y, x))| {
-                let m = moments(x, self.eps, w[ch], b[ch]);
+                let m = Moments::of(x, self.eps, w[ch], b[ch]);
                 for (y, &x) in y.iter_mut().zip(x) {
                     let v = x * m.scale + m.shift;
                     *y = if self.relu { v.max(0.0) } else { v };
                 }
-                (m.mean, m.var)
+                m
             })
             .collect();
-        *self.stats.lock().expect("stats lock") = Some(stats.into_iter().unzip());
+        *self.saved.lock().expect("saved lock") =
+            stats.iter().map(|m| (m.mean, m.inv_std)).collect();
+        *self.stats.lock().expect("stats lock") =
+            Some(stats.iter().map(|m| (m.mean, m.var)).unzip());
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -95,10 +111,11 @@ impl CustomOp3 for BnTrain {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let op = BnTrainGrad {
-            eps: self.eps,
             relu: self.relu,
+            saved: self.saved.lock().expect("saved lock").clone(),
         };
-        // One op returns [∂x | ∂γ | ∂β] packed, split here; the ReLU mask is recomputed from x.
+        // One op returns [∂x | ∂γ | ∂β] packed, split here; the ReLU mask is recomputed from x
+        // with the forward's per-channel statistics.
         let wb = Tensor::cat(&[w.flatten_all()?, b.flatten_all()?], 0)?;
         let packed = x
             .contiguous()?
@@ -140,8 +157,8 @@ impl CustomOp3 for BnTrainGrad {
             .map(|(ch, dx)| {
                 let r = ch * n..(ch + 1) * n;
                 let (x, g) = (&x[r.clone()], &g[r]);
-                let m = moments(x, self.eps, w[ch], b[ch]);
-                let (mean, inv) = (m.mean, m.inv_std);
+                let (mean, inv) = self.saved[ch];
+                let m = Moments::affine(mean, inv, 0.0, w[ch], b[ch]);
                 let gm = |i: usize| {
                     if self.relu && x[i] * m.scale + m.shift <= 0.0 {
                         0.0
@@ -192,6 +209,7 @@ pub fn batch_norm_train(
         eps,
         relu,
         stats: stats.clone(),
+        saved: Mutex::new(Vec::new()),
     };
     let y = x.contiguous()?.apply_op3(weight, bias, op)?;
     let (mean, var) = stats
