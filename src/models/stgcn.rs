@@ -151,28 +151,11 @@ pub fn graph_conv(y: &Tensor, a: &Tensor) -> Result<Tensor> {
 }
 
 /// Temporal convolution (kt×1, zero padding (kt−1)/2, stride `stride`) of channel-first x (Cin, B, T, V)
-/// with a PyTorch-layout weight (Cout, Cin, kt, 1), as one GEMM over the kt unfolded taps.
+/// with a PyTorch-layout weight (Cout, Cin, kt, 1): the fused im2col GEMM kernel with a (stride, 1) step.
 pub fn temporal_conv(x: &Tensor, weight: &Tensor, bias: &Tensor, stride: usize) -> Result<Tensor> {
-    let (cin, b, t, v) = x.dims4()?;
     let (cout, _, kt, _) = weight.dims4()?;
-    let unfolded = if crate::models::fast_kernels() {
-        super::kernels::temporal_unfold(x, kt, stride)?
-    } else {
-        let pad = (kt - 1) / 2;
-        let xp = x.pad_with_zeros(2, pad, pad)?;
-        let taps: Vec<Tensor> = (0..kt)
-            .map(|i| subsample_time(&xp.narrow(2, i, t)?, stride))
-            .collect::<Result<_>>()?;
-        Tensor::cat(&taps, 0)? // (kt·Cin, B, T', V), tap-major
-    };
-    let t_out = t / stride;
-    let w = weight
-        .reshape((cout, cin, kt))?
-        .transpose(1, 2)?
-        .reshape((cout, kt * cin))?;
-    w.matmul(&unfolded.reshape((kt * cin, b * t_out * v))?)?
-        .broadcast_add(&bias.reshape((cout, 1))?)?
-        .reshape((cout, b, t_out, v))
+    let z = super::kernels::conv2d_cf_hw(x, weight, (stride, 1), ((kt - 1) / 2, 0))?;
+    z.broadcast_add(&bias.reshape((cout, 1, 1, 1))?)
 }
 
 impl Block {

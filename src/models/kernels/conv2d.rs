@@ -1,12 +1,15 @@
 //! 2-D convolution on channel-first activations (C, N, H, W) as one GEMM over unfolded patches.
 //!
-//! `unfold2d` (im2col) turns x into cols (C·kh·kw, N, Ho, Wo) with row (c·kh + i)·kw + j holding
-//! x[c, n, ho·s + i − p, wo·s + j − p] (zero outside); its backward is the adjoint fold (col2im). A conv is then
-//! W (Co, C·kh·kw) @ cols: forward, weight gradient (dY @ colsᵀ) and input gradient (Wᵀ @ dY, then fold) are
-//! all GEMMs, where candle's own conv2d backward runs a direct conv-transpose loop.
+//! im2col turns x into cols (C·kh·kw, N·Ho·Wo) with row (c·kh + i)·kw + j holding
+//! x[c, n, ho·sh + i − ph, wo·sw + j − pw] (zero outside). A conv is W (Co, C·kh·kw) · cols; its weight gradient
+//! is dY · colsᵀ and its input gradient col2im(Wᵀ · dY): three GEMMs, where candle's own conv2d backward runs a
+//! direct conv-transpose loop. [`conv2d_cf`] is one autograd node whose patches live in a reused scratch
+//! buffer; [`unfold2d`] exposes the im2col alone (with its col2im backward). Separate H/W strides and paddings
+//! make the ST-GCN's (kt×1) temporal convolution the same kernel.
 
 use super::contiguous_f32;
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use super::matmul::{gemm_into, gemm_new, with_scratch, View};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,33 +20,41 @@ pub struct Geometry2d {
     pub w: usize,
     pub kh: usize,
     pub kw: usize,
-    pub stride: usize,
-    pub pad: usize,
+    /// (along H, along W)
+    pub stride: (usize, usize),
+    /// Zero padding on both sides (along H, along W).
+    pub pad: (usize, usize),
 }
 
 impl Geometry2d {
     pub fn out_hw(&self) -> (usize, usize) {
         (
-            (self.h + 2 * self.pad - self.kh) / self.stride + 1,
-            (self.w + 2 * self.pad - self.kw) / self.stride + 1,
+            (self.h + 2 * self.pad.0 - self.kh) / self.stride.0 + 1,
+            (self.w + 2 * self.pad.1 - self.kw) / self.stride.1 + 1,
         )
     }
 
+    /// For output row `o` and tap `i`, the source row, if inside the image.
+    fn src_row(&self, o: usize, i: usize) -> Option<usize> {
+        let y = (o * self.stride.0 + i) as isize - self.pad.0 as isize;
+        (y >= 0 && (y as usize) < self.h).then_some(y as usize)
+    }
+
     /// For output column `o` and tap `j`, the source column, if inside the image.
-    fn src(&self, o: usize, j: usize, len: usize) -> Option<usize> {
-        let x = (o * self.stride + j) as isize - self.pad as isize;
-        (x >= 0 && (x as usize) < len).then_some(x as usize)
+    fn src_col(&self, o: usize, j: usize) -> Option<usize> {
+        let x = (o * self.stride.1 + j) as isize - self.pad.1 as isize;
+        (x >= 0 && (x as usize) < self.w).then_some(x as usize)
     }
 
     /// Output columns whose source column for tap `j` lies inside 0..w, as (first, count).
     fn valid_cols(&self, j: usize, wo: usize) -> (usize, usize) {
-        let first = (0..wo).find(|&o| self.src(o, j, self.w).is_some());
+        let first = (0..wo).find(|&o| self.src_col(o, j).is_some());
         match first {
             None => (0, 0),
             Some(f) => {
                 let last = (f..wo)
                     .rev()
-                    .find(|&o| self.src(o, j, self.w).is_some())
+                    .find(|&o| self.src_col(o, j).is_some())
                     .unwrap_or(f);
                 (f, last + 1 - f)
             }
@@ -61,36 +72,9 @@ impl CustomOp1 for Unfold2d {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
-        let x = contiguous_f32(s, l, "unfold2d")?;
         let (ho, wo) = g.out_hw();
-        let plane = g.n * ho * wo;
-        let mut out = vec![0f32; g.c * g.kh * g.kw * plane];
-        out.par_chunks_mut(plane)
-            .enumerate()
-            .for_each(|(row, dst)| {
-                let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-                let (o0, cnt) = g.valid_cols(j, wo);
-                if cnt == 0 {
-                    return;
-                }
-                for n in 0..g.n {
-                    for oy in 0..ho {
-                        let Some(y) = g.src(oy, i, g.h) else { continue };
-                        let src = &x[((c * g.n + n) * g.h + y) * g.w..][..g.w];
-                        let d = &mut dst[(n * ho + oy) * wo..][..wo];
-                        if g.stride == 1 {
-                            let s0 = o0 + j - g.pad;
-                            d[o0..o0 + cnt].copy_from_slice(&src[s0..s0 + cnt]);
-                        } else {
-                            for o in o0..o0 + cnt {
-                                d[o] = src[o * g.stride + j - g.pad];
-                            }
-                        }
-                    }
-                }
-            });
-        let shape = Shape::from((g.c * g.kh * g.kw, g.n, ho, wo));
-        Ok((CpuStorage::F32(out), shape))
+        let cols = im2col(&g, contiguous_f32(s, l, "unfold2d")?);
+        Ok((CpuStorage::F32(cols), Shape::from((g.c * g.kh * g.kw, g.n, ho, wo))))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -105,46 +89,95 @@ impl CustomOp1 for Fold2d {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
-        let u = contiguous_f32(s, l, "fold2d")?;
-        let (ho, wo) = g.out_hw();
-        let plane_in = g.n * ho * wo;
-        let plane_out = g.n * g.h * g.w;
-        let mut out = vec![0f32; g.c * plane_out];
-        out.par_chunks_mut(plane_out)
-            .enumerate()
-            .for_each(|(c, dst)| {
-                for i in 0..g.kh {
-                    for j in 0..g.kw {
-                        let row = (c * g.kh + i) * g.kw + j;
-                        let src = &u[row * plane_in..(row + 1) * plane_in];
-                        let (o0, cnt) = g.valid_cols(j, wo);
-                        for n in 0..g.n {
-                            for oy in 0..ho {
-                                let Some(y) = g.src(oy, i, g.h) else { continue };
-                                let s = &src[(n * ho + oy) * wo..][..wo];
-                                let d = &mut dst[(n * g.h + y) * g.w..][..g.w];
-                                for o in o0..o0 + cnt {
-                                    d[o * g.stride + j - g.pad] += s[o];
-                                }
+        let x = col2im(&g, contiguous_f32(s, l, "fold2d")?);
+        Ok((CpuStorage::F32(x), Shape::from((g.c, g.n, g.h, g.w))))
+    }
+}
+
+/// im2col: (C·kh·kw, N·Ho·Wo) patches of x (C, N, H, W) as a new buffer.
+fn im2col(g: &Geometry2d, x: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; g.patch_len() * g.out_len()];
+    im2col_into(g, x, &mut out);
+    out
+}
+
+/// im2col into `out` (C·kh·kw · N·Ho·Wo floats), every element written (zeros outside the image), so a
+/// reused scratch buffer needs no clearing.
+fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
+    let (ho, wo) = g.out_hw();
+    let plane = g.n * ho * wo;
+    out.par_chunks_mut(plane.max(1))
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+            let (o0, cnt) = g.valid_cols(j, wo);
+            for n in 0..g.n {
+                for oy in 0..ho {
+                    let d = &mut dst[(n * ho + oy) * wo..][..wo];
+                    let src = g.src_row(oy, i).filter(|_| cnt > 0);
+                    let Some(y) = src else {
+                        d.fill(0.0);
+                        continue;
+                    };
+                    let src = &x[((c * g.n + n) * g.h + y) * g.w..][..g.w];
+                    let (head, rest) = d.split_at_mut(o0);
+                    let (mid, tail) = rest.split_at_mut(cnt);
+                    head.fill(0.0);
+                    tail.fill(0.0);
+                    let first = o0 * g.stride.1 + j - g.pad.1;
+                    for (v, &s) in mid.iter_mut().zip(src[first..].iter().step_by(g.stride.1)) {
+                        *v = s;
+                    }
+                }
+            }
+        });
+}
+
+/// col2im, the adjoint of [`im2col`]: scatter-add (C·kh·kw, N·Ho·Wo) patches back into (C, N, H, W).
+fn col2im(g: &Geometry2d, u: &[f32]) -> Vec<f32> {
+    let (ho, wo) = g.out_hw();
+    let plane_in = g.n * ho * wo;
+    let plane_out = g.n * g.h * g.w;
+    let mut out = vec![0f32; g.c * plane_out];
+    out.par_chunks_mut(plane_out.max(1))
+        .enumerate()
+        .for_each(|(c, dst)| {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let row = (c * g.kh + i) * g.kw + j;
+                    let src = &u[row * plane_in..(row + 1) * plane_in];
+                    let (o0, cnt) = g.valid_cols(j, wo);
+                    for n in 0..g.n {
+                        for oy in 0..ho {
+                            let Some(y) = g.src_row(oy, i) else { continue };
+                            let s = &src[(n * ho + oy) * wo..][..wo];
+                            let d = &mut dst[(n * g.h + y) * g.w..][..g.w];
+                            for o in o0..o0 + cnt {
+                                d[o * g.stride.1 + j - g.pad.1] += s[o];
                             }
                         }
                     }
                 }
-            });
-        Ok((CpuStorage::F32(out), Shape::from((g.c, g.n, g.h, g.w))))
-    }
+            }
+        });
+    out
 }
 
 /// im2col of channel-first x (C, N, H, W) for a kh×kw kernel with stride and zero padding:
 /// (C·kh·kw, N, Ho, Wo), differentiable (the backward is the matching col2im).
 pub fn unfold2d(x: &Tensor, kh: usize, kw: usize, stride: usize, pad: usize) -> Result<Tensor> {
+    let g = geometry(x, (kh, kw), (stride, stride), (pad, pad))?;
+    x.contiguous()?.apply_op1(Unfold2d(g))
+}
+
+fn geometry(x: &Tensor, (kh, kw): (usize, usize), stride: (usize, usize), pad: (usize, usize)) -> Result<Geometry2d> {
     let (c, n, h, w) = x.dims4()?;
-    if stride == 0 || h + 2 * pad < kh || w + 2 * pad < kw {
+    if stride.0 == 0 || stride.1 == 0 || h + 2 * pad.0 < kh || w + 2 * pad.1 < kw {
         candle_core::bail!(
-            "unfold2d: kernel {kh}x{kw} (padding {pad}, stride {stride}) does not fit a {h}x{w} input"
+            "unfold2d: kernel {kh}x{kw} (padding {pad:?}, stride {stride:?}) does not fit a {h}x{w} input"
         );
     }
-    let g = Geometry2d {
+    Ok(Geometry2d {
         c,
         n,
         h,
@@ -153,34 +186,147 @@ pub fn unfold2d(x: &Tensor, kh: usize, kw: usize, stride: usize, pad: usize) -> 
         kw,
         stride,
         pad,
-    };
-    x.contiguous()?.apply_op1(Unfold2d(g))
+    })
+}
+
+/// The whole convolution as one autograd node: y = W·im2col(x). The patches live only inside the forward
+/// and are rebuilt for the weight gradient, so no (C·kh·kw)-times-larger tensor is kept for the backward
+/// and candle's backprop never zero-fills and accumulates gradients of the patches or of reshapes.
+struct Conv2d {
+    g: Geometry2d,
+    co: usize,
+}
+
+/// ∂L/∂W = ∂L/∂y · im2col(x)ᵀ (arguments: dy, x).
+struct Conv2dGradWeight(Geometry2d);
+/// ∂L/∂x = col2im(Wᵀ · ∂L/∂y) (arguments: dy, W).
+struct Conv2dGradInput(Geometry2d);
+
+impl Geometry2d {
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == (1, 1) && self.pad == (0, 0)
+    }
+    fn patch_len(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    fn out_len(&self) -> usize {
+        let (ho, wo) = self.out_hw();
+        self.n * ho * wo
+    }
+    /// Run `f` on the patch matrix of x: x itself for a 1×1/stride-1 conv, else im2col in a reused
+    /// per-thread scratch buffer (patch matrices are the largest temporaries of a step).
+    fn with_patches<R>(&self, x: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
+        if self.pointwise() {
+            return f(x);
+        }
+        with_scratch(self.patch_len() * self.out_len(), |cols| {
+            im2col_into(self, x, cols);
+            f(cols)
+        })
+    }
+}
+
+impl CustomOp2 for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d-gemm"
+    }
+
+    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.g;
+        let w = contiguous_f32(ws, wl, "conv2d")?;
+        let (k, p) = (g.patch_len(), g.out_len());
+        let y = g.with_patches(contiguous_f32(xs, xl, "conv2d")?, |cols| {
+            gemm_new(self.co, p, k, View::rows(w, k), View::rows(cols, p))
+        });
+        let (ho, wo) = g.out_hw();
+        Ok((CpuStorage::F32(y), Shape::from((self.co, g.n, ho, wo))))
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.detach().contiguous()?;
+        let dx = dy.apply_op2_no_bwd(&w.detach(), &Conv2dGradInput(self.g))?;
+        let dw = dy.apply_op2_no_bwd(&x.detach(), &Conv2dGradWeight(self.g))?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+impl CustomOp2 for Conv2dGradWeight {
+    fn name(&self) -> &'static str {
+        "conv2d-grad-weight"
+    }
+
+    fn cpu_fwd(&self, ds: &CpuStorage, dl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.0;
+        let (k, p) = (g.patch_len(), g.out_len());
+        let dy = contiguous_f32(ds, dl, "conv2d backward")?;
+        let co = dy.len() / p.max(1);
+        let dw = g.with_patches(contiguous_f32(xs, xl, "conv2d backward")?, |cols| {
+            gemm_new(co, k, p, View::rows(dy, p), View::transposed(cols, p))
+        });
+        Ok((CpuStorage::F32(dw), Shape::from((co, g.c, g.kh, g.kw))))
+    }
+}
+
+impl CustomOp2 for Conv2dGradInput {
+    fn name(&self) -> &'static str {
+        "conv2d-grad-input"
+    }
+
+    fn cpu_fwd(&self, ds: &CpuStorage, dl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.0;
+        let (k, p) = (g.patch_len(), g.out_len());
+        let dy = contiguous_f32(ds, dl, "conv2d backward")?;
+        let w = contiguous_f32(ws, wl, "conv2d backward")?;
+        let co = dy.len() / p.max(1);
+        let (wt, dy) = (View::transposed(w, k), View::rows(dy, p));
+        let dx = if g.pointwise() {
+            gemm_new(k, p, co, wt, dy)
+        } else {
+            with_scratch(k * p, |dcols| {
+                gemm_into(dcols, false, k, p, co, wt, dy);
+                col2im(&g, dcols)
+            })
+        };
+        Ok((CpuStorage::F32(dx), Shape::from((g.c, g.n, g.h, g.w))))
+    }
 }
 
 /// Convolution of channel-first x (C, N, H, W) with a PyTorch-layout weight (Co, C, kh, kw), no bias:
-/// (Co, N, Ho, Wo). 1×1/stride-1 convolutions skip the unfold. `SKELCAM_KERNELS=candle` uses candle's conv2d.
+/// (Co, N, Ho, Wo), one fused GEMM node ([`Conv2d`]). `SKELCAM_KERNELS=candle` uses candle's conv2d.
 pub fn conv2d_cf(x: &Tensor, weight: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+    conv2d_cf_hw(x, weight, (stride, stride), (pad, pad))
+}
+
+/// [`conv2d_cf`] with separate (H, W) strides and paddings, e.g. a (kt×1) temporal convolution over
+/// (C, B, T, V) with stride (s, 1) and padding ((kt−1)/2, 0).
+pub fn conv2d_cf_hw(x: &Tensor, weight: &Tensor, stride: (usize, usize), pad: (usize, usize)) -> Result<Tensor> {
     let (co, ci, kh, kw) = weight.dims4()?;
-    let (c, n, h, w) = x.dims4()?;
+    let c = x.dim(0)?;
     if c != ci {
         candle_core::bail!("conv2d: input has {c} channels, the weight expects {ci}");
     }
+    let g = geometry(x, (kh, kw), stride, pad)?;
     if !crate::models::fast_kernels() {
-        // Reference path: candle's own conv2d in (N, C, H, W).
-        let y = x
-            .transpose(0, 1)?
-            .contiguous()?
-            .conv2d(weight, pad, stride, 1, 1)?;
-        return y.transpose(0, 1)?.contiguous();
+        return conv2d_cf_reference(x, weight, stride, pad);
     }
-    let w2 = weight.reshape((co, ci * kh * kw))?;
-    if kh == 1 && kw == 1 && stride == 1 && pad == 0 {
-        return w2
-            .matmul(&x.reshape((c, n * h * w))?)?
-            .reshape((co, n, h, w));
-    }
-    let cols = unfold2d(x, kh, kw, stride, pad)?;
-    let (_, _, ho, wo) = cols.dims4()?;
-    w2.matmul(&cols.reshape((ci * kh * kw, n * ho * wo))?)?
-        .reshape((co, n, ho, wo))
+    x.contiguous()?.apply_op2(&weight.contiguous()?, Conv2d { g, co })
+}
+
+/// candle's own ops in (N, C, H, W) (conv2d has one stride/padding for both axes, so an asymmetric
+/// geometry pads explicitly and subsamples): the reference the fused kernel is tested against.
+pub fn conv2d_cf_reference(x: &Tensor, weight: &Tensor, stride: (usize, usize), pad: (usize, usize)) -> Result<Tensor> {
+    let xn = x.transpose(0, 1)?.contiguous()?;
+    let y = if stride.0 == stride.1 && pad.0 == pad.1 {
+        xn.conv2d(weight, pad.0, stride.0, 1, 1)?
+    } else {
+        let xp = xn.pad_with_zeros(2, pad.0, pad.0)?.pad_with_zeros(3, pad.1, pad.1)?;
+        let y = xp.conv2d(weight, 0, 1, 1, 1)?;
+        let (_, _, h1, w1) = y.dims4()?;
+        let rows: Vec<u32> = (0..h1).step_by(stride.0).map(|i| i as u32).collect();
+        let cols: Vec<u32> = (0..w1).step_by(stride.1).map(|i| i as u32).collect();
+        let dev = y.device();
+        y.index_select(&Tensor::new(rows.as_slice(), dev)?, 2)?
+            .index_select(&Tensor::new(cols.as_slice(), dev)?, 3)?
+    };
+    y.transpose(0, 1)?.contiguous()
 }

@@ -3,13 +3,12 @@
 
 pub mod batchnorm;
 pub mod conv2d;
+pub(crate) mod matmul;
 pub mod maxpool;
-pub mod unfold;
 
 pub use batchnorm::batch_norm_train;
-pub use conv2d::{conv2d_cf, unfold2d};
+pub use conv2d::{conv2d_cf, conv2d_cf_hw, conv2d_cf_reference, unfold2d};
 pub use maxpool::max_pool2d;
-pub use unfold::temporal_unfold;
 
 use candle_core::{CpuStorage, Layout, Result};
 
