@@ -268,7 +268,12 @@ fn temporal_conv_kernel_matches_candle_conv2d_forward_and_both_gradients() {
             max_abs_diff(&ours, &reference) < 1e-5,
             "kt {kt} stride {stride}"
         );
-        let g1 = (ours * &proj).unwrap().sum_all().unwrap().backward().unwrap();
+        let g1 = (ours * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         let g2 = (reference * &proj)
             .unwrap()
             .sum_all()

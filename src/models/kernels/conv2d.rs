@@ -74,7 +74,10 @@ impl CustomOp1 for Unfold2d {
         let g = self.0;
         let (ho, wo) = g.out_hw();
         let cols = im2col(&g, contiguous_f32(s, l, "unfold2d")?);
-        Ok((CpuStorage::F32(cols), Shape::from((g.c * g.kh * g.kw, g.n, ho, wo))))
+        Ok((
+            CpuStorage::F32(cols),
+            Shape::from((g.c * g.kh * g.kw, g.n, ho, wo)),
+        ))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -170,7 +173,12 @@ pub fn unfold2d(x: &Tensor, kh: usize, kw: usize, stride: usize, pad: usize) -> 
     x.contiguous()?.apply_op1(Unfold2d(g))
 }
 
-fn geometry(x: &Tensor, (kh, kw): (usize, usize), stride: (usize, usize), pad: (usize, usize)) -> Result<Geometry2d> {
+fn geometry(
+    x: &Tensor,
+    (kh, kw): (usize, usize),
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Result<Geometry2d> {
     let (c, n, h, w) = x.dims4()?;
     if stride.0 == 0 || stride.1 == 0 || h + 2 * pad.0 < kh || w + 2 * pad.1 < kw {
         candle_core::bail!(
@@ -231,7 +239,13 @@ impl CustomOp2 for Conv2d {
         "conv2d-gemm"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let g = self.g;
         let w = contiguous_f32(ws, wl, "conv2d")?;
         let (k, p) = (g.patch_len(), g.out_len());
@@ -242,7 +256,13 @@ impl CustomOp2 for Conv2d {
         Ok((CpuStorage::F32(y), Shape::from((self.co, g.n, ho, wo))))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let dy = dy.detach().contiguous()?;
         let dx = dy.apply_op2_no_bwd(&w.detach(), &Conv2dGradInput(self.g))?;
         let dw = dy.apply_op2_no_bwd(&x.detach(), &Conv2dGradWeight(self.g))?;
@@ -255,7 +275,13 @@ impl CustomOp2 for Conv2dGradWeight {
         "conv2d-grad-weight"
     }
 
-    fn cpu_fwd(&self, ds: &CpuStorage, dl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        ds: &CpuStorage,
+        dl: &Layout,
+        xs: &CpuStorage,
+        xl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
         let (k, p) = (g.patch_len(), g.out_len());
         let dy = contiguous_f32(ds, dl, "conv2d backward")?;
@@ -272,7 +298,13 @@ impl CustomOp2 for Conv2dGradInput {
         "conv2d-grad-input"
     }
 
-    fn cpu_fwd(&self, ds: &CpuStorage, dl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        ds: &CpuStorage,
+        dl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
         let (k, p) = (g.patch_len(), g.out_len());
         let dy = contiguous_f32(ds, dl, "conv2d backward")?;
@@ -299,7 +331,12 @@ pub fn conv2d_cf(x: &Tensor, weight: &Tensor, stride: usize, pad: usize) -> Resu
 
 /// [`conv2d_cf`] with separate (H, W) strides and paddings, e.g. a (kt×1) temporal convolution over
 /// (C, B, T, V) with stride (s, 1) and padding ((kt−1)/2, 0).
-pub fn conv2d_cf_hw(x: &Tensor, weight: &Tensor, stride: (usize, usize), pad: (usize, usize)) -> Result<Tensor> {
+pub fn conv2d_cf_hw(
+    x: &Tensor,
+    weight: &Tensor,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Result<Tensor> {
     let (co, ci, kh, kw) = weight.dims4()?;
     let c = x.dim(0)?;
     if c != ci {
@@ -309,17 +346,25 @@ pub fn conv2d_cf_hw(x: &Tensor, weight: &Tensor, stride: (usize, usize), pad: (u
     if !crate::models::fast_kernels() {
         return conv2d_cf_reference(x, weight, stride, pad);
     }
-    x.contiguous()?.apply_op2(&weight.contiguous()?, Conv2d { g, co })
+    x.contiguous()?
+        .apply_op2(&weight.contiguous()?, Conv2d { g, co })
 }
 
 /// candle's own ops in (N, C, H, W) (conv2d has one stride/padding for both axes, so an asymmetric
 /// geometry pads explicitly and subsamples): the reference the fused kernel is tested against.
-pub fn conv2d_cf_reference(x: &Tensor, weight: &Tensor, stride: (usize, usize), pad: (usize, usize)) -> Result<Tensor> {
+pub fn conv2d_cf_reference(
+    x: &Tensor,
+    weight: &Tensor,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Result<Tensor> {
     let xn = x.transpose(0, 1)?.contiguous()?;
     let y = if stride.0 == stride.1 && pad.0 == pad.1 {
         xn.conv2d(weight, pad.0, stride.0, 1, 1)?
     } else {
-        let xp = xn.pad_with_zeros(2, pad.0, pad.0)?.pad_with_zeros(3, pad.1, pad.1)?;
+        let xp = xn
+            .pad_with_zeros(2, pad.0, pad.0)?
+            .pad_with_zeros(3, pad.1, pad.1)?;
         let y = xp.conv2d(weight, 0, 1, 1, 1)?;
         let (_, _, h1, w1) = y.dims4()?;
         let rows: Vec<u32> = (0..h1).step_by(stride.0).map(|i| i as u32).collect();

@@ -65,7 +65,15 @@ fn parallelism() -> gemm::Parallelism {
 }
 
 /// dst (m × n, row-major, contiguous) = a (m × k) · b (k × n), plus dst's old value when `accumulate`.
-pub(crate) fn gemm_into(dst: &mut [f32], accumulate: bool, m: usize, n: usize, k: usize, a: View, b: View) {
+pub(crate) fn gemm_into(
+    dst: &mut [f32],
+    accumulate: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View,
+    b: View,
+) {
     assert_eq!(dst.len(), m * n, "gemm: destination is not {m}x{n}");
     // SAFETY: dst is an initialised, exclusively borrowed m×n buffer.
     unsafe { gemm_raw(dst.as_mut_ptr(), accumulate, m, n, k, a, b) }
@@ -86,7 +94,15 @@ pub(crate) fn gemm_new(m: usize, n: usize, k: usize, a: View, b: View) -> Vec<f3
 
 /// # Safety
 /// `dst` must be valid for writes of m·n floats (and for reads if `accumulate`) and must not alias a or b.
-unsafe fn gemm_raw(dst: *mut f32, accumulate: bool, m: usize, n: usize, k: usize, a: View, b: View) {
+unsafe fn gemm_raw(
+    dst: *mut f32,
+    accumulate: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View,
+    b: View,
+) {
     a.check(m, k, "left operand");
     b.check(k, n, "right operand");
     if m == 0 || n == 0 {
