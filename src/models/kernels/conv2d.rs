@@ -128,8 +128,12 @@ fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
                     head.fill(0.0);
                     tail.fill(0.0);
                     let first = o0 * g.stride.1 + j - g.pad.1;
-                    for (v, &s) in mid.iter_mut().zip(src[first..].iter().step_by(g.stride.1)) {
-                        *v = s;
+                    if g.stride.1 == 1 {
+                        mid.copy_from_slice(&src[first..first + cnt]);
+                    } else {
+                        for (v, &s) in mid.iter_mut().zip(src[first..].iter().step_by(g.stride.1)) {
+                            *v = s;
+                        }
                     }
                 }
             }
@@ -150,13 +154,23 @@ fn col2im(g: &Geometry2d, u: &[f32]) -> Vec<f32> {
                     let row = (c * g.kh + i) * g.kw + j;
                     let src = &u[row * plane_in..(row + 1) * plane_in];
                     let (o0, cnt) = g.valid_cols(j, wo);
+                    if cnt == 0 {
+                        continue; // this tap only ever reads padding
+                    }
                     for n in 0..g.n {
                         for oy in 0..ho {
                             let Some(y) = g.src_row(oy, i) else { continue };
-                            let s = &src[(n * ho + oy) * wo..][..wo];
+                            let s = &src[(n * ho + oy) * wo + o0..][..cnt];
                             let d = &mut dst[(n * g.h + y) * g.w..][..g.w];
-                            for o in o0..o0 + cnt {
-                                d[o * g.stride.1 + j - g.pad.1] += s[o];
+                            let first = o0 * g.stride.1 + j - g.pad.1;
+                            if g.stride.1 == 1 {
+                                for (d, &s) in d[first..first + cnt].iter_mut().zip(s) {
+                                    *d += s;
+                                }
+                            } else {
+                                for (d, &s) in d[first..].iter_mut().step_by(g.stride.1).zip(s) {
+                                    *d += s;
+                                }
                             }
                         }
                     }
