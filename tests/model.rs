@@ -253,6 +253,36 @@ fn input_shape_errors_are_clear() {
 }
 
 #[test]
+fn graph_conv_kernel_matches_candle_ops_forward_and_both_gradients() {
+    use skelcam::models::stgcn::graph_conv_reference;
+    let (k, c, b, t, v) = (3, 4, 2, 5, 7);
+    let y = Var::from_tensor(&randn(&[k * c, b, t, v], 31)).unwrap();
+    let a = Var::from_tensor(&randn(&[k, v, v], 32)).unwrap();
+    let proj = randn(&[c, b, t, v], 33);
+    let ours = skelcam::models::kernels::graph_conv(y.as_tensor(), a.as_tensor()).unwrap();
+    let reference = graph_conv_reference(y.as_tensor(), a.as_tensor()).unwrap();
+    assert_eq!(ours.dims(), reference.dims());
+    assert!(max_abs_diff(&ours, &reference) < 1e-5);
+    let g1 = (ours * &proj)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g2 = (reference * &proj)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    for (name, var) in [("y", &y), ("adjacency", &a)] {
+        let (d1, d2) = (g1.get(var).unwrap(), g2.get(var).unwrap());
+        assert_eq!(d1.dims(), d2.dims(), "{name} gradient shape");
+        assert!(max_abs_diff(d1, d2) < 1e-4, "{name} gradient");
+    }
+}
+
+#[test]
 fn temporal_conv_kernel_matches_candle_conv2d_forward_and_both_gradients() {
     use skelcam::models::kernels::{conv2d_cf_hw, conv2d_cf_reference};
     for (kt, stride, t) in [(9, 1, 12), (9, 2, 12), (5, 2, 8), (3, 1, 4), (9, 4, 8)] {

@@ -115,6 +115,14 @@ impl Conv1x1 {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() == 4 && super::fast_kernels() {
+            // The fused conv kernel: one node, no reshapes, output not zero-filled first.
+            let y = super::kernels::conv2d_cf(x, &self.weight, 1, 0)?;
+            return match &self.bias {
+                Some(b) => y.broadcast_add(&b.reshape((self.cout, 1, 1, 1))?),
+                None => Ok(y),
+            };
+        }
         let mut dims = x.dims().to_vec();
         let cin = dims[0];
         let w = self.weight.reshape((self.cout, cin))?;
