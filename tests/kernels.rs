@@ -257,3 +257,45 @@ fn fused_batch_norm_matches_candle_ops_forward_and_gradients() {
         }
     }
 }
+
+#[test]
+fn channel_affine_matches_candle_ops_forward_and_gradients() {
+    use skelcam::models::kernels::batchnorm::channel_affine;
+    for relu in [false, true] {
+        let x = Var::from_tensor(&randn(&[4, 3, 5, 2], 51)).unwrap();
+        let a = Var::from_tensor(&randn(&[4], 52)).unwrap();
+        let b = Var::from_tensor(&randn(&[4], 53)).unwrap();
+        let ours = channel_affine(x.as_tensor(), a.as_tensor(), b.as_tensor(), relu).unwrap();
+        let lin = x
+            .as_tensor()
+            .broadcast_mul(&a.as_tensor().reshape((4, 1, 1, 1)).unwrap())
+            .unwrap()
+            .broadcast_add(&b.as_tensor().reshape((4, 1, 1, 1)).unwrap())
+            .unwrap();
+        let reference = if relu { lin.relu().unwrap() } else { lin };
+        assert!(
+            max_abs_diff(&ours, &reference) < 1e-6,
+            "forward, relu {relu}"
+        );
+        let proj = randn(&[4, 3, 5, 2], 54);
+        let g1 = (ours * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (reference * &proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, v) in [("x", &x), ("scale", &a), ("shift", &b)] {
+            let (p, q) = (g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(
+                max_abs_diff(p, q) < 1e-5 * scale(q),
+                "{name} gradient, relu {relu}"
+            );
+        }
+    }
+}

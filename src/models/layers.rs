@@ -38,7 +38,17 @@ impl Bn {
         if ctx.train && super::fast_kernels() {
             return self.forward_fused(x, true);
         }
+        if !ctx.train && super::fast_kernels() {
+            return self.forward_eval(x, true);
+        }
         self.forward(x, ctx)?.relu()
+    }
+
+    /// Eval mode with the running statistics folded into one per-channel affine op (+ ReLU).
+    fn forward_eval(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let scale = (&self.weight / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
+        let shift = (&self.bias - (self.running_mean.as_tensor() * &scale)?)?;
+        super::kernels::batchnorm::channel_affine(x, &scale, &shift, relu)
     }
 
     fn forward_fused(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
@@ -62,8 +72,12 @@ impl Bn {
     }
 
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        if ctx.train && super::fast_kernels() {
-            return self.forward_fused(x, false);
+        if super::fast_kernels() {
+            return if ctx.train {
+                self.forward_fused(x, false)
+            } else {
+                self.forward_eval(x, false)
+            };
         }
         let shape = x.shape().clone();
         let c = x.dim(0)?;

@@ -188,6 +188,138 @@ impl CustomOp3 for BnTrainGrad {
     }
 }
 
+/// y = x·scale[c] + shift[c] per channel of channel-first x (then ReLU if `relu`): eval-mode batch norm with
+/// its per-channel factors folded, one pass instead of two broadcast ops (and a ReLU).
+struct ChannelAffine {
+    relu: bool,
+}
+
+/// Backward of [`ChannelAffine`] (arguments x, ∂L/∂y, y): [∂x | ∂scale | ∂shift] packed.
+struct ChannelAffineGrad {
+    relu: bool,
+    scale: Vec<f32>,
+}
+
+impl CustomOp3 for ChannelAffine {
+    fn name(&self) -> &'static str {
+        "channel-affine"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s1, l1, "channel affine")?;
+        let scale = contiguous_f32(s2, l2, "channel affine")?;
+        let shift = contiguous_f32(s3, l3, "channel affine")?;
+        let n = x.len() / scale.len().max(1);
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(n.max(1))
+            .zip(x.par_chunks(n.max(1)))
+            .enumerate()
+            .for_each(|(ch, (y, x))| {
+                let (a, b) = (scale[ch], shift[ch]);
+                for (y, &x) in y.iter_mut().zip(x) {
+                    let v = x * a + b;
+                    *y = if self.relu { v.max(0.0) } else { v };
+                }
+            });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        scale: &Tensor,
+        _shift: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let op = ChannelAffineGrad {
+            relu: self.relu,
+            scale: scale.flatten_all()?.to_vec1()?,
+        };
+        let packed = x.detach().contiguous()?.apply_op3_no_bwd(
+            &grad.detach().contiguous()?,
+            &res.detach(),
+            &op,
+        )?;
+        let (numel, c) = (x.elem_count(), scale.elem_count());
+        Ok((
+            Some(packed.narrow(0, 0, numel)?.reshape(x.shape())?),
+            Some(packed.narrow(0, numel, c)?.reshape(scale.shape())?),
+            Some(packed.narrow(0, numel + c, c)?.reshape(scale.shape())?),
+        ))
+    }
+}
+
+impl CustomOp3 for ChannelAffineGrad {
+    fn name(&self) -> &'static str {
+        "channel-affine-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s1, l1, "channel affine grad")?;
+        let g = contiguous_f32(s2, l2, "channel affine grad")?;
+        let y = contiguous_f32(s3, l3, "channel affine grad")?;
+        let (c, numel) = (self.scale.len(), x.len());
+        let n = numel / c.max(1);
+        let mut out = vec![0f32; numel + 2 * c];
+        let (dx, dss) = out.split_at_mut(numel);
+        let sums: Vec<(f64, f64)> = dx
+            .par_chunks_mut(n.max(1))
+            .enumerate()
+            .map(|(ch, dx)| {
+                let r = ch * n..(ch + 1) * n;
+                let (x, g, y) = (&x[r.clone()], &g[r.clone()], &y[r]);
+                // dx first holds the ReLU-masked g, which gives ∂shift = Σ g and ∂scale = Σ g·x; then g·scale.
+                for ((d, &gi), &yi) in dx.iter_mut().zip(g).zip(y) {
+                    *d = if self.relu && yi <= 0.0 { 0.0 } else { gi };
+                }
+                let (dshift, dscale) = sum2(dx, x, |gi, xi| (gi, gi * xi));
+                let a = self.scale[ch];
+                dx.iter_mut().for_each(|d| *d *= a);
+                (dscale, dshift)
+            })
+            .collect();
+        for (ch, (ds, dsh)) in sums.into_iter().enumerate() {
+            dss[ch] = ds as f32;
+            dss[c + ch] = dsh as f32;
+        }
+        Ok((CpuStorage::F32(out), Shape::from(numel + 2 * c)))
+    }
+}
+
+/// x·scale + shift per channel of channel-first x (C, ...) with scale/shift (C), then ReLU if `relu`: one
+/// differentiable node (gradients for x, scale and shift).
+pub fn channel_affine(x: &Tensor, scale: &Tensor, shift: &Tensor, relu: bool) -> Result<Tensor> {
+    let c = x.dim(0)?;
+    if scale.elem_count() != c || shift.elem_count() != c {
+        candle_core::bail!(
+            "channel affine: {c} channels but {} factors",
+            scale.elem_count()
+        );
+    }
+    x.contiguous()?.apply_op3(
+        &scale.flatten_all()?.contiguous()?,
+        &shift.flatten_all()?.contiguous()?,
+        ChannelAffine { relu },
+    )
+}
+
 /// (Σ f(x_i, g_i).0, Σ f(x_i, g_i).1) over paired slices, in 8 f32 lanes within blocks of 1024 elements
 /// (so the compiler vectorises it) and the blocks' partial sums added in f64 (so long channels keep precision).
 fn sum2(x: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
