@@ -17,15 +17,17 @@ pub mod train;
 
 pub use error::{Error, Result};
 
-/// Keep freed memory in the process: candle allocates a fresh buffer for every op, and glibc's default of
-/// handing large blocks back to the OS makes every op page-fault its output in again (measured: ~20 % of
-/// training time in the kernel's page clearing).
+/// mimalloc, told never to hand freed memory back to the OS: candle allocates a fresh buffer for every op, and an
+/// allocator that returns large blocks makes every op page-fault its output in again (glibc's mmap threshold
+/// tops out at 32 MiB, so the largest tensors were always fresh mappings). Measured by `skelcam bench`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`, mimalloc.h of the bundled v2 sources).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Set the allocator's options; call first thing in `main` (tests run with mimalloc's defaults).
 pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        // 32 MiB is glibc's ceiling for this setting (a larger value is rejected and leaves the default).
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
-    }
+    // SAFETY: sets an integer option; mimalloc reads options lazily and accepts changes at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
