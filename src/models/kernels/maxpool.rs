@@ -3,8 +3,9 @@
 //! gradient goes to the first maximum of each window in row-major order.
 
 use super::contiguous_f32;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug)]
 struct Pool {
@@ -50,8 +51,17 @@ impl Pool {
     }
 }
 
-struct MaxPool(Pool);
-struct MaxPoolGrad(Pool);
+/// The pool; the forward keeps each output cell's argmax (index within its plane) for the backward.
+struct MaxPool {
+    p: Pool,
+    argmax: Mutex<Vec<u32>>,
+}
+
+/// Backward: scatter ∂L/∂y to the saved argmax of each window.
+struct MaxPoolGrad {
+    p: Pool,
+    argmax: Vec<u32>,
+}
 
 impl CustomOp1 for MaxPool {
     fn name(&self) -> &'static str {
@@ -59,55 +69,59 @@ impl CustomOp1 for MaxPool {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let p = self.0;
+        let p = self.p;
         let x = contiguous_f32(s, l, "maxpool2d")?;
         let (ho, wo) = p.out_hw();
         let mut out = vec![0f32; p.planes * ho * wo];
+        let mut idx = vec![0u32; p.planes * ho * wo];
         out.par_chunks_mut(ho * wo)
+            .zip(idx.par_chunks_mut(ho * wo))
             .enumerate()
-            .for_each(|(pl, dst)| {
+            .for_each(|(pl, (dst, at))| {
                 let plane = &x[pl * p.h * p.w..][..p.h * p.w];
                 for oy in 0..ho {
                     for ox in 0..wo {
-                        dst[oy * wo + ox] = plane[p.argmax(plane, oy, ox)];
+                        let i = p.argmax(plane, oy, ox);
+                        dst[oy * wo + ox] = plane[i];
+                        at[oy * wo + ox] = i as u32;
                     }
                 }
             });
+        *self.argmax.lock().expect("argmax lock") = idx;
         Ok((CpuStorage::F32(out), Shape::from((p.planes, ho, wo))))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let g = grad.contiguous()?;
-        Ok(Some(arg.apply_op2_no_bwd(&g, &MaxPoolGrad(self.0))?))
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let op = MaxPoolGrad {
+            p: self.p,
+            argmax: self.argmax.lock().expect("argmax lock").clone(),
+        };
+        Ok(Some(grad.detach().contiguous()?.apply_op1_no_bwd(&op)?))
     }
 }
 
-impl CustomOp2 for MaxPoolGrad {
+impl CustomOp1 for MaxPoolGrad {
     fn name(&self) -> &'static str {
         "maxpool2d-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let p = self.0;
-        let x = contiguous_f32(s1, l1, "maxpool2d-grad")?;
-        let gy = contiguous_f32(s2, l2, "maxpool2d-grad")?;
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let p = self.p;
+        let gy = contiguous_f32(s, l, "maxpool2d-grad")?;
         let (ho, wo) = p.out_hw();
+        if self.argmax.len() != gy.len() {
+            candle_core::bail!(
+                "maxpool2d-grad: {} gradients for {} windows",
+                gy.len(),
+                self.argmax.len()
+            );
+        }
         let mut out = vec![0f32; p.planes * p.h * p.w];
         out.par_chunks_mut(p.h * p.w)
-            .enumerate()
-            .for_each(|(pl, dst)| {
-                let plane = &x[pl * p.h * p.w..][..p.h * p.w];
-                let g = &gy[pl * ho * wo..][..ho * wo];
-                for oy in 0..ho {
-                    for ox in 0..wo {
-                        dst[p.argmax(plane, oy, ox)] += g[oy * wo + ox];
-                    }
+            .zip(gy.par_chunks(ho * wo).zip(self.argmax.par_chunks(ho * wo)))
+            .for_each(|(dst, (g, at))| {
+                for (&g, &i) in g.iter().zip(at) {
+                    dst[i as usize] += g;
                 }
             });
         Ok((CpuStorage::F32(out), Shape::from((p.planes, p.h, p.w))))
@@ -136,7 +150,10 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize, pad: usize) -> Result<Ten
     }
     x.contiguous()?
         .reshape((a * b, h, w))?
-        .apply_op1(MaxPool(p))?
+        .apply_op1(MaxPool {
+            p,
+            argmax: Mutex::new(Vec::new()),
+        })?
         .reshape((a, b, ho, wo))
 }
 
