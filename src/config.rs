@@ -170,7 +170,7 @@ impl Default for ImageTrainConfig {
             format: ImageFormat::Synthetic,
             model: "resnet18".into(),
             size: 64,
-            epochs: 75,
+            epochs: 150,
             batch_size: 32,
             seed: 1,
             optimizer: OptimKind::Adamw,
