@@ -183,6 +183,11 @@ pub struct LocalizeArgs {
     /// Evaluate at most this many test pictures (deletion/insertion runs 4 × 17 forwards per picture).
     #[arg(long, default_value_t = 200)]
     pub limit: usize,
+    /// Feed the pictures at this side instead of the training size (a multiple of 32): the network is fully
+    /// convolutional up to its global average pool, and a larger input gives a finer CAM (2× side: 2× the
+    /// map's rows and columns).
+    #[arg(long)]
+    pub size: Option<u32>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

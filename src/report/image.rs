@@ -409,6 +409,7 @@ pub fn demo(a: &crate::cli::DemoArgs) -> Result<()> {
         },
         limit: 60,
         threshold: 0.2,
+        size: None,
         json: false,
         out: Some(out.join("localize")),
     })?;

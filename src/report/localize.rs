@@ -71,7 +71,15 @@ fn box_scale(item: &ImageItem) -> (f32, f32) {
 }
 
 pub fn localize(a: &LocalizeArgs) -> Result<()> {
-    let model = ImageModel::load(&a.run)?;
+    let mut model = ImageModel::load(&a.run)?;
+    if let Some(side) = a.size {
+        if side < 32 || side % 32 != 0 {
+            return Err(Error::usage(format!(
+                "--size must be a multiple of 32 (at least 32), got {side}"
+            )));
+        }
+        model.run.train.size = side;
+    }
     let items = report_images(&model, &a.data)?;
     let items: Vec<&ImageItem> = items.iter().take(a.limit).collect();
     let size = model.size();
@@ -161,7 +169,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
         (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64);
     let [del, ins, rdel, rins] = sc.curves.each_ref().map(|c| c.mean());
     let report = json!({
-        "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(), "threshold": a.threshold,
+        "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(), "threshold": a.threshold, "size": size,
         "pointing_game": pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
         "deletion_auc": auc(&del), "random_deletion_auc": auc(&rdel),
         "insertion_auc": auc(&ins), "random_insertion_auc": auc(&rins),
