@@ -299,6 +299,28 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
         assert!((0.0..=1.0).contains(&v), "{k} = {v}");
     }
     assert_eq!(r["samples"], 4);
+    // A larger side is used and reported; a side that is not a multiple of 32 is refused by name.
+    let at = |side: &str| {
+        skelcam()
+            .args([
+                "image", "localize", "--json", "--limit", "2", "--size", side, "--run",
+            ])
+            .arg(&run)
+            .output()
+            .unwrap()
+    };
+    let big = at("96");
+    assert!(
+        big.status.success(),
+        "{}",
+        String::from_utf8_lossy(&big.stderr)
+    );
+    let r: Value = serde_json::from_slice(&big.stdout).unwrap();
+    assert_eq!(r["size"], 96);
+    let bad = at("100");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--size must be a multiple of 32"), "{err}");
 }
 
 #[test]
