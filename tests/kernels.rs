@@ -2,7 +2,7 @@
 //! forward and backward, and against finite differences.
 
 mod common;
-use common::{max_abs_diff, randn};
+use common::{grads_of, max_abs_diff, randn};
 
 use candle_core::{DType, Device, Tensor, Var};
 use skelcam::models::kernels::{conv2d_cf, max_pool2d, unfold2d};
@@ -43,18 +43,8 @@ fn conv2d_kernel_matches_candle_conv2d_forward_and_both_gradients() {
         let tol = 1e-5 * scale(&reference);
         assert!(max_abs_diff(&ours, &reference) < tol, "forward, case {i}");
         let proj = randn(reference.dims(), 30 + i as u64);
-        let g_ref = (reference * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_our = (ours * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g_ref = grads_of(reference, &proj);
+        let g_our = grads_of(ours, &proj);
         for (name, v) in [("input", &x), ("weight", &wt)] {
             let (a, b) = (g_our.get(v).unwrap(), g_ref.get(v).unwrap());
             assert!(
@@ -236,18 +226,8 @@ fn fused_batch_norm_matches_candle_ops_forward_and_gradients() {
         assert!(mean.iter().zip(&xm).all(|(a, b)| (a - b).abs() < 1e-6));
         assert!(var.iter().all(|v| *v > 0.0));
         let proj = randn(&[4, 3, 5, 2], 44);
-        let g1 = (ours * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (reference * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g1 = grads_of(ours, &proj);
+        let g2 = grads_of(reference, &proj);
         for (name, v) in [("x", &x), ("weight", &w), ("bias", &b)] {
             let (a, r) = (g1.get(v).unwrap(), g2.get(v).unwrap());
             assert!(
@@ -278,18 +258,8 @@ fn channel_affine_matches_candle_ops_forward_and_gradients() {
             "forward, relu {relu}"
         );
         let proj = randn(&[4, 3, 5, 2], 54);
-        let g1 = (ours * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (reference * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g1 = grads_of(ours, &proj);
+        let g2 = grads_of(reference, &proj);
         for (name, v) in [("x", &x), ("scale", &a), ("shift", &b)] {
             let (p, q) = (g1.get(v).unwrap(), g2.get(v).unwrap());
             assert!(

@@ -3,7 +3,7 @@
 //! GAP + linear head, batch-norm statistics and seeded initialisation.
 
 mod common;
-use common::{max_abs_diff, randn};
+use common::{grads_of, max_abs_diff, randn};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -263,18 +263,8 @@ fn graph_conv_kernel_matches_candle_ops_forward_and_both_gradients() {
     let reference = graph_conv_reference(y.as_tensor(), a.as_tensor()).unwrap();
     assert_eq!(ours.dims(), reference.dims());
     assert!(max_abs_diff(&ours, &reference) < 1e-5);
-    let g1 = (ours * &proj)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let g2 = (reference * &proj)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let g1 = grads_of(ours, &proj);
+    let g2 = grads_of(reference, &proj);
     for (name, var) in [("y", &y), ("adjacency", &a)] {
         let (d1, d2) = (g1.get(var).unwrap(), g2.get(var).unwrap());
         assert_eq!(d1.dims(), d2.dims(), "{name} gradient shape");
@@ -298,18 +288,8 @@ fn temporal_conv_kernel_matches_candle_conv2d_forward_and_both_gradients() {
             max_abs_diff(&ours, &reference) < 1e-5,
             "kt {kt} stride {stride}"
         );
-        let g1 = (ours * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g2 = (reference * &proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g1 = grads_of(ours, &proj);
+        let g2 = grads_of(reference, &proj);
         for (name, v) in [("input", &x), ("weight", &w)] {
             assert!(
                 max_abs_diff(g1.get(v).unwrap(), g2.get(v).unwrap()) < 1e-4,

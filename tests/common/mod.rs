@@ -62,3 +62,11 @@ pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// Gradients of Σ(t ⊙ proj): every output element gets its own random weight, so a wrong gradient anywhere shows.
+pub fn grads_of(
+    t: candle_core::Tensor,
+    proj: &candle_core::Tensor,
+) -> candle_core::backprop::GradStore {
+    (t * proj).unwrap().sum_all().unwrap().backward().unwrap()
+}

@@ -110,7 +110,7 @@ impl CustomOp3 for BnTrain {
         b: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<Grads3> {
         let op = BnTrainGrad {
             relu: self.relu,
             saved: self.saved.lock().expect("saved lock").clone(),
@@ -121,12 +121,7 @@ impl CustomOp3 for BnTrain {
         let packed = x
             .contiguous()?
             .apply_op3_no_bwd(&grad.contiguous()?, &wb, &op)?;
-        let (numel, c) = (x.elem_count(), w.elem_count());
-        Ok((
-            Some(packed.narrow(0, 0, numel)?.reshape(x.shape())?),
-            Some(packed.narrow(0, numel, c)?),
-            Some(packed.narrow(0, numel + c, c)?),
-        ))
+        unpack(&packed, x, w)
     }
 }
 
@@ -239,7 +234,7 @@ impl CustomOp3 for ChannelAffine {
         _shift: &Tensor,
         res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<Grads3> {
         let op = ChannelAffineGrad {
             relu: self.relu,
             scale: scale.flatten_all()?.to_vec1()?,
@@ -249,12 +244,7 @@ impl CustomOp3 for ChannelAffine {
             &res.detach(),
             &op,
         )?;
-        let (numel, c) = (x.elem_count(), scale.elem_count());
-        Ok((
-            Some(packed.narrow(0, 0, numel)?.reshape(x.shape())?),
-            Some(packed.narrow(0, numel, c)?.reshape(scale.shape())?),
-            Some(packed.narrow(0, numel + c, c)?.reshape(scale.shape())?),
-        ))
+        unpack(&packed, x, scale)
     }
 }
 
@@ -318,6 +308,18 @@ pub fn channel_affine(x: &Tensor, scale: &Tensor, shift: &Tensor, relu: bool) ->
         &shift.flatten_all()?.contiguous()?,
         ChannelAffine { relu },
     )
+}
+
+/// Gradients for (x, per-channel a, per-channel b) from one backward op's packed output [∂x | ∂a | ∂b].
+type Grads3 = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
+fn unpack(packed: &Tensor, x: &Tensor, per_channel: &Tensor) -> Result<Grads3> {
+    let (numel, c) = (x.elem_count(), per_channel.elem_count());
+    let part = |from: usize| packed.narrow(0, from, c)?.reshape(per_channel.shape());
+    Ok((
+        Some(packed.narrow(0, 0, numel)?.reshape(x.shape())?),
+        Some(part(numel)?),
+        Some(part(numel + c)?),
+    ))
 }
 
 /// (Σ f(x_i, g_i).0, Σ f(x_i, g_i).1) over paired slices, in 8 f32 lanes within blocks of 1024 elements
