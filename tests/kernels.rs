@@ -269,3 +269,23 @@ fn channel_affine_matches_candle_ops_forward_and_gradients() {
         }
     }
 }
+
+#[test]
+fn add_relu_matches_candle_ops_forward_and_gradients() {
+    use skelcam::models::kernels::add_relu;
+    let a = Var::from_tensor(&randn(&[3, 4, 5, 6], 61)).unwrap();
+    let b = Var::from_tensor(&randn(&[3, 4, 5, 6], 62)).unwrap();
+    let proj = randn(&[3, 4, 5, 6], 63);
+    let ours = add_relu(a.as_tensor(), b.as_tensor()).unwrap();
+    let reference = (a.as_tensor() + b.as_tensor()).unwrap().relu().unwrap();
+    assert_eq!(max_abs_diff(&ours, &reference), 0.0);
+    let (g1, g2) = (grads_of(ours, &proj), grads_of(reference, &proj));
+    for (name, v) in [("a", &a), ("b", &b)] {
+        assert!(
+            max_abs_diff(g1.get(v).unwrap(), g2.get(v).unwrap()) < 1e-6,
+            "{name} gradient"
+        );
+    }
+    let e = add_relu(a.as_tensor(), &randn(&[3, 4, 5, 5], 64)).unwrap_err();
+    assert!(e.to_string().contains("differ"), "{e}");
+}

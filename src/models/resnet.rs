@@ -123,7 +123,7 @@ impl BasicBlock {
             Some((w, bn)) => bn.forward(&conv2d_cf(x, w, self.stride, 0)?, ctx)?,
             None => x.clone(),
         };
-        (h + identity)?.relu()
+        super::kernels::add_relu(&h, &identity)
     }
 }
 

@@ -177,14 +177,14 @@ impl Block {
         let z = temporal_conv(&h, &self.tcn, &self.tcn_bias, self.stride)?;
         let z = self.bn2.forward(&z, ctx)?;
         let z = dropout(&z, self.dropout, ctx)?;
-        let out = match &self.residual {
-            Residual::None => z,
-            Residual::Identity => (z + x)?,
+        match &self.residual {
+            Residual::None => z.relu(),
+            Residual::Identity => super::kernels::add_relu(&z, x),
             Residual::Conv(conv, bn) => {
-                (z + bn.forward(&conv.forward(&subsample_time(x, self.stride)?)?, ctx)?)?
+                let skip = bn.forward(&conv.forward(&subsample_time(x, self.stride)?)?, ctx)?;
+                super::kernels::add_relu(&z, &skip)
             }
-        };
-        out.relu()
+        }
     }
 }
 

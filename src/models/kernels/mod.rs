@@ -6,11 +6,13 @@ pub mod conv2d;
 pub mod graph;
 pub(crate) mod matmul;
 pub mod maxpool;
+pub mod residual;
 
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_hw, conv2d_cf_reference, unfold2d};
 pub use graph::graph_conv;
 pub use maxpool::max_pool2d;
+pub use residual::add_relu;
 
 use candle_core::{CpuStorage, Layout, Result};
 

@@ -1,0 +1,95 @@
+//! The residual join y = ReLU(a + b) as one node: one pass forward, and a backward that masks the gradient by
+//! y > 0 (candle's relu backward builds a comparison mask, converts it and multiplies, after a separate add).
+
+use super::contiguous_f32;
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Elements per parallel work item.
+const CHUNK: usize = 1 << 14;
+
+struct AddRelu;
+
+/// ∂L/∂y masked by y > 0 (arguments: ∂L/∂y, y).
+struct ReluMask;
+
+impl CustomOp2 for AddRelu {
+    fn name(&self) -> &'static str {
+        "add-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (a, b) = (
+            contiguous_f32(s1, l1, "add-relu")?,
+            contiguous_f32(s2, l2, "add-relu")?,
+        );
+        let mut y = vec![0f32; a.len()];
+        y.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(y, (a, b))| {
+                for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                    *y = (a + b).max(0.0);
+                }
+            });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _a: &Tensor,
+        _b: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = grad
+            .detach()
+            .contiguous()?
+            .apply_op2_no_bwd(&y.detach(), &ReluMask)?;
+        Ok((Some(g.clone()), Some(g)))
+    }
+}
+
+impl CustomOp2 for ReluMask {
+    fn name(&self) -> &'static str {
+        "relu-mask"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, y) = (
+            contiguous_f32(s1, l1, "relu-mask")?,
+            contiguous_f32(s2, l2, "relu-mask")?,
+        );
+        let mut out = vec![0f32; g.len()];
+        out.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
+            .for_each(|(o, (g, y))| {
+                for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
+                    *o = if y > 0.0 { g } else { 0.0 };
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// ReLU(a + b) for same-shape f32 tensors, one differentiable node. `SKELCAM_KERNELS=candle`: `(a + b).relu()`.
+pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.dims() != b.dims() {
+        candle_core::bail!("add-relu: shapes {:?} and {:?} differ", a.dims(), b.dims());
+    }
+    if !crate::models::fast_kernels() {
+        return (a + b)?.relu();
+    }
+    a.contiguous()?.apply_op2(&b.contiguous()?, AddRelu)
+}
