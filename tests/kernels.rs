@@ -5,7 +5,7 @@ mod common;
 use common::{grads_of, max_abs_diff, randn};
 
 use candle_core::{DType, Device, Tensor, Var};
-use skelcam::models::kernels::{conv2d_cf, max_pool2d, unfold2d};
+use skelcam::models::kernels::{conv2d_cf, max_pool2d};
 
 fn scale(t: &Tensor) -> f32 {
     let v: Vec<f32> = t.abs().unwrap().flatten_all().unwrap().to_vec1().unwrap();
@@ -101,9 +101,11 @@ fn conv2d_kernel_gradients_match_finite_differences() {
 }
 
 #[test]
-fn unfold2d_rejects_a_kernel_larger_than_the_padded_input() {
+fn conv2d_rejects_a_kernel_larger_than_the_padded_input() {
     let x = randn(&[1, 1, 2, 2], 1);
-    let e = unfold2d(&x, 5, 5, 1, 0).unwrap_err().to_string();
+    let e = conv2d_cf(&x, &randn(&[1, 1, 5, 5], 2), 1, 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("does not fit"), "{e}");
 }
 

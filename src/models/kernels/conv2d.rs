@@ -4,12 +4,11 @@
 //! x[c, n, ho·sh + i − ph, wo·sw + j − pw] (zero outside). A conv is W (Co, C·kh·kw) · cols; its weight gradient
 //! is dY · colsᵀ and its input gradient col2im(Wᵀ · dY): three GEMMs, where candle's own conv2d backward runs a
 //! direct conv-transpose loop. [`conv2d_cf`] is one autograd node whose patches live in a reused scratch
-//! buffer; [`unfold2d`] exposes the im2col alone (with its col2im backward). Separate H/W strides and paddings
-//! make the ST-GCN's (kt×1) temporal convolution the same kernel.
+//! buffer. Separate H/W strides and paddings make the ST-GCN's (kt×1) temporal convolution the same kernel.
 
 use super::contiguous_f32;
 use super::matmul::{gemm_into, gemm_new, with_scratch, View};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,48 +61,6 @@ impl Geometry2d {
     }
 }
 
-struct Unfold2d(Geometry2d);
-struct Fold2d(Geometry2d);
-
-impl CustomOp1 for Unfold2d {
-    fn name(&self) -> &'static str {
-        "unfold2d"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let (ho, wo) = g.out_hw();
-        let cols = im2col(&g, contiguous_f32(s, l, "unfold2d")?);
-        Ok((
-            CpuStorage::F32(cols),
-            Shape::from((g.c * g.kh * g.kw, g.n, ho, wo)),
-        ))
-    }
-
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&Fold2d(self.0))?))
-    }
-}
-
-impl CustomOp1 for Fold2d {
-    fn name(&self) -> &'static str {
-        "fold2d"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let x = col2im(&g, contiguous_f32(s, l, "fold2d")?);
-        Ok((CpuStorage::F32(x), Shape::from((g.c, g.n, g.h, g.w))))
-    }
-}
-
-/// im2col: (C·kh·kw, N·Ho·Wo) patches of x (C, N, H, W) as a new buffer.
-fn im2col(g: &Geometry2d, x: &[f32]) -> Vec<f32> {
-    let mut out = vec![0f32; g.patch_len() * g.out_len()];
-    im2col_into(g, x, &mut out);
-    out
-}
-
 /// im2col into `out` (C·kh·kw · N·Ho·Wo floats), every element written (zeros outside the image), so a
 /// reused scratch buffer needs no clearing.
 fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
@@ -140,7 +97,7 @@ fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
         });
 }
 
-/// col2im, the adjoint of [`im2col`]: scatter-add (C·kh·kw, N·Ho·Wo) patches back into (C, N, H, W).
+/// col2im, the adjoint of [`im2col_into`]: scatter-add (C·kh·kw, N·Ho·Wo) patches back into (C, N, H, W).
 fn col2im(g: &Geometry2d, u: &[f32]) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
     let plane_in = g.n * ho * wo;
@@ -180,13 +137,6 @@ fn col2im(g: &Geometry2d, u: &[f32]) -> Vec<f32> {
     out
 }
 
-/// im2col of channel-first x (C, N, H, W) for a kh×kw kernel with stride and zero padding:
-/// (C·kh·kw, N, Ho, Wo), differentiable (the backward is the matching col2im).
-pub fn unfold2d(x: &Tensor, kh: usize, kw: usize, stride: usize, pad: usize) -> Result<Tensor> {
-    let g = geometry(x, (kh, kw), (stride, stride), (pad, pad))?;
-    x.contiguous()?.apply_op1(Unfold2d(g))
-}
-
 fn geometry(
     x: &Tensor,
     (kh, kw): (usize, usize),
@@ -196,7 +146,7 @@ fn geometry(
     let (c, n, h, w) = x.dims4()?;
     if stride.0 == 0 || stride.1 == 0 || h + 2 * pad.0 < kh || w + 2 * pad.1 < kw {
         candle_core::bail!(
-            "unfold2d: kernel {kh}x{kw} (padding {pad:?}, stride {stride:?}) does not fit a {h}x{w} input"
+            "conv2d: kernel {kh}x{kw} (padding {pad:?}, stride {stride:?}) does not fit a {h}x{w} input"
         );
     }
     Ok(Geometry2d {

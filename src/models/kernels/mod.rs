@@ -9,7 +9,7 @@ pub mod maxpool;
 pub mod residual;
 
 pub use batchnorm::batch_norm_train;
-pub use conv2d::{conv2d_cf, conv2d_cf_hw, conv2d_cf_reference, unfold2d};
+pub use conv2d::{conv2d_cf, conv2d_cf_hw, conv2d_cf_reference};
 pub use graph::graph_conv;
 pub use maxpool::max_pool2d;
 pub use residual::add_relu;
