@@ -46,16 +46,7 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
     let feats = net.features(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(feats.dims(), &[2, 128, 2, 2]);
     let via_head = net.head(&feats).unwrap();
-    let d: f32 = (&logits - &via_head)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let d = common::max_abs_diff(&logits, &via_head);
     assert!(d < 1e-5, "{d}");
     let (w, b) = net.head_params();
     let (w, b): (Vec<Vec<f32>>, Vec<f32>) = (w.to_vec2().unwrap(), b.to_vec1().unwrap());

@@ -35,13 +35,19 @@ impl Bn {
 
     /// Batch norm followed by ReLU (one fused op in training mode).
     pub fn forward_relu(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        if ctx.train && super::fast_kernels() {
-            return self.forward_fused(x, true);
-        }
-        if !ctx.train && super::fast_kernels() {
-            return self.forward_eval(x, true);
+        if super::fast_kernels() {
+            return self.forward_kernel(x, ctx, true);
         }
         self.forward(x, ctx)?.relu()
+    }
+
+    /// The own kernels: fused batch statistics in training, the folded per-channel affine in eval.
+    fn forward_kernel(&self, x: &Tensor, ctx: &Ctx, relu: bool) -> Result<Tensor> {
+        if ctx.train {
+            self.forward_fused(x, relu)
+        } else {
+            self.forward_eval(x, relu)
+        }
     }
 
     /// Eval mode with the running statistics folded into one per-channel affine op (+ ReLU).
@@ -73,11 +79,7 @@ impl Bn {
 
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         if super::fast_kernels() {
-            return if ctx.train {
-                self.forward_fused(x, false)
-            } else {
-                self.forward_eval(x, false)
-            };
+            return self.forward_kernel(x, ctx, false);
         }
         let shape = x.shape().clone();
         let c = x.dim(0)?;

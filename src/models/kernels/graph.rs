@@ -85,11 +85,11 @@ impl CustomOp2 for GraphConvGradY {
             contiguous_f32(ds, dl, "graph conv backward")?,
             contiguous_f32(as_, al, "graph conv backward")?,
         );
-        let mut dy = Vec::with_capacity(k * rows * v);
-        for i in 0..k {
+        let mut dy = vec![0f32; k * rows * v];
+        for (i, dy_k) in dy.chunks_mut(rows * v).enumerate() {
             // ∂Y_k (rows × V) = ∂out (rows × W) · A_kᵀ (W × V)
             let adj_t = View::transposed(&a[i * v * w..(i + 1) * v * w], w);
-            dy.extend(gemm_new(rows, v, w, View::rows(dout, w), adj_t));
+            gemm_into(dy_k, false, rows, v, w, View::rows(dout, w), adj_t);
         }
         Ok((CpuStorage::F32(dy), Shape::from(k * rows * v)))
     }
@@ -112,11 +112,11 @@ impl CustomOp2 for GraphConvGradA {
             contiguous_f32(ds, dl, "graph conv backward")?,
             contiguous_f32(ys, yl, "graph conv backward")?,
         );
-        let mut da = Vec::with_capacity(k * v * w);
-        for i in 0..k {
+        let mut da = vec![0f32; k * v * w];
+        for (i, da_k) in da.chunks_mut(v * w).enumerate() {
             // ∂A_k (V × W) = Y_kᵀ (V × rows) · ∂out (rows × W)
             let block_t = View::transposed(&y[i * rows * v..(i + 1) * rows * v], v);
-            da.extend(gemm_new(v, w, rows, block_t, View::rows(dout, w)));
+            gemm_into(da_k, false, v, w, rows, block_t, View::rows(dout, w));
         }
         Ok((CpuStorage::F32(da), Shape::from(k * v * w)))
     }
