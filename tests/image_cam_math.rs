@@ -4,7 +4,7 @@
 use ndarray::{array, Array2};
 use skelcam::cam::gradcam::gradcam_pp_weights;
 use skelcam::cam::image::{minmax2, upsample_bilinear};
-use skelcam::cam::localize::{argmax2, iou, largest_component_box, pointing_hit};
+use skelcam::cam::localize::{argmax2, cam_box, iou, largest_component_box, pointing_hit};
 
 #[test]
 fn gradcam_pp_weights_match_a_hand_computed_case() {
@@ -83,4 +83,30 @@ fn cutmix_weights_are_the_unpasted_area_and_soft_targets_sum_to_one() {
         );
     }
     assert!((t[0] - (0.1 / 3.0 + 0.9 * lambdas[0])).abs() < 1e-6);
+}
+
+#[test]
+fn the_cam_box_thresholds_the_raw_map_not_a_min_max_scaled_one() {
+    // A positive 2×2 core (value 5) with a ring at 0.5 on a background of −5. At 20 % of the maximum (1.0)
+    // only the core survives; min-max scaling would keep everything ≥ −3, the ring included.
+    let mut raw = Array2::from_elem((6, 6), -5.0f32);
+    for y in 1..5 {
+        for x in 1..5 {
+            raw[[y, x]] = 0.5;
+        }
+    }
+    for y in 2..4 {
+        for x in 2..4 {
+            raw[[y, x]] = 5.0;
+        }
+    }
+    let (b, up) = cam_box(&raw, 6, 6, 0.2);
+    assert_eq!(up, raw, "same size: upsampling is the identity");
+    assert_eq!(b, Some([2.0, 2.0, 4.0, 4.0]));
+    let scaled = largest_component_box(&minmax2(&raw).0, 0.2).unwrap();
+    assert_eq!(
+        scaled,
+        [1.0, 1.0, 5.0, 5.0],
+        "what the min-max version would have boxed"
+    );
 }

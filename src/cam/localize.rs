@@ -2,8 +2,18 @@
 //! bounding box of the largest 8-connected region, count a hit at IoU ≥ 0.5; and the pointing game
 //! (Zhang et al. 2016): the map's maximum must fall inside a ground-truth box, with a 15-px tolerance.
 
+use super::image::upsample_bilinear;
 use crate::data::images::BBox;
 use ndarray::Array2;
+
+/// The CAM paper's box for a raw (feature-resolution) map shown on an (h, w) picture: upsample, keep the
+/// pixels ≥ `frac` × the map's maximum, box the largest region. The raw map, not a min-max scaled one:
+/// shifting a map with a negative background up to 0 would move the threshold below the map's zero and
+/// grow every box. Also returns the upsampled map (for the pointing game and the pictures).
+pub fn cam_box(raw: &Array2<f32>, h: usize, w: usize, frac: f32) -> (Option<BBox>, Array2<f32>) {
+    let up = upsample_bilinear(raw, h, w);
+    (largest_component_box(&up, frac), up)
+}
 
 /// Bounding box (x0, y0, x1, y1; x1/y1 exclusive) of the largest 8-connected region with map ≥ frac · max.
 /// `None` when the map has no positive maximum.

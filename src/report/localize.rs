@@ -4,7 +4,7 @@
 
 use super::image::{explain_picture_classes, report_images};
 use crate::cam::image::{minmax2, upsample_bilinear};
-use crate::cam::localize::{argmax2, iou, largest_component_box, pointing_hit, pointing_tolerance};
+use crate::cam::localize::{argmax2, cam_box, iou, pointing_hit, pointing_tolerance};
 use crate::cam::metrics::{auc, ranking, CurveMean};
 use crate::cam::skeleton::ClassChoice;
 use crate::cli::image::{ImageCamMethod, LocalizeArgs};
@@ -108,15 +108,14 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
                 .iter()
                 .map(|b| [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy])
                 .collect();
-            let up = upsample_bilinear(&minmax2(&truth.map).0, h as usize, w as usize);
+            let (found, up) = cam_box(&truth.map, h as usize, w as usize, a.threshold);
             let hit = pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h));
             sc.pointing.push((item.label, hit));
-            let found = largest_component_box(&up, a.threshold);
             let good = found.is_some_and(|f| boxes.iter().any(|b| iou(&f, b) >= 0.5));
             sc.iou50.push(good);
             sc.top1_loc.push(good && pred.class == item.label);
             if examples.len() < 8 {
-                let mut img = blend(&item.image, &up, 0.5);
+                let mut img = blend(&item.image, &minmax2(&up).0, 0.5);
                 boxes
                     .iter()
                     .for_each(|b| draw_box(&mut img, b, Rgb([0, 255, 0])));
