@@ -83,6 +83,26 @@ fn graph_conv_matches_explicit_sum() {
 }
 
 #[test]
+fn inference_gives_the_tracked_eval_logits_and_keeps_no_graph() {
+    let (vm, net) = build("stgcn-tiny", "kinect20", 5, 3);
+    let x = randn(&[2, 3, 16, 20, 1], 4);
+    let tracked = net.forward(&x, &mut Ctx::eval_with_grad()).unwrap();
+    let inferred = net.forward(&x, &mut Ctx::eval()).unwrap();
+    assert_eq!(max_abs_diff(&tracked, &inferred), 0.0);
+    // With the graph kept, the loss reaches the first block's weights; under inference it cannot.
+    let first = vm
+        .data()
+        .lock()
+        .unwrap()
+        .get("st_gcn_networks.0.gcn.conv.weight")
+        .unwrap()
+        .clone();
+    let sum = |t: &Tensor| t.sum_all().unwrap().backward().unwrap();
+    assert!(sum(&tracked).get(&first).is_some());
+    assert!(sum(&inferred).get(&first).is_none());
+}
+
+#[test]
 fn head_of_features_is_forward_and_cam_identity_holds() {
     let (_, net) = build("stgcn-tiny", "kinect20", 5, 3);
     let x = randn(&[3, 3, 16, 20, 2], 6);
@@ -110,7 +130,7 @@ fn probe_loss(net: &Stgcn, x: &Tensor, proj: &Tensor, train: bool) -> Tensor {
     let mut ctx = if train {
         Ctx::train(&mut rng)
     } else {
-        Ctx::eval()
+        Ctx::eval_with_grad()
     };
     let logits = net.forward(x, &mut ctx).unwrap();
     (logits * proj).unwrap().sum_all().unwrap()

@@ -180,9 +180,9 @@ impl Resnet {
         let x = x.transpose(0, 1)?.contiguous()?;
         let h = conv2d_cf(&x, &self.conv1, 2, 3)?;
         let h = self.bn1.forward_relu(&h, ctx)?;
-        let mut h = max_pool2d(&h, 3, 2, 1)?;
+        let mut h = ctx.cut(max_pool2d(&h, 3, 2, 1)?);
         for block in &self.layers {
-            h = block.forward(&h, ctx)?;
+            h = ctx.cut(block.forward(&h, ctx)?);
         }
         Ok(h)
     }

@@ -289,12 +289,14 @@ impl Stgcn {
             .contiguous()?
             .reshape((v * c, n * m * t))?;
         let h = self.data_bn.forward(&h, ctx)?;
-        let mut h = h
-            .reshape((v, c, n * m, t))?
-            .permute((1, 2, 3, 0))?
-            .contiguous()?;
+        let mut h = ctx.cut(
+            h.reshape((v, c, n * m, t))?
+                .permute((1, 2, 3, 0))?
+                .contiguous()?,
+        );
         for b in &self.blocks {
-            h = b.forward(&h, &self.adjacency, ctx)?;
+            let y = b.forward(&h, &self.adjacency, ctx)?;
+            h = ctx.cut(y);
         }
         Ok(h)
     }
