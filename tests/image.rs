@@ -28,8 +28,8 @@ fn train(cfg: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
         .assert()
 }
 
-fn synth_pictures(dir: &Path, side: &str) -> PathBuf {
-    let out = dir.join(format!("pics{side}"));
+fn synth_pictures(dir: &Path, side: &str, train_per_class: &str) -> PathBuf {
+    let out = dir.join(format!("pics{side}_{train_per_class}"));
     skelcam()
         .args([
             "image",
@@ -37,7 +37,7 @@ fn synth_pictures(dir: &Path, side: &str) -> PathBuf {
             "--classes",
             "2",
             "--train-per-class",
-            "2",
+            train_per_class,
             "--test-per-class",
             "1",
             "--side",
@@ -134,7 +134,7 @@ fn cam_overlay_keeps_the_photo_size_and_cam_json_satisfies_the_identities() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     train(&tiny_config(dir.path()), &run, &[]).success();
-    let pics = synth_pictures(dir.path(), "80");
+    let pics = synth_pictures(dir.path(), "80", "2");
     let pic = pics.join("test/suns/sun.00002.png");
     assert!(!pic.exists(), "2 classes: house and tree only");
     let pic = pics.join("test/trees/tree.00002.png");
@@ -217,7 +217,10 @@ fn import_of_a_torchvision_state_dict_reproduces_the_logits_and_a_flat_map_gives
         .arg(&imported)
         .assert()
         .success();
-    let pic = synth_pictures(dir.path(), "64").join("test/houses/house.00002.png");
+    // Test pictures only: no train/ folder is written.
+    let pics = synth_pictures(dir.path(), "64", "0");
+    assert!(!pics.join("train").exists());
+    let pic = pics.join("test/houses/house.00000.png");
     let a = cam_json(&run, &pic, &dir.path().join("c1"), "cam");
     let b = cam_json(&imported, &pic, &dir.path().join("c2"), "cam");
     assert_eq!(a["logit"], b["logit"]);
@@ -290,6 +293,7 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
     for k in [
         "pointing_game",
         "box_iou50_rate",
+        "whole_picture_iou50_rate",
         "deletion_auc",
         "random_deletion_auc",
         "insertion_auc",
@@ -298,6 +302,8 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
         let v = r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
         assert!((0.0..=1.0).contains(&v), "{k} = {v}");
     }
+    // Synthetic objects cover under half the picture: the whole picture is never a good enough box.
+    assert_eq!(r["whole_picture_iou50_rate"], 0.0);
     assert_eq!(r["samples"], 4);
     // A larger side is used and reported; a side that is not a multiple of 32 is refused by name.
     let at = |side: &str| {
@@ -326,7 +332,7 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
 #[test]
 fn corrupt_pictures_are_named_and_skipped_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let pics = synth_pictures(dir.path(), "64");
+    let pics = synth_pictures(dir.path(), "64", "2");
     // A flat folder of CLASS.N.png files with a zero-byte and a garbage picture among them.
     let data = dir.path().join("flat");
     std::fs::create_dir_all(&data).unwrap();

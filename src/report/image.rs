@@ -335,6 +335,9 @@ pub fn synth(a: &ImageSynthArgs) -> Result<()> {
     let set = generate(&cfg)?;
     crate::io::prepare_out_dir(&a.out, a.force)?;
     for (part, items) in [("train", &set.train), ("test", &set.test)] {
+        if items.is_empty() {
+            continue; // e.g. --train-per-class 0: no empty train/ with an empty boxes.json
+        }
         let mut boxes = std::collections::BTreeMap::new();
         for it in items {
             let class = &set.classes[it.label];
