@@ -58,6 +58,7 @@ fn curve(
 struct Scores {
     pointing: Vec<(usize, bool)>,
     iou50: Vec<bool>,
+    whole_iou50: Vec<bool>,
     top1_loc: Vec<bool>,
     curves: [CurveMean; 4],
 }
@@ -86,6 +87,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
     let mut sc = Scores {
         pointing: vec![],
         iou50: vec![],
+        whole_iou50: vec![],
         top1_loc: vec![],
         curves: Default::default(),
     };
@@ -113,6 +115,9 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
             sc.pointing.push((item.label, hit));
             let good = found.is_some_and(|f| boxes.iter().any(|b| iou(&f, b) >= 0.5));
             sc.iou50.push(good);
+            // Baseline: the whole picture as the box (what a map that is flat or everywhere high gives).
+            let whole = [0.0, 0.0, w as f32, h as f32];
+            sc.whole_iou50.push(boxes.iter().any(|b| iou(&whole, b) >= 0.5));
             sc.top1_loc.push(good && pred.class == item.label);
             if examples.len() < 8 {
                 let mut img = blend(&item.image, &minmax2(&up).0, 0.5);
@@ -170,6 +175,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
     let report = json!({
         "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(), "threshold": a.threshold, "size": size,
         "pointing_game": pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
+        "whole_picture_iou50_rate": rate(&sc.whole_iou50),
         "deletion_auc": auc(&del), "random_deletion_auc": auc(&rdel),
         "insertion_auc": auc(&ins), "random_insertion_auc": auc(&rins),
         "deletion_curve": del, "insertion_curve": ins, "random_deletion_curve": rdel, "random_insertion_curve": rins,
@@ -195,9 +201,10 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
         println!("{} pictures ({} with boxes)", items.len(), sc.iou50.len());
         println!("pointing game       {}", f(&report["pointing_game"]));
         println!(
-            "box IoU ≥ 0.5       {}  (with the right top-1 class: {})",
+            "box IoU ≥ 0.5       {}  (with the right top-1 class: {}; the whole picture as box: {})",
             f(&report["box_iou50_rate"]),
-            f(&report["top1_loc_rate"])
+            f(&report["top1_loc_rate"]),
+            f(&report["whole_picture_iou50_rate"])
         );
         println!(
             "deletion AUC        {}  (random order {}; lower is better)",
