@@ -305,6 +305,25 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
     // Synthetic objects cover under half the picture: the whole picture is never a good enough box.
     assert_eq!(r["whole_picture_iou50_rate"], 0.0);
     assert_eq!(r["samples"], 4);
+    // A folder with only test/ (boxes.json inside) is all test pictures, not a validation split of them.
+    let pics = synth_pictures(dir.path(), "64", "0");
+    let out = skelcam()
+        .args(["image", "localize", "--json", "--run"])
+        .arg(&run)
+        .arg("--data")
+        .arg(&pics)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["samples"].as_u64(), r["with_boxes"].as_u64()),
+        (Some(2), Some(2))
+    );
     // A larger side is used and reported; a side that is not a multiple of 32 is refused by name.
     let at = |side: &str| {
         skelcam()

@@ -110,3 +110,22 @@ fn the_cam_box_thresholds_the_raw_map_not_a_min_max_scaled_one() {
         "what the min-max version would have boxed"
     );
 }
+
+#[test]
+fn folder_classes_map_onto_the_model_order_by_name() {
+    use skelcam::data::images::class_map;
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // A folder lists classes sorted (house, sun, tree); the model was trained as (house, tree, sun).
+    assert_eq!(
+        class_map(&s(&["house", "sun", "tree"]), &s(&["house", "tree", "sun"])),
+        Some(vec![0, 2, 1])
+    );
+    assert_eq!(
+        class_map(&s(&["sun"]), &s(&["house", "tree", "sun"])),
+        Some(vec![2])
+    );
+    assert_eq!(
+        class_map(&s(&["car", "sun"]), &s(&["house", "tree", "sun"])),
+        None
+    );
+}

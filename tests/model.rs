@@ -295,7 +295,15 @@ fn graph_conv_kernel_matches_candle_ops_forward_and_both_gradients() {
 #[test]
 fn temporal_conv_kernel_matches_candle_conv2d_forward_and_both_gradients() {
     use skelcam::models::kernels::{conv2d_cf_hw, conv2d_cf_reference};
-    for (kt, stride, t) in [(9, 1, 12), (9, 2, 12), (5, 2, 8), (3, 1, 4), (9, 4, 8), (9, 1, 3), (1, 1, 4)] {
+    for (kt, stride, t) in [
+        (9, 1, 12),
+        (9, 2, 12),
+        (5, 2, 8),
+        (3, 1, 4),
+        (9, 4, 8),
+        (9, 1, 3),
+        (1, 1, 4),
+    ] {
         let x = Var::from_tensor(&randn(&[3, 2, t, 5], 21)).unwrap();
         let w = Var::from_tensor(&randn(&[4, 3, kt, 1], 23)).unwrap();
         let proj = randn(&[4, 2, t / stride, 5], 22);

@@ -235,6 +235,9 @@ pub fn load_folder(
     let (train_dir, test_dir) = if dir.join("train").is_dir() {
         let t = dir.join("test");
         (dir.join("train"), t.is_dir().then_some(t))
+    } else if test_only && dir.join("test").is_dir() {
+        // A report on a folder with only test/ (e.g. `image synth --train-per-class 0`): all of it is test.
+        (dir.join("test"), Some(dir.join("test")))
     } else {
         (dir.to_path_buf(), None)
     };
@@ -309,4 +312,11 @@ pub fn load_folder(
         }
     }
     Ok(set)
+}
+
+/// For each class name in `from`, its index in `to`; `None` if some name is not in `to`.
+pub fn class_map(from: &[String], to: &[String]) -> Option<Vec<usize>> {
+    from.iter()
+        .map(|c| to.iter().position(|t| t == c))
+        .collect()
 }

@@ -7,7 +7,7 @@ use crate::cam::skeleton::{argmax, ClassChoice};
 use crate::cli::image::{ImageCamArgs, ImageDataArgs, ImageEvalArgs, ImageSynthArgs, ImportArgs};
 use crate::config::{ImageFormat, ImageTrainConfig};
 use crate::data::augment::{batch_tensor, eval_view, Jitter};
-use crate::data::images::{decode, ImageItem, ImageSet};
+use crate::data::images::{class_map, decode, ImageItem, ImageSet};
 use crate::data::synth_images::{generate, SynthImageConfig};
 use crate::models::{Ctx, ResnetConfig};
 use crate::plot::overlay::{blend, caption, heatmap_image, save_png};
@@ -27,13 +27,18 @@ pub fn report_images(model: &ImageModel, data: &ImageDataArgs) -> Result<Vec<Ima
         data.apply(&mut cfg);
     }
     let set: ImageSet = load_images(&cfg, true)?;
-    if set.classes != model.run.classes {
-        return Err(Error::usage(format!(
-            "the pictures have classes {:?}, the model {:?}",
+    // Folder classes come sorted by name; labels are mapped onto the model's order by name.
+    let index = class_map(&set.classes, &model.run.classes).ok_or_else(|| {
+        Error::usage(format!(
+            "the pictures have classes {:?}, the model {:?}: every picture class must be one of the model's",
             set.classes, model.run.classes
-        )));
+        ))
+    })?;
+    let mut items = set.test;
+    for it in &mut items {
+        it.label = index[it.label];
     }
-    Ok(set.test)
+    Ok(items)
 }
 
 pub fn eval(a: &ImageEvalArgs) -> Result<()> {

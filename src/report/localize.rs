@@ -117,7 +117,8 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
             sc.iou50.push(good);
             // Baseline: the whole picture as the box (what a map that is flat or everywhere high gives).
             let whole = [0.0, 0.0, w as f32, h as f32];
-            sc.whole_iou50.push(boxes.iter().any(|b| iou(&whole, b) >= 0.5));
+            sc.whole_iou50
+                .push(boxes.iter().any(|b| iou(&whole, b) >= 0.5));
             sc.top1_loc.push(good && pred.class == item.label);
             if examples.len() < 8 {
                 let mut img = blend(&item.image, &minmax2(&up).0, 0.5);
