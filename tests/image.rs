@@ -443,3 +443,12 @@ fn corrupt_pictures_are_named_and_skipped_only_when_asked() {
         .failure();
     assert!(no_panic(&named).contains("CLASS.N.jpg"));
 }
+
+#[test]
+fn the_shipped_localisation_config_is_valid() {
+    // data/configs/synthetic_localize.json is the README's localisation recipe: it must keep parsing.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/configs/synthetic_localize.json");
+    let cfg: skelcam::config::ImageTrainConfig = skelcam::io::read_json(&path).unwrap();
+    cfg.validate().unwrap();
+    assert_eq!((cfg.size, cfg.synthetic.side), (256, 256));
+}
