@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 mod common;
-use common::skelcam;
+use common::{json_stdout, skelcam};
 
 /// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows).
 fn run_dir() -> &'static Path {
@@ -318,19 +318,18 @@ fn cam_command_writes_every_file_with_the_documented_schema() {
 
 #[test]
 fn faithfulness_and_summary_commands() {
-    let out = skelcam()
-        .args([
-            "skeleton",
-            "faithfulness",
-            "--json",
-            "--limit",
-            "6",
-            "--run",
-        ])
-        .arg(run_dir())
-        .assert()
-        .success();
-    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = json_stdout(
+        skelcam()
+            .args([
+                "skeleton",
+                "faithfulness",
+                "--json",
+                "--limit",
+                "6",
+                "--run",
+            ])
+            .arg(run_dir()),
+    );
     for k in [
         "deletion_auc",
         "random_deletion_auc",
@@ -386,12 +385,11 @@ fn cam_finds_the_moving_joints_of_synthetic_actions_and_beats_a_random_ranking()
         .arg(&run)
         .assert()
         .success();
-    let out = skelcam()
-        .args(["skeleton", "faithfulness", "--json", "--run"])
-        .arg(&run)
-        .assert()
-        .success();
-    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = json_stdout(
+        skelcam()
+            .args(["skeleton", "faithfulness", "--json", "--run"])
+            .arg(&run),
+    );
     let f = |k: &str| v[k].as_f64().unwrap();
     assert!(f("topk_hit_rate") >= 0.9, "{v}");
     assert!(f("deletion_auc") < f("random_deletion_auc") - 0.05, "{v}");

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 mod common;
-use common::{json, skelcam, train_tiny as train};
+use common::{json, json_stdout, skelcam, train_tiny as train};
 
 #[test]
 fn train_writes_the_run_directory_contract_and_refuses_to_overwrite() {
@@ -145,12 +145,11 @@ fn eval_and_info_print_json() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     train(&run, &["--epochs", "1"]).success();
-    let out = skelcam()
-        .args(["skeleton", "eval", "--json", "--run"])
-        .arg(&run)
-        .assert()
-        .success();
-    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = json_stdout(
+        skelcam()
+            .args(["skeleton", "eval", "--json", "--run"])
+            .arg(&run),
+    );
     for k in ["top1", "top5", "per_class", "confusion"] {
         assert!(v.get(k).is_some(), "{k}");
     }
@@ -158,21 +157,17 @@ fn eval_and_info_print_json() {
     // The same numbers as training's final evaluation.
     assert_eq!(v["top1"], json(&run.join("metrics.json"))["test_top1"]);
 
-    let out = skelcam()
-        .args([
-            "skeleton",
-            "info",
-            "--model",
-            "stgcn",
-            "--layout",
-            "ntu25",
-            "--classes",
-            "60",
-            "--json",
-        ])
-        .assert()
-        .success();
-    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = json_stdout(skelcam().args([
+        "skeleton",
+        "info",
+        "--model",
+        "stgcn",
+        "--layout",
+        "ntu25",
+        "--classes",
+        "60",
+        "--json",
+    ]));
     assert_eq!(v["params"], 3_098_832);
 
     // Evaluating on data with another layout is refused clearly.

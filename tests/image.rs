@@ -3,7 +3,7 @@
 //! state dict, localisation output, and corrupt folders that never panic.
 
 mod common;
-use common::{json, skelcam};
+use common::{json, json_stdout, skelcam};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -99,12 +99,7 @@ fn image_run_directory_seeds_are_bit_identical_and_resume_is_exact() {
     assert_eq!(m["test_top1"], mb["test_top1"]);
     assert_eq!(m["confusion"], mb["confusion"]);
     // eval reproduces the test accuracy.
-    let out = skelcam()
-        .args(["image", "eval", "--json", "--run"])
-        .arg(&a)
-        .output()
-        .unwrap();
-    let ev: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ev = json_stdout(skelcam().args(["image", "eval", "--json", "--run"]).arg(&a));
     assert_eq!(ev["top1"], m["test_top1"]);
 }
 
@@ -279,17 +274,14 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     train(&tiny_config(dir.path()), &run, &["--epochs", "1"]).success();
-    let out = skelcam()
-        .args(["image", "localize", "--json", "--limit", "4", "--run"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let localize = |extra: &[&str]| {
+        let mut c = skelcam();
+        c.args(["image", "localize", "--json", "--run"])
+            .arg(&run)
+            .args(extra);
+        c
+    };
+    let r = json_stdout(&mut localize(&["--limit", "4"]));
     for k in [
         "pointing_game",
         "box_iou50_rate",
@@ -307,42 +299,17 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
     assert_eq!(r["samples"], 4);
     // A folder with only test/ (boxes.json inside) is all test pictures, not a validation split of them.
     let pics = synth_pictures(dir.path(), "64", "0");
-    let out = skelcam()
-        .args(["image", "localize", "--json", "--run"])
-        .arg(&run)
-        .arg("--data")
-        .arg(&pics)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = json_stdout(localize(&["--data"]).arg(&pics));
     assert_eq!(
         (r["samples"].as_u64(), r["with_boxes"].as_u64()),
         (Some(2), Some(2))
     );
     // A larger side is used and reported; a side that is not a multiple of 32 is refused by name.
-    let at = |side: &str| {
-        skelcam()
-            .args([
-                "image", "localize", "--json", "--limit", "2", "--size", side, "--run",
-            ])
-            .arg(&run)
-            .output()
-            .unwrap()
-    };
-    let big = at("96");
-    assert!(
-        big.status.success(),
-        "{}",
-        String::from_utf8_lossy(&big.stderr)
-    );
-    let r: Value = serde_json::from_slice(&big.stdout).unwrap();
+    let r = json_stdout(&mut localize(&["--limit", "2", "--size", "96"]));
     assert_eq!(r["size"], 96);
-    let bad = at("100");
+    let bad = localize(&["--limit", "2", "--size", "100"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("--size must be a multiple of 32"), "{err}");

@@ -3,7 +3,7 @@
 
 mod common;
 use candle_core::{Device, Tensor};
-use common::skelcam;
+use common::{json_stdout, skelcam};
 use serde_json::Value;
 use skelcam::data::perturb::{apply, centred_frames, Perturbation};
 use skelcam::data::Layout;
@@ -111,19 +111,18 @@ fn eval_occlude_and_robustness_commands() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     common::train_tiny(&run, &["--epochs", "2"]).success();
-    let out = skelcam()
-        .args([
-            "skeleton",
-            "eval",
-            "--json",
-            "--occlude",
-            "part:legs",
-            "--run",
-        ])
-        .arg(&run)
-        .assert()
-        .success();
-    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = json_stdout(
+        skelcam()
+            .args([
+                "skeleton",
+                "eval",
+                "--json",
+                "--occlude",
+                "part:legs",
+                "--run",
+            ])
+            .arg(&run),
+    );
     assert_eq!(v["perturbation"], "part:legs");
     let bad = skelcam()
         .args(["skeleton", "eval", "--occlude", "part:tail", "--run"])

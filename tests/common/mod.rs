@@ -70,3 +70,9 @@ pub fn grads_of(
 ) -> candle_core::backprop::GradStore {
     (t * proj).unwrap().sum_all().unwrap().backward().unwrap()
 }
+
+/// Run `cmd`, require success (stderr is shown otherwise) and parse its stdout as one JSON value.
+pub fn json_stdout(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
