@@ -8,8 +8,15 @@ use rayon::prelude::*;
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 14;
 
-/// f(a_i, b_i) for two same-length slices, in parallel chunks.
-fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+/// The forward of an elementwise two-input op: f(a_i, b_i) over two contiguous same-shape f32 storages,
+/// in parallel chunks, shaped as the first.
+fn zip_map(
+    op: &str,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Result<(CpuStorage, Shape)> {
+    let (a, b) = (contiguous_f32(s1, l1, op)?, contiguous_f32(s2, l2, op)?);
     let mut out = vec![0f32; a.len()];
     out.par_chunks_mut(CHUNK)
         .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
@@ -18,7 +25,7 @@ fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32>
                 *o = f(a, b);
             }
         });
-    out
+    Ok((CpuStorage::F32(out), l1.shape().clone()))
 }
 
 struct AddRelu;
@@ -38,12 +45,7 @@ impl CustomOp2 for AddRelu {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (a, b) = (
-            contiguous_f32(s1, l1, "add-relu")?,
-            contiguous_f32(s2, l2, "add-relu")?,
-        );
-        let y = zip_map(a, b, |a, b| (a + b).max(0.0));
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
+        zip_map(self.name(), (s1, l1), (s2, l2), |a, b| (a + b).max(0.0))
     }
 
     fn bwd(
@@ -73,12 +75,13 @@ impl CustomOp2 for ReluMask {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, y) = (
-            contiguous_f32(s1, l1, "relu-mask")?,
-            contiguous_f32(s2, l2, "relu-mask")?,
-        );
-        let out = zip_map(g, y, |g, y| if y > 0.0 { g } else { 0.0 });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        zip_map(self.name(), (s1, l1), (s2, l2), |g, y| {
+            if y > 0.0 {
+                g
+            } else {
+                0.0
+            }
+        })
     }
 }
 
