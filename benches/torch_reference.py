@@ -188,8 +188,22 @@ def worker(case, batch, iters, threads):
 
 
 def run_json(cmd, env=None):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    """The JSON lines a command prints; None (and its stderr shown) when it fails."""
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not rows:
+        print(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
+        return None
+    return rows
+
+
+def describe_machine(threads):
+    """One line on stderr: CPU model, CPUs this process may use, PyTorch version and its thread count."""
+    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                  if l.startswith("model name")), "unknown CPU")
+    probe = "import torch; torch.set_num_threads(%d); print(torch.__version__, torch.get_num_threads())" % threads
+    torch = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+    print(f"# {model}; CPUs allowed {sorted(os.sched_getaffinity(0))}; torch {torch}", file=sys.stderr, flush=True)
 
 
 def main():
@@ -203,14 +217,22 @@ def main():
     a = ap.parse_args()
     if a.worker:
         return worker(a.worker, a.batch, a.iters, a.threads)
-    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), SKELCAM_QUIET="1")
-    for case in a.cases.split(","):
-        if case not in CASES:
-            sys.exit(f"unknown case {case}; cases: {', '.join(CASES)}")
+    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads), SKELCAM_QUIET="1")
+    cases = a.cases.split(",")
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        sys.exit(f"unknown case {', '.join(unknown)}; cases: {', '.join(CASES)}")
+    describe_machine(a.threads)
+    failed = 0
+    for case in cases:
         ours = run_json([a.skelcam, "bench", "--json", "--cases", case, "--batch", str(a.batch),
-                         "--iters", str(a.iters)], env)[0]
+                         "--iters", str(a.iters)], env)
         ref = run_json([sys.executable, __file__, "--worker", case, "--batch", str(a.batch),
-                        "--iters", str(a.iters), "--threads", str(a.threads)])[0]
+                        "--iters", str(a.iters), "--threads", str(a.threads)], env)
+        if ours is None or ref is None:
+            failed += 1
+            continue
+        ours, ref = ours[0], ref[0]
         print(json.dumps({
             "case": case,
             "skelcam_per_sec": round(ours["samples_per_sec"], 3),
@@ -220,6 +242,7 @@ def main():
             "skelcam_peak_rss_mib": ours["peak_rss_mib"],
             "torch_peak_rss_mib": round(ref["torch_peak_rss_mib"], 1),
         }), flush=True)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
