@@ -1,11 +1,15 @@
-//! The 2-D kernels (im2col convolution, padded max-pool) against candle's reference ops on random shapes,
+//! The 2-D kernels (im2col convolution with and without bias, padded max-pool) and bit-mask dropout against candle's reference ops on random shapes,
 //! forward and backward, and against finite differences.
 
 mod common;
 use common::{grads_of, max_abs_diff, randn};
 
 use candle_core::{DType, Device, Tensor, Var};
-use skelcam::models::kernels::{conv2d_cf, max_pool2d};
+use skelcam::models::kernels::{conv2d_cf, conv2d_cf_bias, dropout_bits, max_pool2d};
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
 
 fn scale(t: &Tensor) -> f32 {
     let v: Vec<f32> = t.abs().unwrap().flatten_all().unwrap().to_vec1().unwrap();
@@ -53,6 +57,40 @@ fn conv2d_kernel_matches_candle_conv2d_forward_and_both_gradients() {
             );
         }
     }
+}
+
+#[test]
+fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
+    // (cin, cout, (kh, kw), stride, pad, h, w): square kernels, a 1x1, and the ST-GCN's (9x1) temporal
+    // conv with stride (2, 1) and padding (4, 0).
+    let cases = [
+        (3, 4, (3, 3), (1, 1), (1, 1), 7, 6),
+        (4, 6, (1, 1), (1, 1), (0, 0), 5, 4),
+        (5, 3, (9, 1), (2, 1), (4, 0), 12, 5),
+    ];
+    for (i, &(cin, cout, (kh, kw), s, p, h, w)) in cases.iter().enumerate() {
+        let x = Var::from_tensor(&randn(&[cin, 2, h, w], 40 + i as u64)).unwrap();
+        let wt = Var::from_tensor(&randn(&[cout, cin, kh, kw], 50 + i as u64)).unwrap();
+        let b = Var::from_tensor(&randn(&[cout], 60 + i as u64)).unwrap();
+        let ours = conv2d_cf_bias(x.as_tensor(), wt.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+        let reference = skelcam::models::kernels::conv2d_cf_reference(x.as_tensor(), wt.as_tensor(), s, p)
+            .unwrap()
+            .broadcast_add(&b.as_tensor().reshape((cout, 1, 1, 1)).unwrap())
+            .unwrap();
+        assert_eq!(ours.dims(), reference.dims(), "case {i}");
+        assert!(max_abs_diff(&ours, &reference) < 1e-5 * scale(&reference), "forward, case {i}");
+        let proj = randn(reference.dims(), 70 + i as u64);
+        let (g_our, g_ref) = (grads_of(ours, &proj), grads_of(reference, &proj));
+        for (name, v) in [("input", &x), ("weight", &wt), ("bias", &b)] {
+            let (a, r) = (g_our.get(v).unwrap(), g_ref.get(v).unwrap());
+            assert!(max_abs_diff(a, r) < 1e-4 * scale(r), "{name} gradient, case {i}");
+        }
+    }
+    let x = randn(&[3, 1, 4, 4], 1);
+    let e = conv2d_cf_bias(&x, &randn(&[2, 3, 1, 1], 2), Some(&randn(&[3], 3)), (1, 1), (0, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bias"), "{e}");
 }
 
 #[test]
@@ -290,4 +328,44 @@ fn add_relu_matches_candle_ops_forward_and_gradients() {
     }
     let e = add_relu(a.as_tensor(), &randn(&[3, 4, 5, 5], 64)).unwrap_err();
     assert!(e.to_string().contains("differ"), "{e}");
+}
+
+#[test]
+fn dropout_bits_scales_the_kept_elements_drops_the_share_asked_for_and_routes_gradients_alike() {
+    let n = 200_000;
+    let x = Var::from_tensor(&randn(&[4, n / 4], 5)).unwrap();
+    for (p, seed) in [(0.5f32, 11u64), (0.2, 12)] {
+        let y = dropout_bits(x.as_tensor(), p, seed).unwrap();
+        let (xv, yv) = (flat(x.as_tensor()), flat(&y));
+        let scale = 1.0 / (1.0 - p);
+        let dropped = yv.iter().filter(|&&v| v == 0.0).count() as f32 / n as f32;
+        assert!((dropped - p).abs() < 0.01, "p {p}: dropped {dropped}");
+        for (&a, &b) in xv.iter().zip(&yv) {
+            assert!(b == 0.0 || (b - a * scale).abs() <= 1e-6 * a.abs(), "{a} -> {b}");
+        }
+        // ∂/∂x Σ proj·y = proj · scale where kept, 0 where dropped.
+        let proj = randn(y.dims(), 6);
+        let g = grads_of(y.clone(), &proj);
+        let (gv, pv) = (flat(g.get(&x).unwrap()), flat(&proj));
+        for ((&g, &p), &yk) in gv.iter().zip(&pv).zip(&yv) {
+            let want = if yk == 0.0 { 0.0 } else { p * scale };
+            assert!((g - want).abs() <= 1e-6 * want.abs().max(1.0), "{g} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn dropout_bits_mask_follows_the_seed_not_the_thread_count() {
+    let x = randn(&[3, 70_001], 7);
+    let in_pool = |threads: usize, seed: u64| -> Vec<f32> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| flat(&dropout_bits(&x, 0.5, seed).unwrap()))
+    };
+    let one = in_pool(1, 3);
+    assert_eq!(one, in_pool(4, 3), "same seed, different thread counts");
+    assert_ne!(one, in_pool(1, 4), "different seeds gave the same mask");
+    for p in [0.0, 1.0, f32::NAN] {
+        let e = dropout_bits(&x, p, 1).unwrap_err().to_string();
+        assert!(e.contains("not in (0, 1)"), "{e}");
+    }
 }

@@ -132,12 +132,8 @@ impl Conv1x1 {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.rank() == 4 && super::fast_kernels() {
-            // The fused conv kernel: one node, no reshapes, output not zero-filled first.
-            let y = super::kernels::conv2d_cf(x, &self.weight, 1, 0)?;
-            return match &self.bias {
-                Some(b) => y.broadcast_add(&b.reshape((self.cout, 1, 1, 1))?),
-                None => Ok(y),
-            };
+            // The fused conv kernel: one node with the bias inside, no reshapes.
+            return super::kernels::conv2d_cf_bias(x, &self.weight, self.bias.as_ref(), (1, 1), (0, 0));
         }
         let mut dims = x.dims().to_vec();
         let cin = dims[0];
@@ -153,6 +149,8 @@ impl Conv1x1 {
 }
 
 /// Inverted dropout with a mask drawn from the context's seeded RNG; identity in eval mode or p = 0.
+/// The fast path is one node holding the mask as bits ([`super::kernels::dropout_bits`], seeded by one draw
+/// of the RNG); `SKELCAM_KERNELS=candle` multiplies by an f32 mask tensor drawn element by element.
 pub fn dropout(x: &Tensor, p: f32, ctx: &mut Ctx) -> Result<Tensor> {
     if !ctx.train || p <= 0.0 {
         return Ok(x.clone());
@@ -161,6 +159,12 @@ pub fn dropout(x: &Tensor, p: f32, ctx: &mut Ctx) -> Result<Tensor> {
         Some(r) => r,
         None => return Ok(x.clone()),
     };
+    if p >= 1.0 {
+        return x.zeros_like();
+    }
+    if super::fast_kernels() {
+        return super::kernels::dropout_bits(x, p, rand::Rng::next_u64(rng));
+    }
     use rand::RngExt;
     let keep = 1.0 / (1.0 - p);
     let mask: Vec<f32> = (0..x.elem_count())

@@ -161,11 +161,11 @@ pub fn graph_conv_reference(y: &Tensor, a: &Tensor) -> Result<Tensor> {
 }
 
 /// Temporal convolution (kt×1, zero padding (kt−1)/2, stride `stride`) of channel-first x (Cin, B, T, V)
-/// with a PyTorch-layout weight (Cout, Cin, kt, 1): the fused im2col GEMM kernel with a (stride, 1) step.
+/// with a PyTorch-layout weight (Cout, Cin, kt, 1): the fused im2col GEMM kernel with a (stride, 1) step,
+/// the bias added inside it.
 pub fn temporal_conv(x: &Tensor, weight: &Tensor, bias: &Tensor, stride: usize) -> Result<Tensor> {
-    let (cout, _, kt, _) = weight.dims4()?;
-    let z = super::kernels::conv2d_cf_hw(x, weight, (stride, 1), ((kt - 1) / 2, 0))?;
-    z.broadcast_add(&bias.reshape((cout, 1, 1, 1))?)
+    let kt = weight.dim(2)?;
+    super::kernels::conv2d_cf_bias(x, weight, Some(bias), (stride, 1), ((kt - 1) / 2, 0))
 }
 
 impl Block {

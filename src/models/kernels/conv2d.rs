@@ -4,11 +4,13 @@
 //! x[c, n, ho·sh + i − ph, wo·sw + j − pw] (zero outside). A conv is W (Co, C·kh·kw) · cols; its weight gradient
 //! is dY · colsᵀ and its input gradient col2im(Wᵀ · dY): three GEMMs, where candle's own conv2d backward runs a
 //! direct conv-transpose loop. [`conv2d_cf`] is one autograd node whose patches live in a reused scratch
-//! buffer. Separate H/W strides and paddings make the ST-GCN's (kt×1) temporal convolution the same kernel.
+//! buffer; [`conv2d_cf_bias`] adds a per-channel bias inside the same node (the GEMM accumulates onto the
+//! bias rows), so no second output-sized tensor is made and kept for the backward. Separate H/W strides and
+//! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel.
 
 use super::contiguous_f32;
 use super::matmul::{gemm_into, gemm_new, with_scratch, View};
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -198,6 +200,48 @@ impl Geometry2d {
     }
 }
 
+impl Conv2d {
+    /// y = W·im2col(x) (+ bias[co] on every output of channel co), as a (Co, N, Ho, Wo) storage.
+    fn run(
+        &self,
+        (xs, xl): (&CpuStorage, &Layout),
+        (ws, wl): (&CpuStorage, &Layout),
+        bias: Option<&[f32]>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.g;
+        let w = contiguous_f32(ws, wl, "conv2d")?;
+        let (k, p) = (g.patch_len(), g.out_len());
+        let x = contiguous_f32(xs, xl, "conv2d")?;
+        let y = match bias {
+            None => g.with_patches(x, |cols| {
+                gemm_new(self.co, p, k, View::rows(w, k), View::rows(cols, p))
+            }),
+            Some(b) => {
+                if b.len() != self.co {
+                    candle_core::bail!("conv2d: {} bias values for {} channels", b.len(), self.co);
+                }
+                let mut y = vec![0f32; self.co * p];
+                y.par_chunks_mut(p.max(1))
+                    .zip(b.par_iter())
+                    .for_each(|(row, &b)| row.fill(b));
+                g.with_patches(x, |cols| {
+                    gemm_into(&mut y, true, self.co, p, k, View::rows(w, k), View::rows(cols, p))
+                });
+                y
+            }
+        };
+        let (ho, wo) = g.out_hw();
+        Ok((CpuStorage::F32(y), Shape::from((self.co, g.n, ho, wo))))
+    }
+
+    /// ∂L/∂x and ∂L/∂W from ∂L/∂y.
+    fn grads(&self, x: &Tensor, w: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
+        let dx = dy.apply_op2_no_bwd(&w.detach(), &Conv2dGradInput(self.g))?;
+        let dw = dy.apply_op2_no_bwd(&x.detach(), &Conv2dGradWeight(self.g))?;
+        Ok((dx, dw))
+    }
+}
+
 impl CustomOp2 for Conv2d {
     fn name(&self) -> &'static str {
         "conv2d-gemm"
@@ -210,14 +254,7 @@ impl CustomOp2 for Conv2d {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = self.g;
-        let w = contiguous_f32(ws, wl, "conv2d")?;
-        let (k, p) = (g.patch_len(), g.out_len());
-        let y = g.with_patches(contiguous_f32(xs, xl, "conv2d")?, |cols| {
-            gemm_new(self.co, p, k, View::rows(w, k), View::rows(cols, p))
-        });
-        let (ho, wo) = g.out_hw();
-        Ok((CpuStorage::F32(y), Shape::from((self.co, g.n, ho, wo))))
+        self.run((xs, xl), (ws, wl), None)
     }
 
     fn bwd(
@@ -227,10 +264,42 @@ impl CustomOp2 for Conv2d {
         _y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dy = dy.detach().contiguous()?;
-        let dx = dy.apply_op2_no_bwd(&w.detach(), &Conv2dGradInput(self.g))?;
-        let dw = dy.apply_op2_no_bwd(&x.detach(), &Conv2dGradWeight(self.g))?;
+        let (dx, dw) = self.grads(x, w, &dy.detach().contiguous()?)?;
         Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// The same node with a bias (arguments: x, W, b); ∂L/∂b is ∂L/∂y summed over (N, Ho, Wo).
+impl CustomOp3 for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d-gemm-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let b = contiguous_f32(bs, bl, "conv2d bias")?;
+        self.run((xs, xl), (ws, wl), Some(b))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.detach().contiguous()?;
+        let (dx, dw) = self.grads(x, w, &dy)?;
+        let db = dy.reshape((self.co, ()))?.sum(1)?;
+        Ok((Some(dx), Some(dw), Some(db)))
     }
 }
 
@@ -290,7 +359,7 @@ impl CustomOp2 for Conv2dGradInput {
 /// Convolution of channel-first x (C, N, H, W) with a PyTorch-layout weight (Co, C, kh, kw), no bias:
 /// (Co, N, Ho, Wo), one fused GEMM node ([`Conv2d`]). `SKELCAM_KERNELS=candle` uses candle's conv2d.
 pub fn conv2d_cf(x: &Tensor, weight: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
-    conv2d_cf_hw(x, weight, (stride, stride), (pad, pad))
+    conv2d_cf_bias(x, weight, None, (stride, stride), (pad, pad))
 }
 
 /// [`conv2d_cf`] with separate (H, W) strides and paddings, e.g. a (kt×1) temporal convolution over
@@ -301,17 +370,40 @@ pub fn conv2d_cf_hw(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Result<Tensor> {
+    conv2d_cf_bias(x, weight, None, stride, pad)
+}
+
+/// [`conv2d_cf_hw`] plus an optional per-output-channel bias (Co,), added inside the same node.
+pub fn conv2d_cf_bias(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Result<Tensor> {
     let (co, ci, kh, kw) = weight.dims4()?;
     let c = x.dim(0)?;
     if c != ci {
         candle_core::bail!("conv2d: input has {c} channels, the weight expects {ci}");
     }
+    if let Some(b) = bias {
+        if b.dims() != [co] {
+            candle_core::bail!("conv2d: bias of shape {:?} for {co} output channels", b.dims());
+        }
+    }
     let g = geometry(x, (kh, kw), stride, pad)?;
     if !crate::models::fast_kernels() {
-        return conv2d_cf_reference(x, weight, stride, pad);
+        let y = conv2d_cf_reference(x, weight, stride, pad)?;
+        return match bias {
+            Some(b) => y.broadcast_add(&b.reshape((co, 1, 1, 1))?),
+            None => Ok(y),
+        };
     }
-    x.contiguous()?
-        .apply_op2(&weight.contiguous()?, Conv2d { g, co })
+    let (x, weight) = (x.contiguous()?, weight.contiguous()?);
+    match bias {
+        None => x.apply_op2(&weight, Conv2d { g, co }),
+        Some(b) => x.apply_op3(&weight, &b.contiguous()?, Conv2d { g, co }),
+    }
 }
 
 /// candle's own ops in (N, C, H, W) (conv2d has one stride/padding for both axes, so an asymmetric

@@ -1,0 +1,86 @@
+//! Inverted dropout as one node that holds its keep-mask as bits (1 bit per element where a mask tensor
+//! costs 32), drawn in parallel: chunk i of the mask comes from generator (seed, i), with the seed one
+//! draw of the caller's RNG, so the mask depends on the run's seed and not on the thread count.
+
+use super::contiguous_f32;
+use crate::rng::rng_for;
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use rand::Rng;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Mask words per parallel work item (65,536 elements).
+const WORDS: usize = 1 << 10;
+
+/// y = x · scale where the mask bit is set, 0 elsewhere. The same map is its own backward (∂L/∂x =
+/// ∂L/∂y · scale · bit), so the node applies itself to the incoming gradient.
+struct Dropout {
+    bits: Arc<Vec<u64>>,
+    len: usize,
+    scale: f32,
+}
+
+impl Dropout {
+    /// Each element is dropped with probability `p` (to 2⁻³² resolution): two 32-bit decisions per 64-bit draw.
+    fn draw(len: usize, p: f32, seed: u64) -> Dropout {
+        let threshold = (p as f64 * 4_294_967_296.0).round() as u64;
+        let mut bits = vec![0u64; len.div_ceil(64)];
+        bits.par_chunks_mut(WORDS)
+            .enumerate()
+            .for_each(|(chunk, words)| {
+                let mut rng = rng_for(seed, chunk as u64);
+                for word in words {
+                    let mut w = 0u64;
+                    for pair in 0..32 {
+                        let r = rng.next_u64();
+                        w |= u64::from((r & 0xFFFF_FFFF) >= threshold) << (2 * pair);
+                        w |= u64::from((r >> 32) >= threshold) << (2 * pair + 1);
+                    }
+                    *word = w;
+                }
+            });
+        Dropout {
+            bits: Arc::new(bits),
+            len,
+            scale: 1.0 / (1.0 - p),
+        }
+    }
+}
+
+impl CustomOp1 for Dropout {
+    fn name(&self) -> &'static str {
+        "dropout-bits"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s, l, "dropout")?;
+        if x.len() != self.len {
+            candle_core::bail!("dropout: mask for {} elements applied to {}", self.len, x.len());
+        }
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(64 * WORDS)
+            .zip(x.par_chunks(64 * WORDS).zip(self.bits.par_chunks(WORDS)))
+            .for_each(|(o, (x, words))| {
+                for ((o, x), &w) in o.chunks_mut(64).zip(x.chunks(64)).zip(words) {
+                    for (j, (o, &x)) in o.iter_mut().zip(x).enumerate() {
+                        *o = x * (self.scale * ((w >> j) & 1) as f32);
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(dy.detach().contiguous()?.apply_op1_no_bwd(self)?))
+    }
+}
+
+/// Inverted dropout of a contiguous-or-not f32 tensor with drop probability `p` in (0, 1), the mask drawn
+/// from generators seeded by `seed` (one node; its mask costs len/8 bytes).
+pub fn dropout_bits(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    if !(p > 0.0 && p < 1.0) {
+        candle_core::bail!("dropout: probability {p} is not in (0, 1)");
+    }
+    let op = Dropout::draw(x.elem_count(), p, seed);
+    x.contiguous()?.apply_op1(op)
+}
