@@ -130,6 +130,11 @@ impl Conv1x1 {
         Ok(Conv1x1 { weight, bias, cout })
     }
 
+    /// The weight (Cout, Cin, 1, 1) and the bias, if any.
+    pub fn params(&self) -> (&Tensor, Option<&Tensor>) {
+        (&self.weight, self.bias.as_ref())
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.rank() == 4 && super::fast_kernels() {
             // The fused conv kernel: one node with the bias inside, no reshapes.

@@ -170,8 +170,15 @@ pub fn temporal_conv(x: &Tensor, weight: &Tensor, bias: &Tensor, stride: usize) 
 
 impl Block {
     fn forward(&self, x: &Tensor, a: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
-        // Spatial graph conv: 1×1 conv to K·Cout channels, then Σ_k (·) @ (A_k ⊙ E_k) over joints.
-        let y = graph_conv(&self.gcn.forward(x)?, &(a * &self.importance)?)?;
+        // Spatial graph conv: 1×1 conv to K·Cout channels, then Σ_k (·) @ (A_k ⊙ E_k) over joints; the fast
+        // path is one node that keeps no K·Cout-channel tensor (kernels::spatial_gcn).
+        let a = (a * &self.importance)?;
+        let y = match self.gcn.params() {
+            (w, Some(b)) if crate::models::fast_kernels() => {
+                super::kernels::spatial_gcn(x, w, b, &a)?
+            }
+            _ => graph_conv(&self.gcn.forward(x)?, &a)?,
+        };
         // Temporal conv: BN → ReLU → (kt×1, stride) conv as one GEMM over the unfolded taps → BN → dropout.
         let h = self.bn1.forward_relu(&y, ctx)?;
         let z = temporal_conv(&h, &self.tcn, &self.tcn_bias, self.stride)?;

@@ -9,7 +9,7 @@
 //! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel.
 
 use super::contiguous_f32;
-use super::matmul::{gemm_into, gemm_new, with_scratch, View};
+use super::matmul::{gemm_into, gemm_new, repeated_rows, with_scratch, View};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -220,10 +220,7 @@ impl Conv2d {
                 if b.len() != self.co {
                     candle_core::bail!("conv2d: {} bias values for {} channels", b.len(), self.co);
                 }
-                let mut y = vec![0f32; self.co * p];
-                y.par_chunks_mut(p.max(1))
-                    .zip(b.par_iter())
-                    .for_each(|(row, &b)| row.fill(b));
+                let mut y = repeated_rows(self.co, p, |r| vec![b[r]]);
                 g.with_patches(x, |cols| {
                     gemm_into(&mut y, true, self.co, p, k, View::rows(w, k), View::rows(cols, p))
                 });

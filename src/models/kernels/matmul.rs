@@ -57,6 +57,31 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
     out
 }
 
+/// A (rows × cols) row-major buffer whose row r is `row(r)` repeated (cols / pattern length) times, written
+/// once in parallel without zero-filling first (the starting value of a GEMM that accumulates onto a bias).
+pub(crate) fn repeated_rows(
+    rows: usize,
+    cols: usize,
+    row: impl Fn(usize) -> Vec<f32> + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out: Vec<f32> = Vec::with_capacity(rows * cols);
+    out.spare_capacity_mut()[..rows * cols]
+        .par_chunks_mut(cols.max(1))
+        .enumerate()
+        .for_each(|(r, dst)| {
+            let pattern = row(r);
+            assert!(!pattern.is_empty() && cols % pattern.len() == 0, "row pattern does not tile");
+            for (d, &v) in dst.iter_mut().zip(pattern.iter().cycle()) {
+                d.write(v);
+            }
+        });
+    // SAFETY: the chunks cover all rows·cols slots and each was written above (zip stops at dst's end,
+    // and the cycled pattern never ends first).
+    unsafe { out.set_len(rows * cols) };
+    out
+}
+
 fn parallelism() -> gemm::Parallelism {
     match rayon::current_num_threads() {
         0 | 1 => gemm::Parallelism::None,

@@ -4,6 +4,7 @@
 pub mod batchnorm;
 pub mod conv2d;
 pub mod dropout;
+pub mod gcn;
 pub mod graph;
 pub(crate) mod matmul;
 pub mod maxpool;
@@ -12,6 +13,7 @@ pub mod residual;
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};
 pub use dropout::dropout_bits;
+pub use gcn::spatial_gcn;
 pub use graph::graph_conv;
 pub use maxpool::max_pool2d;
 pub use residual::add_relu;
@@ -27,5 +29,14 @@ pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Res
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&data[a..b]),
         None => candle_core::bail!("{op} needs a contiguous input"),
+    }
+}
+
+/// The f32 slice behind a contiguous CPU tensor's storage (from `Tensor::storage_and_layout`), or an error
+/// naming the op.
+pub(crate) fn cpu_f32<'a>(s: &'a candle_core::Storage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    match s {
+        candle_core::Storage::Cpu(cs) => contiguous_f32(cs, l, op),
+        _ => candle_core::bail!("{op} runs on the CPU only"),
     }
 }

@@ -1,0 +1,228 @@
+//! The ST-GCN spatial unit (1×1 conv to K·Cout channels, then the K adjacency products) as one node that
+//! keeps no K·Cout-channel tensor for the backward.
+//!
+//! The official order is c = W·x + b, out = Σ_k c_k·A_k. By linearity the same out is
+//! Σ_k W_k·(x·A_k) + Σ_k b_k ⊗ s_k with s_k = the column sums of A_k: the graph products run on the Cin
+//! input channels (u = [x·A_1; …; x·A_K], a (K·Cin) × (B·T·V) matrix), then one GEMM with W'
+//! (Cout × K·Cin, W'[co, k·Cin + ci] = W[k·Cout + co, ci]) accumulates onto the bias rows. The node keeps
+//! only its inputs; the backward recomputes u (K products over V joints, a few % of a block's work):
+//!   ∂W' = ∂y·uᵀ,  ∂u = W'ᵀ·∂y,  ∂x = Σ_k ∂u_k·A_kᵀ,  ∂A_k = xᵀ·∂u_k + 1 ⊗ (b_kᵀ·g),  ∂b_k = g·s_k,
+//! with g (Cout × V) = ∂y summed over (B, T).
+
+use super::matmul::{gemm_into, gemm_new, repeated_rows, with_scratch, View};
+use super::{contiguous_f32, cpu_f32};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+#[derive(Clone, Copy)]
+struct Dims {
+    k: usize,
+    cin: usize,
+    cout: usize,
+    /// B·T: rows of one channel
+    rows: usize,
+    v: usize,
+}
+
+impl Dims {
+    fn plane(&self) -> usize {
+        self.rows * self.v
+    }
+    fn weights(&self) -> usize {
+        self.k * self.cout * self.cin
+    }
+
+    /// W' (Cout × K·Cin) from the conv weight (K·Cout, Cin).
+    fn packed_weight(&self, w: &[f32]) -> Vec<f32> {
+        let Dims { k, cin, cout, .. } = *self;
+        let mut wp = vec![0f32; cout * k * cin];
+        for kk in 0..k {
+            for co in 0..cout {
+                let src = &w[(kk * cout + co) * cin..][..cin];
+                wp[co * k * cin + kk * cin..][..cin].copy_from_slice(src);
+            }
+        }
+        wp
+    }
+
+    /// Column sums s_k[w] = Σ_v A_k[v, w], (K × V).
+    fn col_sums(&self, a: &[f32]) -> Vec<f32> {
+        let v = self.v;
+        let mut s = vec![0f32; self.k * v];
+        for (kk, s_k) in s.chunks_mut(v).enumerate() {
+            for row in a[kk * v * v..][..v * v].chunks(v) {
+                for (s, &x) in s_k.iter_mut().zip(row) {
+                    *s += x;
+                }
+            }
+        }
+        s
+    }
+
+    /// u = [x·A_1; …; x·A_K] into `u` ((K·Cin) × (B·T·V)); every element written.
+    fn graph_products(&self, x: &[f32], a: &[f32], u: &mut [f32]) {
+        let (v, n) = (self.v, self.cin * self.plane());
+        for (kk, u_k) in u.chunks_mut(n).enumerate() {
+            let adj = View::rows(&a[kk * v * v..][..v * v], v);
+            gemm_into(u_k, false, self.cin * self.rows, v, v, View::rows(x, v), adj);
+        }
+    }
+}
+
+struct SpatialGcn(Dims);
+
+impl CustomOp3 for SpatialGcn {
+    fn name(&self) -> &'static str {
+        "spatial-gcn"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        as_: &CpuStorage,
+        al: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = self.0;
+        let x = contiguous_f32(xs, xl, "spatial gcn")?;
+        let wb = contiguous_f32(ws, wl, "spatial gcn")?;
+        let a = contiguous_f32(as_, al, "spatial gcn")?;
+        let (w, b) = wb.split_at(d.weights());
+        let (plane, s) = (d.plane(), d.col_sums(a));
+        // Bias rows: y[co, r, w] starts at Σ_k b_k[co]·s_k[w] for every r.
+        let mut y = repeated_rows(d.cout, plane, |co| {
+            (0..d.v)
+                .map(|j| (0..d.k).map(|kk| b[kk * d.cout + co] * s[kk * d.v + j]).sum())
+                .collect()
+        });
+        let wp = d.packed_weight(w);
+        let kc = d.k * d.cin;
+        with_scratch(kc * plane, |u| {
+            d.graph_products(x, a, u);
+            gemm_into(&mut y, true, d.cout, plane, kc, View::rows(&wp, kc), View::rows(u, plane));
+        });
+        Ok((CpuStorage::F32(y), Shape::from((d.cout, d.rows, d.v))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        wb: &Tensor,
+        a: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = self.0;
+        let dy = dy.detach().contiguous()?;
+        let op = "spatial gcn backward";
+        let guards = [x, wb, a, &dy].map(|t| t.storage_and_layout());
+        let [x_, wb_, a_, dy_] = [0, 1, 2, 3].map(|i| cpu_f32(&guards[i].0, guards[i].1, op));
+        let (dx, dwb, da) = backward(d, x_?, wb_?, a_?, dy_?);
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            Some(Tensor::from_vec(dwb, wb.shape(), dev)?),
+            Some(Tensor::from_vec(da, a.shape(), dev)?),
+        ))
+    }
+}
+
+/// (∂x, ∂[W; b], ∂A) from ∂y; see the module docs.
+fn backward(
+    d: Dims,
+    x: &[f32],
+    wb: &[f32],
+    a: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let Dims {
+        k,
+        cin,
+        cout,
+        rows,
+        v,
+    } = d;
+    let (plane, kc) = (d.plane(), k * cin);
+    let (w, b) = wb.split_at(d.weights());
+    // g[co, j] = Σ_r ∂y[co, r, j]
+    let g: Vec<f32> = dy
+        .par_chunks(plane.max(1))
+        .flat_map_iter(|row| {
+            let mut acc = vec![0f32; v];
+            for r in row.chunks(v) {
+                for (s, &x) in acc.iter_mut().zip(r) {
+                    *s += x;
+                }
+            }
+            acc
+        })
+        .collect();
+    let s = d.col_sums(a);
+    // ∂W' = ∂y·uᵀ (u recomputed), unpacked to the conv layout (K·Cout, Cin), then ∂b.
+    let dwp = with_scratch(kc * plane, |u| {
+        d.graph_products(x, a, u);
+        gemm_new(cout, kc, plane, View::rows(dy, plane), View::transposed(u, plane))
+    });
+    let mut dwb = vec![0f32; wb.len()];
+    for kk in 0..k {
+        for co in 0..cout {
+            dwb[(kk * cout + co) * cin..][..cin].copy_from_slice(&dwp[co * kc + kk * cin..][..cin]);
+            dwb[d.weights() + kk * cout + co] = (0..v).map(|j| g[co * v + j] * s[kk * v + j]).sum();
+        }
+    }
+    // ∂u = W'ᵀ·∂y, then ∂x and ∂A from it.
+    let wp = d.packed_weight(w);
+    let (dx, da) = with_scratch(kc * plane, |du| {
+        gemm_into(du, false, kc, plane, cout, View::transposed(&wp, kc), View::rows(dy, plane));
+        let n = cin * plane;
+        let mut dx = vec![0f32; n];
+        let mut da = vec![0f32; k * v * v];
+        for kk in 0..k {
+            let du_k = &du[kk * n..][..n];
+            let adj_t = View::transposed(&a[kk * v * v..][..v * v], v);
+            gemm_into(&mut dx, kk > 0, cin * rows, v, v, View::rows(du_k, v), adj_t);
+            let da_k = &mut da[kk * v * v..][..v * v];
+            gemm_into(da_k, false, v, v, cin * rows, View::transposed(x, v), View::rows(du_k, v));
+            // bias term: ∂A_k[i, j] += Σ_co b_k[co]·g[co, j], the same for every row i
+            let bias_row: Vec<f32> = (0..v)
+                .map(|j| (0..cout).map(|co| b[kk * cout + co] * g[co * v + j]).sum())
+                .collect();
+            for row in da_k.chunks_mut(v) {
+                for (t, &x) in row.iter_mut().zip(&bias_row) {
+                    *t += x;
+                }
+            }
+        }
+        (dx, da)
+    });
+    (dx, dwb, da)
+}
+
+/// out[co, b, t, j] = Σ_k Σ_v (W·x + bias)[k·Cout + co, b, t, v] · a[k, v, j] for x (Cin, B, T, V), a conv
+/// weight (K·Cout, Cin, 1, 1), its bias (K·Cout) and a (K, V, V): (Cout, B, T, V), one node.
+pub fn spatial_gcn(x: &Tensor, weight: &Tensor, bias: &Tensor, a: &Tensor) -> Result<Tensor> {
+    let (cin, bsz, t, v) = x.dims4()?;
+    let (kcout, wcin, _, _) = weight.dims4()?;
+    let (k, av, aw) = a.dims3()?;
+    if wcin != cin || k == 0 || kcout % k != 0 || av != v || aw != v || bias.dims() != [kcout] {
+        candle_core::bail!(
+            "spatial gcn: input ({cin}, {bsz}, {t}, {v}), weight {:?}, bias {:?} and adjacency {:?} do not fit",
+            weight.dims(),
+            bias.dims(),
+            a.dims()
+        );
+    }
+    let d = Dims {
+        k,
+        cin,
+        cout: kcout / k,
+        rows: bsz * t,
+        v,
+    };
+    let wb = Tensor::cat(&[&weight.flatten_all()?, bias], 0)?;
+    x.contiguous()?
+        .apply_op3(&wb, &a.contiguous()?, SpatialGcn(d))?
+        .reshape((d.cout, bsz, t, v))
+}
