@@ -369,3 +369,33 @@ fn dropout_bits_mask_follows_the_seed_not_the_thread_count() {
         assert!(e.contains("not in (0, 1)"), "{e}");
     }
 }
+
+#[test]
+fn batch_norm_with_dropout_in_one_node_equals_batch_norm_then_dropout() {
+    use skelcam::models::kernels::batchnorm::{batch_norm_train, batch_norm_train_dropout};
+    use skelcam::models::kernels::dropout::DropMask;
+    for relu in [false, true] {
+        let x = Var::from_tensor(&randn(&[5, 3, 40, 7], 81)).unwrap();
+        let w = Var::from_tensor(&randn(&[5], 82)).unwrap();
+        let b = Var::from_tensor(&randn(&[5], 83)).unwrap();
+        let (xt, wt, bt) = (x.as_tensor(), w.as_tensor(), b.as_tensor());
+        let mask = DropMask::draw(xt.elem_count(), 0.5, 9).unwrap();
+        let (fused, m1, v1) = batch_norm_train_dropout(xt, wt, bt, 1e-5, relu, Some(mask)).unwrap();
+        let (plain, m2, v2) = batch_norm_train(xt, wt, bt, 1e-5, relu).unwrap();
+        let separate = dropout_bits(&plain, 0.5, 9).unwrap();
+        assert_eq!(flat(&fused), flat(&separate), "forward, relu {relu}");
+        assert_eq!((m1, v1), (m2, v2), "batch statistics, relu {relu}");
+        let proj = randn(fused.dims(), 84);
+        let (g1, g2) = (grads_of(fused, &proj), grads_of(separate, &proj));
+        for (name, v) in [("input", &x), ("weight", &w), ("bias", &b)] {
+            let (a, r) = (g1.get(v).unwrap(), g2.get(v).unwrap());
+            assert!(max_abs_diff(a, r) < 1e-5 * scale(r), "{name} gradient, relu {relu}");
+        }
+    }
+    let x = randn(&[2, 10], 1);
+    let short = DropMask::draw(5, 0.5, 1).unwrap();
+    let e = batch_norm_train_dropout(&x, &randn(&[2], 2), &randn(&[2], 3), 1e-5, false, Some(short))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dropout mask"), "{e}");
+}

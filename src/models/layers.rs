@@ -44,7 +44,7 @@ impl Bn {
     /// The own kernels: fused batch statistics in training, the folded per-channel affine in eval.
     fn forward_kernel(&self, x: &Tensor, ctx: &Ctx, relu: bool) -> Result<Tensor> {
         if ctx.train {
-            self.forward_fused(x, relu)
+            self.forward_fused(x, relu, None)
         } else {
             self.forward_eval(x, relu)
         }
@@ -57,9 +57,34 @@ impl Bn {
         super::kernels::batchnorm::channel_affine(x, &scale, &shift, relu)
     }
 
-    fn forward_fused(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
-        let (y, mean, var) =
-            super::kernels::batch_norm_train(x, &self.weight, &self.bias, self.eps, relu)?;
+    /// Batch norm then dropout with probability `p` (as `dropout(&self.forward(x, ctx)?, p, ctx)`, the same
+    /// mask drawn from the same RNG); in training with the own kernels one node that keeps no
+    /// pre-dropout tensor.
+    pub fn forward_dropout(&self, x: &Tensor, p: f32, ctx: &mut Ctx) -> Result<Tensor> {
+        if !(super::fast_kernels() && ctx.train && p > 0.0 && p < 1.0) {
+            return dropout(&self.forward(x, ctx)?, p, ctx);
+        }
+        let Some(rng) = ctx.rng.as_deref_mut() else {
+            return self.forward(x, ctx);
+        };
+        let mask = super::kernels::dropout::DropMask::draw(x.elem_count(), p, rand::Rng::next_u64(rng))?;
+        self.forward_fused(x, false, Some(mask))
+    }
+
+    fn forward_fused(
+        &self,
+        x: &Tensor,
+        relu: bool,
+        mask: Option<super::kernels::dropout::DropMask>,
+    ) -> Result<Tensor> {
+        let (y, mean, var) = super::kernels::batchnorm::batch_norm_train_dropout(
+            x,
+            &self.weight,
+            &self.bias,
+            self.eps,
+            relu,
+            mask,
+        )?;
         let n = (x.elem_count() / x.dim(0)?) as f32;
         let m = self.momentum as f32;
         let unbias = n / (n - 1.0).max(1.0);

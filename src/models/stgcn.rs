@@ -5,7 +5,7 @@
 //! `...residual.0/1`, `edge_importance.i`, `fcn`). Internally activations are channel-first (C, N·M, T, V) so
 //! that every convolution is one GEMM: 1×1 convs directly, the temporal conv over its 9 unfolded taps.
 
-use super::layers::{dropout, mean_from, Bn, Conv1x1};
+use super::layers::{mean_from, Bn, Conv1x1};
 use super::Ctx;
 use crate::graph::{partitioned_adjacency, Partition};
 use candle_core::{DType, Device, Result, Tensor};
@@ -182,8 +182,7 @@ impl Block {
         // Temporal conv: BN → ReLU → (kt×1, stride) conv as one GEMM over the unfolded taps → BN → dropout.
         let h = self.bn1.forward_relu(&y, ctx)?;
         let z = temporal_conv(&h, &self.tcn, &self.tcn_bias, self.stride)?;
-        let z = self.bn2.forward(&z, ctx)?;
-        let z = dropout(&z, self.dropout, ctx)?;
+        let z = self.bn2.forward_dropout(&z, self.dropout, ctx)?;
         match &self.residual {
             Residual::None => z.relu(),
             Residual::Identity => super::kernels::add_relu(&z, x),

@@ -4,8 +4,11 @@
 //! Forward per channel c over its n values: μ, σ² (biased), x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β (then ReLU).
 //! Backward with g = ∂L/∂y (masked by y > 0 after a ReLU): ∂β = Σg, ∂γ = Σg·x̂,
 //! ∂x = γ/(n·√(σ² + ε)) · (n·g − ∂β − x̂·∂γ). The batch statistics are handed back for the running averages.
+//! Dropout after it can run in the same node ([`batch_norm_train_dropout`]): the output is masked and so is
+//! the incoming gradient, and the normalised tensor before dropout is never kept.
 
 use super::contiguous_f32;
+use super::dropout::DropMask;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -19,6 +22,8 @@ struct BnTrain {
     stats: BatchStats,
     /// (mean, 1/√(var + eps)) per channel from the forward, so the backward need not recompute them.
     saved: Mutex<Vec<(f32, f32)>>,
+    /// Dropout applied to the output inside the same node (and to the incoming gradient).
+    mask: Option<DropMask>,
 }
 
 struct BnTrainGrad {
@@ -93,6 +98,9 @@ impl CustomOp3 for BnTrain {
                     let v = x * m.scale + m.shift;
                     *y = if self.relu { v.max(0.0) } else { v };
                 }
+                if let Some(mask) = &self.mask {
+                    mask.apply_at(ch * n, y);
+                }
                 m
             })
             .collect();
@@ -118,9 +126,11 @@ impl CustomOp3 for BnTrain {
         // One op returns [∂x | ∂γ | ∂β] packed, split here; the ReLU mask is recomputed from x
         // with the forward's per-channel statistics.
         let wb = Tensor::cat(&[w.flatten_all()?, b.flatten_all()?], 0)?;
-        let packed = x
-            .contiguous()?
-            .apply_op3_no_bwd(&grad.contiguous()?, &wb, &op)?;
+        let grad = match &self.mask {
+            Some(mask) => grad.contiguous()?.apply_op1_no_bwd(&mask.op())?,
+            None => grad.contiguous()?,
+        };
+        let packed = x.contiguous()?.apply_op3_no_bwd(&grad, &wb, &op)?;
         unpack(&packed, x, w)
     }
 }
@@ -358,7 +368,25 @@ pub fn batch_norm_train(
     eps: f64,
     relu: bool,
 ) -> Result<(Tensor, Vec<f32>, Vec<f32>)> {
+    batch_norm_train_dropout(x, weight, bias, eps, relu, None)
+}
+
+/// [`batch_norm_train`] with dropout (`mask`, over x's elements in order) applied to its output in the
+/// same node, so the normalised tensor before dropout is never kept.
+pub fn batch_norm_train_dropout(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+    relu: bool,
+    mask: Option<DropMask>,
+) -> Result<(Tensor, Vec<f32>, Vec<f32>)> {
     let c = x.dim(0)?;
+    if let Some(m) = &mask {
+        if m.len() != x.elem_count() {
+            candle_core::bail!("batch norm: dropout mask of {} for {} elements", m.len(), x.elem_count());
+        }
+    }
     if weight.elem_count() != c || bias.elem_count() != c {
         candle_core::bail!(
             "batch norm: {c} channels but {} weights",
@@ -371,6 +399,7 @@ pub fn batch_norm_train(
         relu,
         stats: stats.clone(),
         saved: Mutex::new(Vec::new()),
+        mask,
     };
     let y = x.contiguous()?.apply_op3(weight, bias, op)?;
     let (mean, var) = stats

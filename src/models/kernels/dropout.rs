@@ -12,17 +12,21 @@ use std::sync::Arc;
 /// Mask words per parallel work item (65,536 elements).
 const WORDS: usize = 1 << 10;
 
-/// y = x · scale where the mask bit is set, 0 elsewhere. The same map is its own backward (∂L/∂x =
-/// ∂L/∂y · scale · bit), so the node applies itself to the incoming gradient.
-struct Dropout {
+/// A keep-mask as bits, with the inverted-dropout factor 1/(1 − p).
+#[derive(Clone)]
+pub struct DropMask {
     bits: Arc<Vec<u64>>,
     len: usize,
     scale: f32,
 }
 
-impl Dropout {
-    /// Each element is dropped with probability `p` (to 2⁻³² resolution): two 32-bit decisions per 64-bit draw.
-    fn draw(len: usize, p: f32, seed: u64) -> Dropout {
+impl DropMask {
+    /// Each of `len` elements is dropped with probability `p` in (0, 1) (to 2⁻³² resolution): two 32-bit
+    /// decisions per 64-bit draw, chunk i of the mask from generator (seed, i).
+    pub fn draw(len: usize, p: f32, seed: u64) -> Result<DropMask> {
+        if !(p > 0.0 && p < 1.0) {
+            candle_core::bail!("dropout: probability {p} is not in (0, 1)");
+        }
         let threshold = (p as f64 * 4_294_967_296.0).round() as u64;
         let mut bits = vec![0u64; len.div_ceil(64)];
         bits.par_chunks_mut(WORDS)
@@ -39,13 +43,38 @@ impl Dropout {
                     *word = w;
                 }
             });
-        Dropout {
+        Ok(DropMask {
             bits: Arc::new(bits),
             len,
             scale: 1.0 / (1.0 - p),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Multiply `y`, the elements starting at flat index `offset`, by scale where kept and 0 where dropped.
+    pub fn apply_at(&self, offset: usize, y: &mut [f32]) {
+        for (i, v) in y.iter_mut().enumerate() {
+            let at = offset + i;
+            *v *= self.scale * ((self.bits[at / 64] >> (at % 64)) & 1) as f32;
         }
     }
+
+    /// The mask as a node: y = x · scale · bit. The same map is its own backward.
+    pub fn op(&self) -> impl CustomOp1 + Send + Sync + 'static {
+        Dropout(self.clone())
+    }
 }
+
+/// y = x · scale where the mask bit is set, 0 elsewhere. The same map is its own backward (∂L/∂x =
+/// ∂L/∂y · scale · bit), so the node applies itself to the incoming gradient.
+struct Dropout(DropMask);
 
 impl CustomOp1 for Dropout {
     fn name(&self) -> &'static str {
@@ -53,17 +82,17 @@ impl CustomOp1 for Dropout {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(s, l, "dropout")?;
-        if x.len() != self.len {
-            candle_core::bail!("dropout: mask for {} elements applied to {}", self.len, x.len());
+        let (m, x) = (&self.0, contiguous_f32(s, l, "dropout")?);
+        if x.len() != m.len {
+            candle_core::bail!("dropout: mask for {} elements applied to {}", m.len, x.len());
         }
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(64 * WORDS)
-            .zip(x.par_chunks(64 * WORDS).zip(self.bits.par_chunks(WORDS)))
+            .zip(x.par_chunks(64 * WORDS).zip(m.bits.par_chunks(WORDS)))
             .for_each(|(o, (x, words))| {
                 for ((o, x), &w) in o.chunks_mut(64).zip(x.chunks(64)).zip(words) {
                     for (j, (o, &x)) in o.iter_mut().zip(x).enumerate() {
-                        *o = x * (self.scale * ((w >> j) & 1) as f32);
+                        *o = x * (m.scale * ((w >> j) & 1) as f32);
                     }
                 }
             });
@@ -75,12 +104,9 @@ impl CustomOp1 for Dropout {
     }
 }
 
-/// Inverted dropout of a contiguous-or-not f32 tensor with drop probability `p` in (0, 1), the mask drawn
-/// from generators seeded by `seed` (one node; its mask costs len/8 bytes).
+/// Inverted dropout of an f32 tensor with drop probability `p` in (0, 1), the mask drawn from generators
+/// seeded by `seed` (one node; its mask costs len/8 bytes).
 pub fn dropout_bits(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
-    if !(p > 0.0 && p < 1.0) {
-        candle_core::bail!("dropout: probability {p} is not in (0, 1)");
-    }
-    let op = Dropout::draw(x.elem_count(), p, seed);
-    x.contiguous()?.apply_op1(op)
+    let mask = DropMask::draw(x.elem_count(), p, seed)?;
+    x.contiguous()?.apply_op1(Dropout(mask))
 }
