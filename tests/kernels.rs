@@ -72,24 +72,38 @@ fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
         let x = Var::from_tensor(&randn(&[cin, 2, h, w], 40 + i as u64)).unwrap();
         let wt = Var::from_tensor(&randn(&[cout, cin, kh, kw], 50 + i as u64)).unwrap();
         let b = Var::from_tensor(&randn(&[cout], 60 + i as u64)).unwrap();
-        let ours = conv2d_cf_bias(x.as_tensor(), wt.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
-        let reference = skelcam::models::kernels::conv2d_cf_reference(x.as_tensor(), wt.as_tensor(), s, p)
-            .unwrap()
-            .broadcast_add(&b.as_tensor().reshape((cout, 1, 1, 1)).unwrap())
-            .unwrap();
+        let ours =
+            conv2d_cf_bias(x.as_tensor(), wt.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+        let reference =
+            skelcam::models::kernels::conv2d_cf_reference(x.as_tensor(), wt.as_tensor(), s, p)
+                .unwrap()
+                .broadcast_add(&b.as_tensor().reshape((cout, 1, 1, 1)).unwrap())
+                .unwrap();
         assert_eq!(ours.dims(), reference.dims(), "case {i}");
-        assert!(max_abs_diff(&ours, &reference) < 1e-5 * scale(&reference), "forward, case {i}");
+        assert!(
+            max_abs_diff(&ours, &reference) < 1e-5 * scale(&reference),
+            "forward, case {i}"
+        );
         let proj = randn(reference.dims(), 70 + i as u64);
         let (g_our, g_ref) = (grads_of(ours, &proj), grads_of(reference, &proj));
         for (name, v) in [("input", &x), ("weight", &wt), ("bias", &b)] {
             let (a, r) = (g_our.get(v).unwrap(), g_ref.get(v).unwrap());
-            assert!(max_abs_diff(a, r) < 1e-4 * scale(r), "{name} gradient, case {i}");
+            assert!(
+                max_abs_diff(a, r) < 1e-4 * scale(r),
+                "{name} gradient, case {i}"
+            );
         }
     }
     let x = randn(&[3, 1, 4, 4], 1);
-    let e = conv2d_cf_bias(&x, &randn(&[2, 3, 1, 1], 2), Some(&randn(&[3], 3)), (1, 1), (0, 0))
-        .unwrap_err()
-        .to_string();
+    let e = conv2d_cf_bias(
+        &x,
+        &randn(&[2, 3, 1, 1], 2),
+        Some(&randn(&[3], 3)),
+        (1, 1),
+        (0, 0),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("bias"), "{e}");
 }
 
@@ -341,7 +355,10 @@ fn dropout_bits_scales_the_kept_elements_drops_the_share_asked_for_and_routes_gr
         let dropped = yv.iter().filter(|&&v| v == 0.0).count() as f32 / n as f32;
         assert!((dropped - p).abs() < 0.01, "p {p}: dropped {dropped}");
         for (&a, &b) in xv.iter().zip(&yv) {
-            assert!(b == 0.0 || (b - a * scale).abs() <= 1e-6 * a.abs(), "{a} -> {b}");
+            assert!(
+                b == 0.0 || (b - a * scale).abs() <= 1e-6 * a.abs(),
+                "{a} -> {b}"
+            );
         }
         // ∂/∂x Σ proj·y = proj · scale where kept, 0 where dropped.
         let proj = randn(y.dims(), 6);
@@ -349,7 +366,10 @@ fn dropout_bits_scales_the_kept_elements_drops_the_share_asked_for_and_routes_gr
         let (gv, pv) = (flat(g.get(&x).unwrap()), flat(&proj));
         for ((&g, &p), &yk) in gv.iter().zip(&pv).zip(&yv) {
             let want = if yk == 0.0 { 0.0 } else { p * scale };
-            assert!((g - want).abs() <= 1e-6 * want.abs().max(1.0), "{g} vs {want}");
+            assert!(
+                (g - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{g} vs {want}"
+            );
         }
     }
 }
@@ -358,7 +378,10 @@ fn dropout_bits_scales_the_kept_elements_drops_the_share_asked_for_and_routes_gr
 fn dropout_bits_mask_follows_the_seed_not_the_thread_count() {
     let x = randn(&[3, 70_001], 7);
     let in_pool = |threads: usize, seed: u64| -> Vec<f32> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| flat(&dropout_bits(&x, 0.5, seed).unwrap()))
     };
     let one = in_pool(1, 3);
@@ -389,13 +412,23 @@ fn batch_norm_with_dropout_in_one_node_equals_batch_norm_then_dropout() {
         let (g1, g2) = (grads_of(fused, &proj), grads_of(separate, &proj));
         for (name, v) in [("input", &x), ("weight", &w), ("bias", &b)] {
             let (a, r) = (g1.get(v).unwrap(), g2.get(v).unwrap());
-            assert!(max_abs_diff(a, r) < 1e-5 * scale(r), "{name} gradient, relu {relu}");
+            assert!(
+                max_abs_diff(a, r) < 1e-5 * scale(r),
+                "{name} gradient, relu {relu}"
+            );
         }
     }
     let x = randn(&[2, 10], 1);
     let short = DropMask::draw(5, 0.5, 1).unwrap();
-    let e = batch_norm_train_dropout(&x, &randn(&[2], 2), &randn(&[2], 3), 1e-5, false, Some(short))
-        .unwrap_err()
-        .to_string();
+    let e = batch_norm_train_dropout(
+        &x,
+        &randn(&[2], 2),
+        &randn(&[2], 3),
+        1e-5,
+        false,
+        Some(short),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("dropout mask"), "{e}");
 }

@@ -305,27 +305,47 @@ fn official_gcn(x: &Tensor, w: &Tensor, b: &Tensor, a: &Tensor) -> Tensor {
 fn spatial_gcn_node_matches_conv_then_graph_products_forward_and_all_four_gradients() {
     use skelcam::models::kernels::spatial_gcn;
     // (K, Cin, Cout, B, T, V): input channels fewer than, equal to and more than the output's.
-    for (i, &(k, cin, cout, b, t, v)) in [(3, 3, 8, 2, 5, 7), (3, 6, 6, 1, 4, 25), (2, 9, 4, 3, 2, 5)]
-        .iter()
-        .enumerate()
+    for (i, &(k, cin, cout, b, t, v)) in
+        [(3, 3, 8, 2, 5, 7), (3, 6, 6, 1, 4, 25), (2, 9, 4, 3, 2, 5)]
+            .iter()
+            .enumerate()
     {
         let s = 100 + 10 * i as u64;
         let x = Var::from_tensor(&randn(&[cin, b, t, v], s)).unwrap();
         let w = Var::from_tensor(&randn(&[k * cout, cin, 1, 1], s + 1)).unwrap();
         let bias = Var::from_tensor(&randn(&[k * cout], s + 2)).unwrap();
         let a = Var::from_tensor(&randn(&[k, v, v], s + 3)).unwrap();
-        let ours = spatial_gcn(x.as_tensor(), w.as_tensor(), bias.as_tensor(), a.as_tensor()).unwrap();
-        let reference = official_gcn(x.as_tensor(), w.as_tensor(), bias.as_tensor(), a.as_tensor());
+        let ours = spatial_gcn(
+            x.as_tensor(),
+            w.as_tensor(),
+            bias.as_tensor(),
+            a.as_tensor(),
+        )
+        .unwrap();
+        let reference = official_gcn(
+            x.as_tensor(),
+            w.as_tensor(),
+            bias.as_tensor(),
+            a.as_tensor(),
+        );
         assert_eq!(ours.dims(), reference.dims(), "case {i}");
         let tol = 1e-5 * (1.0 + max_abs_diff(&reference, &reference.zeros_like().unwrap()));
         assert!(max_abs_diff(&ours, &reference) < tol, "forward, case {i}");
         let proj = randn(reference.dims(), s + 4);
         let (g1, g2) = (grads_of(ours, &proj), grads_of(reference, &proj));
-        for (name, var) in [("input", &x), ("weight", &w), ("bias", &bias), ("adjacency", &a)] {
+        for (name, var) in [
+            ("input", &x),
+            ("weight", &w),
+            ("bias", &bias),
+            ("adjacency", &a),
+        ] {
             let (d1, d2) = (g1.get(var).unwrap(), g2.get(var).unwrap());
             assert_eq!(d1.dims(), d2.dims(), "{name} gradient shape, case {i}");
             let scale = 1.0 + max_abs_diff(d2, &d2.zeros_like().unwrap());
-            assert!(max_abs_diff(d1, d2) < 1e-4 * scale, "{name} gradient, case {i}");
+            assert!(
+                max_abs_diff(d1, d2) < 1e-4 * scale,
+                "{name} gradient, case {i}"
+            );
         }
     }
     let e = spatial_gcn(
@@ -351,7 +371,11 @@ fn spatial_gcn_node_gradients_match_finite_differences() {
     ];
     let proj = randn(&[cout, b, t, v], 205);
     let loss = |p: &[Tensor]| -> Tensor {
-        (spatial_gcn(&p[0], &p[1], &p[2], &p[3]).unwrap().tanh().unwrap() * &proj)
+        (spatial_gcn(&p[0], &p[1], &p[2], &p[3])
+            .unwrap()
+            .tanh()
+            .unwrap()
+            * &proj)
             .unwrap()
             .sum_all()
             .unwrap()
@@ -362,7 +386,13 @@ fn spatial_gcn_node_gradients_match_finite_differences() {
     let eps = 1e-2f32;
     for (which, var) in vars.iter().enumerate() {
         let vals: Vec<f32> = base[which].flatten_all().unwrap().to_vec1().unwrap();
-        let g: Vec<f32> = grads.get(var).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let g: Vec<f32> = grads
+            .get(var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         for idx in (0..vals.len()).step_by(3) {
             let eval = |delta: f32| -> f32 {
                 let mut p = base.clone();

@@ -67,7 +67,8 @@ impl Bn {
         let Some(rng) = ctx.rng.as_deref_mut() else {
             return self.forward(x, ctx);
         };
-        let mask = super::kernels::dropout::DropMask::draw(x.elem_count(), p, rand::Rng::next_u64(rng))?;
+        let mask =
+            super::kernels::dropout::DropMask::draw(x.elem_count(), p, rand::Rng::next_u64(rng))?;
         self.forward_fused(x, false, Some(mask))
     }
 
@@ -163,7 +164,13 @@ impl Conv1x1 {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.rank() == 4 && super::fast_kernels() {
             // The fused conv kernel: one node with the bias inside, no reshapes.
-            return super::kernels::conv2d_cf_bias(x, &self.weight, self.bias.as_ref(), (1, 1), (0, 0));
+            return super::kernels::conv2d_cf_bias(
+                x,
+                &self.weight,
+                self.bias.as_ref(),
+                (1, 1),
+                (0, 0),
+            );
         }
         let mut dims = x.dims().to_vec();
         let cin = dims[0];

@@ -384,7 +384,11 @@ pub fn batch_norm_train_dropout(
     let c = x.dim(0)?;
     if let Some(m) = &mask {
         if m.len() != x.elem_count() {
-            candle_core::bail!("batch norm: dropout mask of {} for {} elements", m.len(), x.elem_count());
+            candle_core::bail!(
+                "batch norm: dropout mask of {} for {} elements",
+                m.len(),
+                x.elem_count()
+            );
         }
     }
     if weight.elem_count() != c || bias.elem_count() != c {

@@ -222,7 +222,15 @@ impl Conv2d {
                 }
                 let mut y = repeated_rows(self.co, p, |r| vec![b[r]]);
                 g.with_patches(x, |cols| {
-                    gemm_into(&mut y, true, self.co, p, k, View::rows(w, k), View::rows(cols, p))
+                    gemm_into(
+                        &mut y,
+                        true,
+                        self.co,
+                        p,
+                        k,
+                        View::rows(w, k),
+                        View::rows(cols, p),
+                    )
                 });
                 y
             }
@@ -385,7 +393,10 @@ pub fn conv2d_cf_bias(
     }
     if let Some(b) = bias {
         if b.dims() != [co] {
-            candle_core::bail!("conv2d: bias of shape {:?} for {co} output channels", b.dims());
+            candle_core::bail!(
+                "conv2d: bias of shape {:?} for {co} output channels",
+                b.dims()
+            );
         }
     }
     let g = geometry(x, (kh, kw), stride, pad)?;

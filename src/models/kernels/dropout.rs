@@ -84,7 +84,11 @@ impl CustomOp1 for Dropout {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (m, x) = (&self.0, contiguous_f32(s, l, "dropout")?);
         if x.len() != m.len {
-            candle_core::bail!("dropout: mask for {} elements applied to {}", m.len, x.len());
+            candle_core::bail!(
+                "dropout: mask for {} elements applied to {}",
+                m.len,
+                x.len()
+            );
         }
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(64 * WORDS)

@@ -64,7 +64,15 @@ impl Dims {
         let (v, n) = (self.v, self.cin * self.plane());
         for (kk, u_k) in u.chunks_mut(n).enumerate() {
             let adj = View::rows(&a[kk * v * v..][..v * v], v);
-            gemm_into(u_k, false, self.cin * self.rows, v, v, View::rows(x, v), adj);
+            gemm_into(
+                u_k,
+                false,
+                self.cin * self.rows,
+                v,
+                v,
+                View::rows(x, v),
+                adj,
+            );
         }
     }
 }
@@ -94,14 +102,26 @@ impl CustomOp3 for SpatialGcn {
         // Bias rows: y[co, r, w] starts at Σ_k b_k[co]·s_k[w] for every r.
         let mut y = repeated_rows(d.cout, plane, |co| {
             (0..d.v)
-                .map(|j| (0..d.k).map(|kk| b[kk * d.cout + co] * s[kk * d.v + j]).sum())
+                .map(|j| {
+                    (0..d.k)
+                        .map(|kk| b[kk * d.cout + co] * s[kk * d.v + j])
+                        .sum()
+                })
                 .collect()
         });
         let wp = d.packed_weight(w);
         let kc = d.k * d.cin;
         with_scratch(kc * plane, |u| {
             d.graph_products(x, a, u);
-            gemm_into(&mut y, true, d.cout, plane, kc, View::rows(&wp, kc), View::rows(u, plane));
+            gemm_into(
+                &mut y,
+                true,
+                d.cout,
+                plane,
+                kc,
+                View::rows(&wp, kc),
+                View::rows(u, plane),
+            );
         });
         Ok((CpuStorage::F32(y), Shape::from((d.cout, d.rows, d.v))))
     }
@@ -163,7 +183,13 @@ fn backward(
     // ∂W' = ∂y·uᵀ (u recomputed), unpacked to the conv layout (K·Cout, Cin), then ∂b.
     let dwp = with_scratch(kc * plane, |u| {
         d.graph_products(x, a, u);
-        gemm_new(cout, kc, plane, View::rows(dy, plane), View::transposed(u, plane))
+        gemm_new(
+            cout,
+            kc,
+            plane,
+            View::rows(dy, plane),
+            View::transposed(u, plane),
+        )
     });
     let mut dwb = vec![0f32; wb.len()];
     for kk in 0..k {
@@ -175,16 +201,40 @@ fn backward(
     // ∂u = W'ᵀ·∂y, then ∂x and ∂A from it.
     let wp = d.packed_weight(w);
     let (dx, da) = with_scratch(kc * plane, |du| {
-        gemm_into(du, false, kc, plane, cout, View::transposed(&wp, kc), View::rows(dy, plane));
+        gemm_into(
+            du,
+            false,
+            kc,
+            plane,
+            cout,
+            View::transposed(&wp, kc),
+            View::rows(dy, plane),
+        );
         let n = cin * plane;
         let mut dx = vec![0f32; n];
         let mut da = vec![0f32; k * v * v];
         for kk in 0..k {
             let du_k = &du[kk * n..][..n];
             let adj_t = View::transposed(&a[kk * v * v..][..v * v], v);
-            gemm_into(&mut dx, kk > 0, cin * rows, v, v, View::rows(du_k, v), adj_t);
+            gemm_into(
+                &mut dx,
+                kk > 0,
+                cin * rows,
+                v,
+                v,
+                View::rows(du_k, v),
+                adj_t,
+            );
             let da_k = &mut da[kk * v * v..][..v * v];
-            gemm_into(da_k, false, v, v, cin * rows, View::transposed(x, v), View::rows(du_k, v));
+            gemm_into(
+                da_k,
+                false,
+                v,
+                v,
+                cin * rows,
+                View::transposed(x, v),
+                View::rows(du_k, v),
+            );
             // bias term: ∂A_k[i, j] += Σ_co b_k[co]·g[co, j], the same for every row i
             let bias_row: Vec<f32> = (0..v)
                 .map(|j| (0..cout).map(|co| b[kk * cout + co] * g[co * v + j]).sum())

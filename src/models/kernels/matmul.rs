@@ -71,7 +71,10 @@ pub(crate) fn repeated_rows(
         .enumerate()
         .for_each(|(r, dst)| {
             let pattern = row(r);
-            assert!(!pattern.is_empty() && cols % pattern.len() == 0, "row pattern does not tile");
+            assert!(
+                !pattern.is_empty() && cols % pattern.len() == 0,
+                "row pattern does not tile"
+            );
             for (d, &v) in dst.iter_mut().zip(pattern.iter().cycle()) {
                 d.write(v);
             }
