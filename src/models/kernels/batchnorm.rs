@@ -87,7 +87,7 @@ impl CustomOp3 for BnTrain {
         );
         let c = w.len();
         let n = x.len() / c;
-        let mut y = vec![0f32; x.len()];
+        let mut y = super::zeros(x.len());
         let stats: Vec<Moments> = y
             .par_chunks_mut(n)
             .zip(x.par_chunks(n))
@@ -155,7 +155,7 @@ impl CustomOp3 for BnTrainGrad {
             contiguous_f32(s3, l3, "batchnorm grad")?.split_at(l3.shape().elem_count() / 2);
         let (c, numel) = (w.len(), g.len());
         let n = numel / c;
-        let mut out = vec![0f32; numel + 2 * c];
+        let mut out = super::zeros(numel + 2 * c);
         let (dx, dwb) = out.split_at_mut(numel);
         let per_channel: Vec<(f32, f32)> = dx
             .par_chunks_mut(n)
@@ -223,7 +223,7 @@ impl CustomOp3 for ChannelAffine {
         let scale = contiguous_f32(s2, l2, "channel affine")?;
         let shift = contiguous_f32(s3, l3, "channel affine")?;
         let n = x.len() / scale.len().max(1);
-        let mut y = vec![0f32; x.len()];
+        let mut y = super::zeros(x.len());
         y.par_chunks_mut(n.max(1))
             .zip(x.par_chunks(n.max(1)))
             .enumerate()
@@ -277,7 +277,7 @@ impl CustomOp3 for ChannelAffineGrad {
         let y = contiguous_f32(s3, l3, "channel affine grad")?;
         let (c, numel) = (self.scale.len(), x.len());
         let n = numel / c.max(1);
-        let mut out = vec![0f32; numel + 2 * c];
+        let mut out = super::zeros(numel + 2 * c);
         let (dx, dss) = out.split_at_mut(numel);
         let sums: Vec<(f64, f64)> = dx
             .par_chunks_mut(n.max(1))

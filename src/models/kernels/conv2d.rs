@@ -104,7 +104,7 @@ fn col2im(g: &Geometry2d, u: &[f32]) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
     let plane_in = g.n * ho * wo;
     let plane_out = g.n * g.h * g.w;
-    let mut out = vec![0f32; g.c * plane_out];
+    let mut out = super::zeros(g.c * plane_out);
     out.par_chunks_mut(plane_out.max(1))
         .enumerate()
         .for_each(|(c, dst)| {

@@ -90,7 +90,7 @@ impl CustomOp1 for Dropout {
                 x.len()
             );
         }
-        let mut out = vec![0f32; x.len()];
+        let mut out = super::zeros(x.len());
         out.par_chunks_mut(64 * WORDS)
             .zip(x.par_chunks(64 * WORDS).zip(m.bits.par_chunks(WORDS)))
             .for_each(|(o, (x, words))| {

@@ -211,7 +211,7 @@ fn backward(
             View::rows(dy, plane),
         );
         let n = cin * plane;
-        let mut dx = vec![0f32; n];
+        let mut dx = super::zeros(n);
         let mut da = vec![0f32; k * v * v];
         for kk in 0..k {
             let du_k = &du[kk * n..][..n];

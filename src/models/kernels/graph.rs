@@ -85,7 +85,7 @@ impl CustomOp2 for GraphConvGradY {
             contiguous_f32(ds, dl, "graph conv backward")?,
             contiguous_f32(as_, al, "graph conv backward")?,
         );
-        let mut dy = vec![0f32; k * rows * v];
+        let mut dy = super::zeros(k * rows * v);
         for (i, dy_k) in dy.chunks_mut(rows * v).enumerate() {
             // ∂Y_k (rows × V) = ∂out (rows × W) · A_kᵀ (W × V)
             let adj_t = View::transposed(&a[i * v * w..(i + 1) * v * w], w);

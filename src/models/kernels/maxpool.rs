@@ -72,7 +72,7 @@ impl CustomOp1 for MaxPool {
         let p = self.p;
         let x = contiguous_f32(s, l, "maxpool2d")?;
         let (ho, wo) = p.out_hw();
-        let mut out = vec![0f32; p.planes * ho * wo];
+        let mut out = super::zeros(p.planes * ho * wo);
         let mut idx = vec![0u32; p.planes * ho * wo];
         out.par_chunks_mut(ho * wo)
             .zip(idx.par_chunks_mut(ho * wo))
@@ -116,7 +116,7 @@ impl CustomOp1 for MaxPoolGrad {
                 self.argmax.len()
             );
         }
-        let mut out = vec![0f32; p.planes * p.h * p.w];
+        let mut out = super::zeros(p.planes * p.h * p.w);
         out.par_chunks_mut(p.h * p.w)
             .zip(gy.par_chunks(ho * wo).zip(self.argmax.par_chunks(ho * wo)))
             .for_each(|(dst, (g, at))| {

@@ -40,3 +40,22 @@ pub(crate) fn cpu_f32<'a>(s: &'a candle_core::Storage, l: &Layout, op: &str) -> 
         _ => candle_core::bail!("{op} runs on the CPU only"),
     }
 }
+
+/// `len` zeros, written by the rayon threads in parallel chunks: the allocator's zeroing of a reused block
+/// is otherwise one serial memset on the calling thread while the other cores wait (2–3 % of a training step).
+pub(crate) fn zeros(len: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    if len < CHUNK {
+        return vec![0f32; len];
+    }
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(CHUNK)
+        .for_each(|c| c.iter_mut().for_each(|v| {
+            v.write(0.0);
+        }));
+    // SAFETY: the chunks cover all len slots and every one was written above.
+    unsafe { out.set_len(len) };
+    out
+}

@@ -17,7 +17,7 @@ fn zip_map(
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Result<(CpuStorage, Shape)> {
     let (a, b) = (contiguous_f32(s1, l1, op)?, contiguous_f32(s2, l2, op)?);
-    let mut out = vec![0f32; a.len()];
+    let mut out = super::zeros(a.len());
     out.par_chunks_mut(CHUNK)
         .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
         .for_each(|(o, (a, b))| {
