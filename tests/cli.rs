@@ -141,6 +141,27 @@ fn config_file_is_overridden_by_the_command_line_and_unknown_keys_are_errors() {
 }
 
 #[test]
+fn own_kernels_and_plain_candle_ops_evaluate_a_run_alike() {
+    // The fused nodes (graph-first spatial unit, conv bias inside the conv, ...) compute the same network
+    // as the official composition of candle ops: the same predictions and, up to float order, the same loss.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&run, &["--epochs", "2"]).success();
+    let eval = |kernels: &str| {
+        json_stdout(
+            skelcam()
+                .env("SKELCAM_KERNELS", kernels)
+                .args(["skeleton", "eval", "--json", "--run"])
+                .arg(&run),
+        )
+    };
+    let (ours, plain) = (eval("skelcam"), eval("candle"));
+    assert_eq!(ours["confusion"], plain["confusion"]);
+    let (a, b) = (ours["loss"].as_f64().unwrap(), plain["loss"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "loss {a} vs {b}");
+}
+
+#[test]
 fn eval_and_info_print_json() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
