@@ -31,3 +31,14 @@ pub fn tune_allocator() {
     // SAFETY: sets an integer option; mimalloc reads options lazily and accepts changes at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
+
+/// Run `f` on a worker of a fresh rayon pool (as many threads as the global one would have, so
+/// `RAYON_NUM_THREADS` applies): every parallel op inside then starts on a pool thread that takes its own
+/// share, instead of a caller that parks while the workers run and is woken after each op. Measured by
+/// `skelcam bench`, alternated four times: `stgcn_train` +3–7 %, `resnet18_train_112` −1 to +10 %.
+pub fn run_in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new().build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}

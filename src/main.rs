@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() {
     skelcam::tune_allocator();
     let cli = skelcam::cli::Cli::parse();
-    if let Err(e) = skelcam::cli::run(cli) {
+    if let Err(e) = skelcam::run_in_pool(|| skelcam::cli::run(cli)) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
