@@ -157,7 +157,10 @@ fn own_kernels_and_plain_candle_ops_evaluate_a_run_alike() {
     };
     let (ours, plain) = (eval("skelcam"), eval("candle"));
     assert_eq!(ours["confusion"], plain["confusion"]);
-    let (a, b) = (ours["loss"].as_f64().unwrap(), plain["loss"].as_f64().unwrap());
+    let (a, b) = (
+        ours["loss"].as_f64().unwrap(),
+        plain["loss"].as_f64().unwrap(),
+    );
     assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "loss {a} vs {b}");
 }
 

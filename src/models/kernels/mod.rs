@@ -52,9 +52,11 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
     let mut out: Vec<f32> = Vec::with_capacity(len);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(CHUNK)
-        .for_each(|c| c.iter_mut().for_each(|v| {
-            v.write(0.0);
-        }));
+        .for_each(|c| {
+            c.iter_mut().for_each(|v| {
+                v.write(0.0);
+            })
+        });
     // SAFETY: the chunks cover all len slots and every one was written above.
     unsafe { out.set_len(len) };
     out
