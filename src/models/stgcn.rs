@@ -137,18 +137,10 @@ fn subsample_time(x: &Tensor, stride: usize) -> Result<Tensor> {
 }
 
 /// Spatial graph convolution on the output `y` (K·C, B, T, V) of the 1×1 conv (channel index k·C + c):
-/// out[c, b, t, w] = Σ_k Σ_v y[k·C + c, b, t, v] · a[k, v, w]. Returns (C, B, T, V). One fused node
-/// ([`super::kernels::graph_conv`]); `SKELCAM_KERNELS=candle` uses [`graph_conv_reference`].
+/// out[c, b, t, w] = Σ_k Σ_v y[k·C + c, b, t, v] · a[k, v, w]. Returns (C, B, T, V). The official order from
+/// candle's generic ops (transpose to (C·B·T, K·V), one matmul with A as (K·V, V)), used with
+/// `SKELCAM_KERNELS=candle`; the own kernels fuse it with the 1×1 conv ([`super::kernels::spatial_gcn`]).
 pub fn graph_conv(y: &Tensor, a: &Tensor) -> Result<Tensor> {
-    if crate::models::fast_kernels() {
-        super::kernels::graph_conv(y, a)
-    } else {
-        graph_conv_reference(y, a)
-    }
-}
-
-/// [`graph_conv`] from candle's generic ops (transpose to (C·B·T, K·V), one matmul with A as (K·V, V)).
-pub fn graph_conv_reference(y: &Tensor, a: &Tensor) -> Result<Tensor> {
     let (kc, b, t, v) = y.dims4()?;
     let k = a.dim(0)?;
     let c = kc / k;

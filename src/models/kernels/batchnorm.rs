@@ -126,9 +126,10 @@ impl CustomOp3 for BnTrain {
         // One op returns [∂x | ∂γ | ∂β] packed, split here; the ReLU mask is recomputed from x
         // with the forward's per-channel statistics.
         let wb = Tensor::cat(&[w.flatten_all()?, b.flatten_all()?], 0)?;
+        let grad = grad.contiguous()?;
         let grad = match &self.mask {
-            Some(mask) => grad.contiguous()?.apply_op1_no_bwd(&mask.op())?,
-            None => grad.contiguous()?,
+            Some(mask) => grad.apply_op1_no_bwd(&mask.op())?,
+            None => grad,
         };
         let packed = x.contiguous()?.apply_op3_no_bwd(&grad, &wb, &op)?;
         unpack(&packed, x, w)

@@ -92,13 +92,11 @@ impl CustomOp1 for Dropout {
         }
         let mut out = super::zeros(x.len());
         out.par_chunks_mut(64 * WORDS)
-            .zip(x.par_chunks(64 * WORDS).zip(m.bits.par_chunks(WORDS)))
-            .for_each(|(o, (x, words))| {
-                for ((o, x), &w) in o.chunks_mut(64).zip(x.chunks(64)).zip(words) {
-                    for (j, (o, &x)) in o.iter_mut().zip(x).enumerate() {
-                        *o = x * (m.scale * ((w >> j) & 1) as f32);
-                    }
-                }
+            .zip(x.par_chunks(64 * WORDS))
+            .enumerate()
+            .for_each(|(i, (o, x))| {
+                o.copy_from_slice(x);
+                m.apply_at(i * 64 * WORDS, o);
             });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }

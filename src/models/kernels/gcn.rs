@@ -138,7 +138,7 @@ impl CustomOp3 for SpatialGcn {
         let dy = dy.detach().contiguous()?;
         let op = "spatial gcn backward";
         let guards = [x, wb, a, &dy].map(|t| t.storage_and_layout());
-        let [x_, wb_, a_, dy_] = [0, 1, 2, 3].map(|i| cpu_f32(&guards[i].0, guards[i].1, op));
+        let [x_, wb_, a_, dy_] = guards.each_ref().map(|(s, l)| cpu_f32(s, l, op));
         let (dx, dwb, da) = backward(d, x_?, wb_?, a_?, dy_?);
         let dev = x.device();
         Ok((

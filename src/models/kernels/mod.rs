@@ -5,7 +5,6 @@ pub mod batchnorm;
 pub mod conv2d;
 pub mod dropout;
 pub mod gcn;
-pub mod graph;
 pub(crate) mod matmul;
 pub mod maxpool;
 pub mod residual;
@@ -14,7 +13,6 @@ pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};
 pub use dropout::dropout_bits;
 pub use gcn::spatial_gcn;
-pub use graph::graph_conv;
 pub use maxpool::max_pool2d;
 pub use residual::add_relu;
 
