@@ -237,6 +237,28 @@ fn max_pool_matches_padded_candle_pool_and_routes_gradients_to_the_maxima() {
     }
 }
 
+#[test]
+fn max_pool_gives_a_tied_window_s_gradient_to_its_first_maximum_only() {
+    // A constant 4×4 plane: every 3×3/stride-2/pad-1 window is a tie, as PyTorch the first cell wins.
+    let x =
+        Var::from_tensor(&Tensor::ones((1, 1, 4, 4), DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let y = max_pool2d(x.as_tensor(), 3, 2, 1).unwrap();
+    assert_eq!(y.dims(), &[1, 1, 2, 2]);
+    let proj = Tensor::new(&[[[[1f32, 2.], [3., 4.]]]], &Device::Cpu).unwrap();
+    let grads = (&y * &proj).unwrap().sum_all().unwrap().backward().unwrap();
+    let g: Vec<f32> = grads
+        .get(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    // Windows start at rows/columns 0 (clipped padding) and 1.
+    let mut expect = vec![0f32; 16];
+    (expect[0], expect[1], expect[4], expect[5]) = (1.0, 2.0, 3.0, 4.0);
+    assert_eq!(g, expect);
+}
+
 /// Batch norm in training mode written with plain candle ops (biased variance), optionally with ReLU.
 fn reference_bn(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Tensor {
     let c = x.dim(0).unwrap();

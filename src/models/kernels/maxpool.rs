@@ -1,11 +1,15 @@
 //! Max-pooling with padding on channel-first activations (C, N, H, W), with a backward (candle's max-pool
 //! has none for a 3×3/stride-2 window and no padding argument). Padding counts as −∞, as in PyTorch; the
 //! gradient goes to the first maximum of each window in row-major order.
+//!
+//! The forward keeps nothing: per output row it takes the elementwise maximum of the window's input rows
+//! (a vectorised pass), then the maximum of each window's columns of that. The backward finds each window's
+//! first element equal to its output (the first maximum) from the input and output that autograd keeps anyway.
 
 use super::contiguous_f32;
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use std::ops::Range;
 
 #[derive(Clone, Copy, Debug)]
 struct Pool {
@@ -25,43 +29,28 @@ impl Pool {
         )
     }
 
-    /// Index (within the plane) of the first maximum of output cell (oy, ox).
-    fn argmax(&self, plane: &[f32], oy: usize, ox: usize) -> usize {
-        let (mut best, mut at) = (f32::NEG_INFINITY, usize::MAX);
-        let y0 = (oy * self.stride) as isize - self.pad as isize;
-        let x0 = (ox * self.stride) as isize - self.pad as isize;
-        for dy in 0..self.k as isize {
-            let y = y0 + dy;
-            if y < 0 || y >= self.h as isize {
-                continue;
-            }
-            for dx in 0..self.k as isize {
-                let x = x0 + dx;
-                if x < 0 || x >= self.w as isize {
-                    continue;
-                }
-                let i = y as usize * self.w + x as usize;
-                if at == usize::MAX || plane[i] > best {
-                    best = plane[i];
-                    at = i;
-                }
-            }
-        }
-        at
+    /// The input indices along an axis of length `len` covered by window `o` (never empty: pad ≤ k/2).
+    fn window(&self, o: usize, len: usize) -> Range<usize> {
+        let first = (o * self.stride) as isize - self.pad as isize;
+        let end = (first + self.k as isize).min(len as isize) as usize;
+        first.max(0) as usize..end
     }
 }
 
-/// The pool; the forward keeps each output cell's argmax (index within its plane) for the backward.
-struct MaxPool {
-    p: Pool,
-    argmax: Mutex<Vec<u32>>,
+/// Larger of two values, written so that it compiles to one vector max instruction.
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
+    }
 }
 
-/// Backward: scatter ∂L/∂y to the saved argmax of each window.
-struct MaxPoolGrad {
-    p: Pool,
-    argmax: Vec<u32>,
-}
+struct MaxPool(Pool);
+
+/// Backward (arguments: ∂L/∂y, x, y): ∂L/∂y of each window to its first element equal to y.
+struct MaxPoolGrad(Pool);
 
 impl CustomOp1 for MaxPool {
     fn name(&self) -> &'static str {
@@ -69,59 +58,86 @@ impl CustomOp1 for MaxPool {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let p = self.p;
+        let p = self.0;
         let x = contiguous_f32(s, l, "maxpool2d")?;
         let (ho, wo) = p.out_hw();
-        let mut out = super::zeros(p.planes * ho * wo);
-        let mut idx = vec![0u32; p.planes * ho * wo];
-        out.par_chunks_mut(ho * wo)
-            .zip(idx.par_chunks_mut(ho * wo))
-            .enumerate()
-            .for_each(|(pl, (dst, at))| {
-                let plane = &x[pl * p.h * p.w..][..p.h * p.w];
-                for oy in 0..ho {
-                    for ox in 0..wo {
-                        let i = p.argmax(plane, oy, ox);
-                        dst[oy * wo + ox] = plane[i];
-                        at[oy * wo + ox] = i as u32;
+        let out = super::par_init(p.planes * ho * wo, ho * wo, |pl, dst| {
+            let plane = &x[pl * p.h * p.w..][..p.h * p.w];
+            let mut rows = vec![0f32; p.w];
+            for (oy, dst) in dst.chunks_mut(wo).enumerate() {
+                let ys = p.window(oy, p.h);
+                rows.copy_from_slice(&plane[ys.start * p.w..][..p.w]);
+                for y in ys.skip(1) {
+                    for (m, &v) in rows.iter_mut().zip(&plane[y * p.w..][..p.w]) {
+                        *m = larger(*m, v);
                     }
                 }
-            });
-        *self.argmax.lock().expect("argmax lock") = idx;
+                super::write_all(
+                    dst,
+                    (0..wo).map(|ox| {
+                        let xs = p.window(ox, p.w);
+                        rows[xs].iter().copied().fold(f32::NEG_INFINITY, larger)
+                    }),
+                );
+            }
+        });
         Ok((CpuStorage::F32(out), Shape::from((p.planes, ho, wo))))
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let op = MaxPoolGrad {
-            p: self.p,
-            argmax: self.argmax.lock().expect("argmax lock").clone(),
-        };
-        Ok(Some(grad.detach().contiguous()?.apply_op1_no_bwd(&op)?))
+    fn bwd(&self, x: &Tensor, y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let grad = grad.detach().contiguous()?;
+        Ok(Some(grad.apply_op3_no_bwd(
+            &x.detach(),
+            &y.detach(),
+            &MaxPoolGrad(self.0),
+        )?))
     }
 }
 
-impl CustomOp1 for MaxPoolGrad {
+impl CustomOp3 for MaxPoolGrad {
     fn name(&self) -> &'static str {
         "maxpool2d-grad"
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let p = self.p;
-        let gy = contiguous_f32(s, l, "maxpool2d-grad")?;
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let p = self.0;
+        let name = "maxpool2d-grad";
+        let (gy, x, y) = (
+            contiguous_f32(s1, l1, name)?,
+            contiguous_f32(s2, l2, name)?,
+            contiguous_f32(s3, l3, name)?,
+        );
         let (ho, wo) = p.out_hw();
-        if self.argmax.len() != gy.len() {
-            candle_core::bail!(
-                "maxpool2d-grad: {} gradients for {} windows",
-                gy.len(),
-                self.argmax.len()
-            );
+        if gy.len() != p.planes * ho * wo || y.len() != gy.len() || x.len() != p.planes * p.h * p.w
+        {
+            candle_core::bail!("{name}: gradient, input and output sizes do not match the pool");
         }
         let mut out = super::zeros(p.planes * p.h * p.w);
         out.par_chunks_mut(p.h * p.w)
-            .zip(gy.par_chunks(ho * wo).zip(self.argmax.par_chunks(ho * wo)))
-            .for_each(|(dst, (g, at))| {
-                for (&g, &i) in g.iter().zip(at) {
-                    dst[i as usize] += g;
+            .zip(x.par_chunks(p.h * p.w))
+            .zip(gy.par_chunks(ho * wo).zip(y.par_chunks(ho * wo)))
+            .for_each(|((dst, plane), (g, y))| {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let (best, xs) = (y[oy * wo + ox], p.window(ox, p.w));
+                        let first = p.window(oy, p.h).find_map(|r| {
+                            let row = r * p.w;
+                            xs.clone()
+                                .find(|&c| plane[row + c] == best)
+                                .map(|c| row + c)
+                        });
+                        if let Some(i) = first {
+                            dst[i] += g[oy * wo + ox];
+                        }
+                    }
                 }
             });
         Ok((CpuStorage::F32(out), Shape::from((p.planes, p.h, p.w))))
@@ -150,10 +166,7 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize, pad: usize) -> Result<Ten
     }
     x.contiguous()?
         .reshape((a * b, h, w))?
-        .apply_op1(MaxPool {
-            p,
-            argmax: Mutex::new(Vec::new()),
-        })?
+        .apply_op1(MaxPool(p))?
         .reshape((a, b, ho, wo))
 }
 

@@ -59,3 +59,35 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
     unsafe { out.set_len(len) };
     out
 }
+
+/// A `len`-float vector written by the rayon threads without zero-filling it first: `f(i, piece)` gets the
+/// i-th `chunk`-float piece (the last may be shorter) and must write every element of it, e.g. with
+/// [`write_all`]; outputs that a kernel overwrites completely need no memset pass.
+pub(crate) fn par_init(
+    len: usize,
+    chunk: usize,
+    f: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, piece)| f(i, piece));
+    // SAFETY: the pieces cover all len slots and `f` writes every element of its piece (its contract).
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Write `values` into every slot of `dst` (panics if they are fewer) and return it as initialised floats.
+pub(crate) fn write_all(
+    dst: &mut [std::mem::MaybeUninit<f32>],
+    values: impl IntoIterator<Item = f32>,
+) -> &mut [f32] {
+    let mut values = values.into_iter();
+    for d in dst.iter_mut() {
+        d.write(values.next().expect("write_all: fewer values than slots"));
+    }
+    // SAFETY: every slot of dst was written above (the loop covers all of them or panicked).
+    unsafe { &mut *(dst as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+}
