@@ -108,6 +108,31 @@ fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
 }
 
 #[test]
+fn conv2d_on_an_input_autograd_does_not_track_gives_the_same_weight_gradient() {
+    // The first convolution of a network sees plain data: its input gradient is skipped, its weight
+    // gradient must be the one computed with a tracked input.
+    let (cin, cout, k, s, p, h, w) = CONV_CASES[0];
+    let x = randn(&[cin, 2, h, w], 31);
+    let wt = Var::from_tensor(&randn(&[cout, cin, k, k], 32)).unwrap();
+    let loss = |x: &Tensor| {
+        let y = conv2d_cf(x, wt.as_tensor(), s, p).unwrap();
+        (&y * &randn(y.dims(), 33)).unwrap().sum_all().unwrap()
+    };
+    let plain = loss(&x).backward().unwrap();
+    let xv = Var::from_tensor(&x).unwrap();
+    let tracked = loss(xv.as_tensor()).backward().unwrap();
+    assert!(plain.get(&x).is_none());
+    assert!(tracked.get(xv.as_tensor()).is_some());
+    assert_eq!(
+        max_abs_diff(
+            plain.get(wt.as_tensor()).unwrap(),
+            tracked.get(wt.as_tensor()).unwrap()
+        ),
+        0.0
+    );
+}
+
+#[test]
 fn conv2d_kernel_gradients_match_finite_differences() {
     let (cin, cout, k, s, p, h, w) = (2, 3, 3, 2, 1, 7, 6);
     let x0 = randn(&[cin, 2, h, w], 1).to_dtype(DType::F32).unwrap();

@@ -239,9 +239,14 @@ impl Conv2d {
         Ok((CpuStorage::F32(y), Shape::from((self.co, g.n, ho, wo))))
     }
 
-    /// ∂L/∂x and ∂L/∂W from ∂L/∂y.
-    fn grads(&self, x: &Tensor, w: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-        let dx = dy.apply_op2_no_bwd(&w.detach(), &Conv2dGradInput(self.g))?;
+    /// ∂L/∂x and ∂L/∂W from ∂L/∂y; ∂L/∂x only when x is tracked by autograd (not for the network's input,
+    /// where the input gradient of the first convolution was a GEMM and a col2im spent for nothing).
+    fn grads(&self, x: &Tensor, w: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Tensor)> {
+        let dx = if x.track_op() {
+            Some(dy.apply_op2_no_bwd(&w.detach(), &Conv2dGradInput(self.g))?)
+        } else {
+            None
+        };
         let dw = dy.apply_op2_no_bwd(&x.detach(), &Conv2dGradWeight(self.g))?;
         Ok((dx, dw))
     }
@@ -270,7 +275,7 @@ impl CustomOp2 for Conv2d {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (dx, dw) = self.grads(x, w, &dy.detach().contiguous()?)?;
-        Ok((Some(dx), Some(dw)))
+        Ok((dx, Some(dw)))
     }
 }
 
@@ -304,7 +309,7 @@ impl CustomOp3 for Conv2d {
         let dy = dy.detach().contiguous()?;
         let (dx, dw) = self.grads(x, w, &dy)?;
         let db = dy.reshape((self.co, ()))?.sum(1)?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        Ok((dx, Some(dw), Some(db)))
     }
 }
 
