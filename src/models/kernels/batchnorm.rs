@@ -10,7 +10,6 @@
 use super::contiguous_f32;
 use super::dropout::DropMask;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
 /// Per-channel batch mean and biased variance of the last forward.
@@ -29,6 +28,17 @@ struct BnTrain {
 struct BnTrainGrad {
     relu: bool,
     saved: Vec<(f32, f32)>,
+}
+
+/// x·scale + shift, then ReLU if `relu`.
+#[inline(always)]
+fn affine(x: f32, scale: f32, shift: f32, relu: bool) -> f32 {
+    let v = x * scale + shift;
+    if relu {
+        v.max(0.0)
+    } else {
+        v
+    }
 }
 
 /// Statistics of one channel and the affine map they give: y = x·scale + shift.
@@ -87,23 +97,15 @@ impl CustomOp3 for BnTrain {
         );
         let c = w.len();
         let n = x.len() / c;
-        let mut y = super::zeros(x.len());
-        let stats: Vec<Moments> = y
-            .par_chunks_mut(n)
-            .zip(x.par_chunks(n))
-            .enumerate()
-            .map(|(ch, (y, x))| {
-                let m = Moments::of(x, self.eps, w[ch], b[ch]);
-                for (y, &x) in y.iter_mut().zip(x) {
-                    let v = x * m.scale + m.shift;
-                    *y = if self.relu { v.max(0.0) } else { v };
-                }
-                if let Some(mask) = &self.mask {
-                    mask.apply_at(ch * n, y);
-                }
-                m
-            })
-            .collect();
+        let (y, stats) = super::par_init(x.len(), 0, n, |ch, y| {
+            let x = &x[ch * n..][..y.len()];
+            let m = Moments::of(x, self.eps, w[ch], b[ch]);
+            let y = super::write_all(y, x.iter().map(|&x| affine(x, m.scale, m.shift, self.relu)));
+            if let Some(mask) = &self.mask {
+                mask.apply_at(ch * n, y);
+            }
+            m
+        });
         *self.saved.lock().expect("saved lock") =
             stats.iter().map(|m| (m.mean, m.inv_std)).collect();
         *self.stats.lock().expect("stats lock") =
@@ -156,40 +158,35 @@ impl CustomOp3 for BnTrainGrad {
             contiguous_f32(s3, l3, "batchnorm grad")?.split_at(l3.shape().elem_count() / 2);
         let (c, numel) = (w.len(), g.len());
         let n = numel / c;
-        let mut out = super::zeros(numel + 2 * c);
-        let (dx, dwb) = out.split_at_mut(numel);
-        let per_channel: Vec<(f32, f32)> = dx
-            .par_chunks_mut(n)
-            .enumerate()
-            .map(|(ch, dx)| {
-                let r = ch * n..(ch + 1) * n;
-                let (x, g) = (&x[r.clone()], &g[r]);
-                let (mean, inv) = self.saved[ch];
-                let m = Moments::affine(mean, inv, 0.0, w[ch], b[ch]);
-                let masked = |xi: f32, gi: f32| {
-                    if self.relu && xi * m.scale + m.shift <= 0.0 {
-                        0.0
-                    } else {
-                        gi
-                    }
-                };
-                let (db, dw) = sum2(x, g, |xi, gi| {
-                    let gm = masked(xi, gi);
-                    (gm, gm * (xi - mean) * inv)
-                });
-                // ∂x = γ·inv·(g − ∂β/n − x̂·∂γ/n)
-                let k = w[ch] * inv;
-                let (kb, kw) = ((db / n as f64) as f32 * k, (dw / n as f64) as f32 * k);
-                for ((d, &xi), &gi) in dx.iter_mut().zip(x).zip(g) {
-                    *d = k * masked(xi, gi) - kb - kw * (xi - mean) * inv;
+        let (mut out, per_channel) = super::par_init(numel, 2 * c, n, |ch, dx| {
+            let r = ch * n..(ch + 1) * n;
+            let (x, g) = (&x[r.clone()], &g[r]);
+            let (mean, inv) = self.saved[ch];
+            let m = Moments::affine(mean, inv, 0.0, w[ch], b[ch]);
+            let masked = |xi: f32, gi: f32| {
+                if self.relu && xi * m.scale + m.shift <= 0.0 {
+                    0.0
+                } else {
+                    gi
                 }
-                (dw as f32, db as f32)
-            })
-            .collect();
-        for (ch, (dw, db)) in per_channel.into_iter().enumerate() {
-            dwb[ch] = dw;
-            dwb[c + ch] = db;
-        }
+            };
+            let (db, dw) = sum2(x, g, |xi, gi| {
+                let gm = masked(xi, gi);
+                (gm, gm * (xi - mean) * inv)
+            });
+            // ∂x = γ·inv·(g − ∂β/n − x̂·∂γ/n)
+            let k = w[ch] * inv;
+            let (kb, kw) = ((db / n as f64) as f32 * k, (dw / n as f64) as f32 * k);
+            let dxs = x
+                .iter()
+                .zip(g)
+                .map(|(&xi, &gi)| k * masked(xi, gi) - kb - kw * (xi - mean) * inv);
+            super::write_all(dx, dxs);
+            (dw as f32, db as f32)
+        });
+        let (dw, db): (Vec<f32>, Vec<f32>) = per_channel.into_iter().unzip();
+        out.extend(dw);
+        out.extend(db);
         Ok((CpuStorage::F32(out), Shape::from(numel + 2 * c)))
     }
 }
@@ -224,17 +221,11 @@ impl CustomOp3 for ChannelAffine {
         let scale = contiguous_f32(s2, l2, "channel affine")?;
         let shift = contiguous_f32(s3, l3, "channel affine")?;
         let n = x.len() / scale.len().max(1);
-        let mut y = super::zeros(x.len());
-        y.par_chunks_mut(n.max(1))
-            .zip(x.par_chunks(n.max(1)))
-            .enumerate()
-            .for_each(|(ch, (y, x))| {
-                let (a, b) = (scale[ch], shift[ch]);
-                for (y, &x) in y.iter_mut().zip(x) {
-                    let v = x * a + b;
-                    *y = if self.relu { v.max(0.0) } else { v };
-                }
-            });
+        let (y, _) = super::par_init(x.len(), 0, n, |ch, y| {
+            let (a, b) = (scale[ch], shift[ch]);
+            let x = &x[ch * n..][..y.len()];
+            super::write_all(y, x.iter().map(|&x| affine(x, a, b, self.relu)));
+        });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -278,28 +269,23 @@ impl CustomOp3 for ChannelAffineGrad {
         let y = contiguous_f32(s3, l3, "channel affine grad")?;
         let (c, numel) = (self.scale.len(), x.len());
         let n = numel / c.max(1);
-        let mut out = super::zeros(numel + 2 * c);
-        let (dx, dss) = out.split_at_mut(numel);
-        let sums: Vec<(f64, f64)> = dx
-            .par_chunks_mut(n.max(1))
-            .enumerate()
-            .map(|(ch, dx)| {
-                let r = ch * n..(ch + 1) * n;
-                let (x, g, y) = (&x[r.clone()], &g[r.clone()], &y[r]);
-                // dx first holds the ReLU-masked g, which gives ∂shift = Σ g and ∂scale = Σ g·x; then g·scale.
-                for ((d, &gi), &yi) in dx.iter_mut().zip(g).zip(y) {
-                    *d = if self.relu && yi <= 0.0 { 0.0 } else { gi };
-                }
-                let (dshift, dscale) = sum2(dx, x, |gi, xi| (gi, gi * xi));
-                let a = self.scale[ch];
-                dx.iter_mut().for_each(|d| *d *= a);
-                (dscale, dshift)
-            })
-            .collect();
-        for (ch, (ds, dsh)) in sums.into_iter().enumerate() {
-            dss[ch] = ds as f32;
-            dss[c + ch] = dsh as f32;
-        }
+        let (mut out, sums) = super::par_init(numel, 2 * c, n, |ch, dx| {
+            let r = ch * n..(ch + 1) * n;
+            let (x, g, y) = (&x[r.clone()], &g[r.clone()], &y[r]);
+            // dx first holds the ReLU-masked g, which gives ∂shift = Σ g and ∂scale = Σ g·x; then g·scale.
+            let masked = g
+                .iter()
+                .zip(y)
+                .map(|(&gi, &yi)| if self.relu && yi <= 0.0 { 0.0 } else { gi });
+            let dx = super::write_all(dx, masked);
+            let (dshift, dscale) = sum2(dx, x, |gi, xi| (gi, gi * xi));
+            let a = self.scale[ch];
+            dx.iter_mut().for_each(|d| *d *= a);
+            (dscale as f32, dshift as f32)
+        });
+        let (ds, dsh): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+        out.extend(ds);
+        out.extend(dsh);
         Ok((CpuStorage::F32(out), Shape::from(numel + 2 * c)))
     }
 }

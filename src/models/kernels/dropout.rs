@@ -90,14 +90,11 @@ impl CustomOp1 for Dropout {
                 x.len()
             );
         }
-        let mut out = super::zeros(x.len());
-        out.par_chunks_mut(64 * WORDS)
-            .zip(x.par_chunks(64 * WORDS))
-            .enumerate()
-            .for_each(|(i, (o, x))| {
-                o.copy_from_slice(x);
-                m.apply_at(i * 64 * WORDS, o);
-            });
+        let (out, _) = super::par_init(x.len(), 0, 64 * WORDS, |i, o| {
+            let start = i * 64 * WORDS;
+            let o = super::write_all(o, x[start..start + o.len()].iter().copied());
+            m.apply_at(start, o);
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 

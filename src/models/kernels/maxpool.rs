@@ -61,7 +61,7 @@ impl CustomOp1 for MaxPool {
         let p = self.0;
         let x = contiguous_f32(s, l, "maxpool2d")?;
         let (ho, wo) = p.out_hw();
-        let out = super::par_init(p.planes * ho * wo, ho * wo, |pl, dst| {
+        let (out, _) = super::par_init(p.planes * ho * wo, 0, ho * wo, |pl, dst| {
             let plane = &x[pl * p.h * p.w..][..p.h * p.w];
             let mut rows = vec![0f32; p.w];
             for (oy, dst) in dst.chunks_mut(wo).enumerate() {

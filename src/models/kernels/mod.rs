@@ -61,33 +61,44 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
 }
 
 /// A `len`-float vector written by the rayon threads without zero-filling it first: `f(i, piece)` gets the
-/// i-th `chunk`-float piece (the last may be shorter) and must write every element of it, e.g. with
-/// [`write_all`]; outputs that a kernel overwrites completely need no memset pass.
-pub(crate) fn par_init(
+/// i-th `chunk`-float piece (the last may be shorter), must write every element of it (e.g. with
+/// [`write_all`]) and returns a value per piece; outputs that a kernel overwrites completely need no memset
+/// pass. The vector has room for `spare` more floats, so a kernel can append a tail without reallocating.
+pub(crate) fn par_init<R: Send>(
     len: usize,
+    spare: usize,
     chunk: usize,
-    f: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync + Send,
-) -> Vec<f32> {
+    f: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) -> R + Sync + Send,
+) -> (Vec<f32>, Vec<R>) {
     use rayon::prelude::*;
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    out.spare_capacity_mut()[..len]
+    let mut out: Vec<f32> = Vec::with_capacity(len + spare);
+    let per_piece = out.spare_capacity_mut()[..len]
         .par_chunks_mut(chunk.max(1))
         .enumerate()
-        .for_each(|(i, piece)| f(i, piece));
+        .map(|(i, piece)| f(i, piece))
+        .collect();
     // SAFETY: the pieces cover all len slots and `f` writes every element of its piece (its contract).
     unsafe { out.set_len(len) };
-    out
+    (out, per_piece)
 }
 
-/// Write `values` into every slot of `dst` (panics if they are fewer) and return it as initialised floats.
+/// Write `values` into the slots of `dst`, one each (panics unless there are exactly as many), and return
+/// them as initialised floats.
 pub(crate) fn write_all(
     dst: &mut [std::mem::MaybeUninit<f32>],
     values: impl IntoIterator<Item = f32>,
 ) -> &mut [f32] {
     let mut values = values.into_iter();
-    for d in dst.iter_mut() {
-        d.write(values.next().expect("write_all: fewer values than slots"));
+    let mut written = 0;
+    for (d, v) in dst.iter_mut().zip(values.by_ref()) {
+        d.write(v);
+        written += 1;
     }
-    // SAFETY: every slot of dst was written above (the loop covers all of them or panicked).
+    assert!(
+        written == dst.len() && values.next().is_none(),
+        "write_all: {written} values for {} slots",
+        dst.len()
+    );
+    // SAFETY: all dst.len() slots were written above (checked by the count).
     unsafe { &mut *(dst as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
 }

@@ -3,7 +3,6 @@
 
 use super::contiguous_f32;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 14;
@@ -17,14 +16,13 @@ fn zip_map(
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Result<(CpuStorage, Shape)> {
     let (a, b) = (contiguous_f32(s1, l1, op)?, contiguous_f32(s2, l2, op)?);
-    let mut out = super::zeros(a.len());
-    out.par_chunks_mut(CHUNK)
-        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-        .for_each(|(o, (a, b))| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                *o = f(a, b);
-            }
-        });
+    if a.len() != b.len() {
+        candle_core::bail!("{op}: {} and {} elements", a.len(), b.len());
+    }
+    let (out, _) = super::par_init(a.len(), 0, CHUNK, |i, o| {
+        let r = i * CHUNK..i * CHUNK + o.len();
+        super::write_all(o, a[r.clone()].iter().zip(&b[r]).map(|(&a, &b)| f(a, b)));
+    });
     Ok((CpuStorage::F32(out), l1.shape().clone()))
 }
 
