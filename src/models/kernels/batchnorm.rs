@@ -163,32 +163,56 @@ impl CustomOp3 for BnTrainGrad {
             let (x, g) = (&x[r.clone()], &g[r]);
             let (mean, inv) = self.saved[ch];
             let m = Moments::affine(mean, inv, 0.0, w[ch], b[ch]);
-            let masked = |xi: f32, gi: f32| {
-                if self.relu && xi * m.scale + m.shift <= 0.0 {
-                    0.0
-                } else {
-                    gi
-                }
-            };
-            let (db, dw) = sum2(x, g, |xi, gi| {
-                let gm = masked(xi, gi);
-                (gm, gm * (xi - mean) * inv)
-            });
-            // ∂x = γ·inv·(g − ∂β/n − x̂·∂γ/n)
-            let k = w[ch] * inv;
-            let (kb, kw) = ((db / n as f64) as f32 * k, (dw / n as f64) as f32 * k);
-            let dxs = x
-                .iter()
-                .zip(g)
-                .map(|(&xi, &gi)| k * masked(xi, gi) - kb - kw * (xi - mean) * inv);
-            super::write_all(dx, dxs);
-            (dw as f32, db as f32)
+            // Two instances, so that the ReLU test is no branch inside the vectorised loops.
+            super::wide(
+                #[inline(always)]
+                || {
+                    if self.relu {
+                        grad_channel::<true>(x, g, dx, &m, w[ch])
+                    } else {
+                        grad_channel::<false>(x, g, dx, &m, w[ch])
+                    }
+                },
+            )
         });
         let (dw, db): (Vec<f32>, Vec<f32>) = per_channel.into_iter().unzip();
         out.extend(dw);
         out.extend(db);
         Ok((CpuStorage::F32(out), Shape::from(numel + 2 * c)))
     }
+}
+
+/// One channel of the batch-norm backward: writes ∂x into `dx` and returns (∂γ, ∂β). With `RELU` the
+/// incoming gradient is first masked where the forward's output x·scale + shift was ≤ 0.
+#[inline(always)]
+fn grad_channel<const RELU: bool>(
+    x: &[f32],
+    g: &[f32],
+    dx: &mut [std::mem::MaybeUninit<f32>],
+    m: &Moments,
+    weight: f32,
+) -> (f32, f32) {
+    let (mean, inv, n) = (m.mean, m.inv_std, x.len());
+    // dx first holds the (masked) incoming gradient: three plain loops the compiler vectorises, where one
+    // fused loop with the mask inside stayed scalar.
+    let gm = super::write_all(
+        dx,
+        x.iter().zip(g).map(|(&xi, &gi)| {
+            if RELU && xi * m.scale + m.shift <= 0.0 {
+                0.0
+            } else {
+                gi
+            }
+        }),
+    );
+    let (db, dw) = sum2(x, gm, |xi, gi| (gi, gi * (xi - mean) * inv));
+    // ∂x = γ·inv·(g − ∂β/n − x̂·∂γ/n)
+    let k = weight * inv;
+    let (kb, kw) = ((db / n as f64) as f32 * k, (dw / n as f64) as f32 * k);
+    for (d, &xi) in gm.iter_mut().zip(x) {
+        *d = k * *d - kb - kw * (xi - mean) * inv;
+    }
+    (dw as f32, db as f32)
 }
 
 /// y = x·scale[c] + shift[c] per channel of channel-first x (then ReLU if `relu`): eval-mode batch norm with
@@ -321,6 +345,7 @@ fn unpack(packed: &Tensor, x: &Tensor, per_channel: &Tensor) -> Result<Grads3> {
 
 /// (Σ f(x_i, g_i).0, Σ f(x_i, g_i).1) over paired slices, in 8 f32 lanes within blocks of 1024 elements
 /// (so the compiler vectorises it) and the blocks' partial sums added in f64 (so long channels keep precision).
+#[inline(always)]
 fn sum2(x: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
     const LANES: usize = 8;
     let (mut s0, mut s1) = (0f64, 0f64);
@@ -329,6 +354,10 @@ fn sum2(x: &[f32], g: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) 
         let (xc, gc) = (xb.chunks_exact(LANES), gb.chunks_exact(LANES));
         let (xr, gr) = (xc.remainder(), gc.remainder());
         for (xs, gs) in xc.zip(gc) {
+            let (xs, gs): (&[f32; LANES], &[f32; LANES]) = (
+                xs.try_into().expect("exact chunk"),
+                gs.try_into().expect("exact chunk"),
+            );
             for l in 0..LANES {
                 let (p, q) = f(xs[l], gs[l]);
                 a[l] += p;

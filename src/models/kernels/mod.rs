@@ -102,3 +102,22 @@ pub(crate) fn write_all(
     // SAFETY: all dst.len() slots were written above (checked by the count).
     unsafe { &mut *(dst as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
 }
+
+/// Run `f` compiled for AVX2 and FMA when the CPU has them (the crate's own code is otherwise built for
+/// baseline x86-64, 4-lane SSE2, where the compiler leaves masked loops such as ReLU's scalar), else as is.
+/// `f` is inlined into the feature-enabled frame, so the loops it contains get the wider instructions.
+#[inline(always)]
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features `run` is compiled for (checked just above).
+            return unsafe { run(f) };
+        }
+    }
+    f()
+}
