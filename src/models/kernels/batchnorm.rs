@@ -97,15 +97,19 @@ impl CustomOp3 for BnTrain {
         );
         let c = w.len();
         let n = x.len() / c;
-        let (y, stats) = super::par_init(x.len(), 0, n, |ch, y| {
-            let x = &x[ch * n..][..y.len()];
-            let m = Moments::of(x, self.eps, w[ch], b[ch]);
-            let y = super::write_all(y, x.iter().map(|&x| affine(x, m.scale, m.shift, self.relu)));
-            if let Some(mask) = &self.mask {
-                mask.apply_at(ch * n, y);
-            }
-            m
-        });
+        // SAFETY: the closure writes every element of its piece (write_all checks the count).
+        let (y, stats) = unsafe {
+            super::par_init(x.len(), 0, n, |ch, y| {
+                let x = &x[ch * n..][..y.len()];
+                let m = Moments::of(x, self.eps, w[ch], b[ch]);
+                let y =
+                    super::write_all(y, x.iter().map(|&x| affine(x, m.scale, m.shift, self.relu)));
+                if let Some(mask) = &self.mask {
+                    mask.apply_at(ch * n, y);
+                }
+                m
+            })
+        };
         *self.saved.lock().expect("saved lock") =
             stats.iter().map(|m| (m.mean, m.inv_std)).collect();
         *self.stats.lock().expect("stats lock") =
@@ -158,23 +162,26 @@ impl CustomOp3 for BnTrainGrad {
             contiguous_f32(s3, l3, "batchnorm grad")?.split_at(l3.shape().elem_count() / 2);
         let (c, numel) = (w.len(), g.len());
         let n = numel / c;
-        let (mut out, per_channel) = super::par_init(numel, 2 * c, n, |ch, dx| {
-            let r = ch * n..(ch + 1) * n;
-            let (x, g) = (&x[r.clone()], &g[r]);
-            let (mean, inv) = self.saved[ch];
-            let m = Moments::affine(mean, inv, 0.0, w[ch], b[ch]);
-            // Two instances, so that the ReLU test is no branch inside the vectorised loops.
-            super::wide(
-                #[inline(always)]
-                || {
-                    if self.relu {
-                        grad_channel::<true>(x, g, dx, &m, w[ch])
-                    } else {
-                        grad_channel::<false>(x, g, dx, &m, w[ch])
-                    }
-                },
-            )
-        });
+        // SAFETY: the closure writes every element of its piece (write_all checks the count).
+        let (mut out, per_channel) = unsafe {
+            super::par_init(numel, 2 * c, n, |ch, dx| {
+                let r = ch * n..(ch + 1) * n;
+                let (x, g) = (&x[r.clone()], &g[r]);
+                let (mean, inv) = self.saved[ch];
+                let m = Moments::affine(mean, inv, 0.0, w[ch], b[ch]);
+                // Two instances, so that the ReLU test is no branch inside the vectorised loops.
+                super::wide(
+                    #[inline(always)]
+                    || {
+                        if self.relu {
+                            grad_channel::<true>(x, g, dx, &m, w[ch])
+                        } else {
+                            grad_channel::<false>(x, g, dx, &m, w[ch])
+                        }
+                    },
+                )
+            })
+        };
         let (dw, db): (Vec<f32>, Vec<f32>) = per_channel.into_iter().unzip();
         out.extend(dw);
         out.extend(db);
@@ -245,11 +252,14 @@ impl CustomOp3 for ChannelAffine {
         let scale = contiguous_f32(s2, l2, "channel affine")?;
         let shift = contiguous_f32(s3, l3, "channel affine")?;
         let n = x.len() / scale.len().max(1);
-        let (y, _) = super::par_init(x.len(), 0, n, |ch, y| {
-            let (a, b) = (scale[ch], shift[ch]);
-            let x = &x[ch * n..][..y.len()];
-            super::write_all(y, x.iter().map(|&x| affine(x, a, b, self.relu)));
-        });
+        // SAFETY: the closure writes every element of its piece (write_all checks the count).
+        let (y, _) = unsafe {
+            super::par_init(x.len(), 0, n, |ch, y| {
+                let (a, b) = (scale[ch], shift[ch]);
+                let x = &x[ch * n..][..y.len()];
+                super::write_all(y, x.iter().map(|&x| affine(x, a, b, self.relu)));
+            })
+        };
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -293,20 +303,23 @@ impl CustomOp3 for ChannelAffineGrad {
         let y = contiguous_f32(s3, l3, "channel affine grad")?;
         let (c, numel) = (self.scale.len(), x.len());
         let n = numel / c.max(1);
-        let (mut out, sums) = super::par_init(numel, 2 * c, n, |ch, dx| {
-            let r = ch * n..(ch + 1) * n;
-            let (x, g, y) = (&x[r.clone()], &g[r.clone()], &y[r]);
-            // dx first holds the ReLU-masked g, which gives ∂shift = Σ g and ∂scale = Σ g·x; then g·scale.
-            let masked = g
-                .iter()
-                .zip(y)
-                .map(|(&gi, &yi)| if self.relu && yi <= 0.0 { 0.0 } else { gi });
-            let dx = super::write_all(dx, masked);
-            let (dshift, dscale) = sum2(dx, x, |gi, xi| (gi, gi * xi));
-            let a = self.scale[ch];
-            dx.iter_mut().for_each(|d| *d *= a);
-            (dscale as f32, dshift as f32)
-        });
+        // SAFETY: the closure writes every element of its piece (write_all checks the count).
+        let (mut out, sums) = unsafe {
+            super::par_init(numel, 2 * c, n, |ch, dx| {
+                let r = ch * n..(ch + 1) * n;
+                let (x, g, y) = (&x[r.clone()], &g[r.clone()], &y[r]);
+                // dx first holds the ReLU-masked g, which gives ∂shift = Σ g and ∂scale = Σ g·x; then g·scale.
+                let masked = g
+                    .iter()
+                    .zip(y)
+                    .map(|(&gi, &yi)| if self.relu && yi <= 0.0 { 0.0 } else { gi });
+                let dx = super::write_all(dx, masked);
+                let (dshift, dscale) = sum2(dx, x, |gi, xi| (gi, gi * xi));
+                let a = self.scale[ch];
+                dx.iter_mut().for_each(|d| *d *= a);
+                (dscale as f32, dshift as f32)
+            })
+        };
         let (ds, dsh): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
         out.extend(ds);
         out.extend(dsh);

@@ -61,26 +61,29 @@ impl CustomOp1 for MaxPool {
         let p = self.0;
         let x = contiguous_f32(s, l, "maxpool2d")?;
         let (ho, wo) = p.out_hw();
-        let (out, _) = super::par_init(p.planes * ho * wo, 0, ho * wo, |pl, dst| {
-            let plane = &x[pl * p.h * p.w..][..p.h * p.w];
-            let mut rows = vec![0f32; p.w];
-            for (oy, dst) in dst.chunks_mut(wo).enumerate() {
-                let ys = p.window(oy, p.h);
-                rows.copy_from_slice(&plane[ys.start * p.w..][..p.w]);
-                for y in ys.skip(1) {
-                    for (m, &v) in rows.iter_mut().zip(&plane[y * p.w..][..p.w]) {
-                        *m = larger(*m, v);
+        // SAFETY: the closure writes every element of its piece (write_all checks the count).
+        let (out, _) = unsafe {
+            super::par_init(p.planes * ho * wo, 0, ho * wo, |pl, dst| {
+                let plane = &x[pl * p.h * p.w..][..p.h * p.w];
+                let mut rows = vec![0f32; p.w];
+                for (oy, dst) in dst.chunks_mut(wo).enumerate() {
+                    let ys = p.window(oy, p.h);
+                    rows.copy_from_slice(&plane[ys.start * p.w..][..p.w]);
+                    for y in ys.skip(1) {
+                        for (m, &v) in rows.iter_mut().zip(&plane[y * p.w..][..p.w]) {
+                            *m = larger(*m, v);
+                        }
                     }
+                    super::write_all(
+                        dst,
+                        (0..wo).map(|ox| {
+                            let xs = p.window(ox, p.w);
+                            rows[xs].iter().copied().fold(f32::NEG_INFINITY, larger)
+                        }),
+                    );
                 }
-                super::write_all(
-                    dst,
-                    (0..wo).map(|ox| {
-                        let xs = p.window(ox, p.w);
-                        rows[xs].iter().copied().fold(f32::NEG_INFINITY, larger)
-                    }),
-                );
-            }
-        });
+            })
+        };
         Ok((CpuStorage::F32(out), Shape::from((p.planes, ho, wo))))
     }
 

@@ -64,7 +64,10 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
 /// i-th `chunk`-float piece (the last may be shorter), must write every element of it (e.g. with
 /// [`write_all`]) and returns a value per piece; outputs that a kernel overwrites completely need no memset
 /// pass. The vector has room for `spare` more floats, so a kernel can append a tail without reallocating.
-pub(crate) fn par_init<R: Send>(
+///
+/// # Safety
+/// `f` must initialise every element of each piece it is given (write_all panics otherwise).
+pub(crate) unsafe fn par_init<R: Send>(
     len: usize,
     spare: usize,
     chunk: usize,
@@ -105,7 +108,8 @@ pub(crate) fn write_all(
 
 /// Run `f` compiled for AVX2 and FMA when the CPU has them (the crate's own code is otherwise built for
 /// baseline x86-64, 4-lane SSE2, where the compiler leaves masked loops such as ReLU's scalar), else as is.
-/// `f` is inlined into the feature-enabled frame, so the loops it contains get the wider instructions.
+/// Mark the closure `#[inline(always)]` (and the functions it calls) so that it is inlined into the
+/// feature-enabled frame and the loops it contains get the wider instructions.
 #[inline(always)]
 pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
