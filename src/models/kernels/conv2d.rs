@@ -3,13 +3,16 @@
 //! im2col turns x into cols (C·kh·kw, N·Ho·Wo) with row (c·kh + i)·kw + j holding
 //! x[c, n, ho·sh + i − ph, wo·sw + j − pw] (zero outside). A conv is W (Co, C·kh·kw) · cols; its weight gradient
 //! is dY · colsᵀ and its input gradient col2im(Wᵀ · dY): three GEMMs, where candle's own conv2d backward runs a
-//! direct conv-transpose loop. [`conv2d_cf`] is one autograd node whose patches live in a reused scratch
+//! direct conv-transpose loop. The forward never builds cols whole: each thread unfolds a cache-sized block
+//! of columns and multiplies it in place ([`super::matmul::gemm_blocked_b`]). [`conv2d_cf`] is one autograd node whose patches live in a reused scratch
 //! buffer; [`conv2d_cf_bias`] adds a per-channel bias inside the same node (the GEMM accumulates onto the
 //! bias rows), so no second output-sized tensor is made and kept for the backward. Separate H/W strides and
 //! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel.
 
 use super::contiguous_f32;
-use super::matmul::{gemm_into, gemm_new, repeated_rows, with_scratch, View};
+use super::matmul::{
+    gemm_blocked_b, gemm_blocked_new, gemm_into, gemm_new, repeated_rows, with_scratch, View,
+};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -97,6 +100,51 @@ fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
                 }
             }
         });
+}
+
+/// Columns j0..j0 + w of the patch matrix (rows as in [`im2col_into`]) as a row-major (C·kh·kw × w)
+/// block, every element written. Output positions run (n, ho, wo) with wo fastest, so a block is a few
+/// runs of consecutive output columns of one image row each.
+fn im2col_block(g: &Geometry2d, x: &[f32], j0: usize, w: usize, out: &mut [f32]) {
+    let (ho, wo) = g.out_hw();
+    let mut runs = Vec::with_capacity(w / wo.max(1) + 2);
+    let mut q = j0;
+    while q < j0 + w {
+        let (img, r) = (q / (ho * wo), q % (ho * wo));
+        let (oy, ox) = (r / wo, r % wo);
+        let len = (wo - ox).min(j0 + w - q);
+        runs.push((q - j0, img, oy, ox, len));
+        q += len;
+    }
+    for (row, dst) in out.chunks_exact_mut(w).enumerate() {
+        let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+        let (v0, vn) = g.valid_cols(j, wo);
+        for &(at, img, oy, ox, len) in &runs {
+            let d = &mut dst[at..at + len];
+            let Some(y) = g.src_row(oy, i).filter(|_| vn > 0) else {
+                d.fill(0.0);
+                continue;
+            };
+            let src = &x[((c * g.n + img) * g.h + y) * g.w..][..g.w];
+            // output columns ox..ox + len that read inside the image: [lo, hi)
+            let (lo, hi) = (v0.max(ox), (v0 + vn).min(ox + len));
+            if lo >= hi {
+                d.fill(0.0);
+                continue;
+            }
+            d[..lo - ox].fill(0.0);
+            d[hi - ox..].fill(0.0);
+            let first = lo * g.stride.1 + j - g.pad.1;
+            let mid = &mut d[lo - ox..hi - ox];
+            if g.stride.1 == 1 {
+                mid.copy_from_slice(&src[first..first + mid.len()]);
+            } else {
+                for (v, &s) in mid.iter_mut().zip(src[first..].iter().step_by(g.stride.1)) {
+                    *v = s;
+                }
+            }
+        }
+    }
 }
 
 /// col2im, the adjoint of [`im2col_into`]: scatter-add (C·kh·kw, N·Ho·Wo) patches back into (C, N, H, W).
@@ -187,8 +235,8 @@ impl Geometry2d {
         let (ho, wo) = self.out_hw();
         self.n * ho * wo
     }
-    /// Run `f` on the patch matrix of x: x itself for a 1×1/stride-1 conv, else im2col in a reused
-    /// per-thread scratch buffer (patch matrices are the largest temporaries of a step).
+    /// Run `f` on the whole patch matrix of x (the weight gradient's operand): x itself for a 1×1/stride-1
+    /// conv, else im2col in a reused per-thread scratch buffer (the largest temporary of a step).
     fn with_patches<R>(&self, x: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
         if self.pointwise() {
             return f(x);
@@ -212,26 +260,24 @@ impl Conv2d {
         let w = contiguous_f32(ws, wl, "conv2d")?;
         let (k, p) = (g.patch_len(), g.out_len());
         let x = contiguous_f32(xs, xl, "conv2d")?;
-        let y = match bias {
-            None => g.with_patches(x, |cols| {
-                gemm_new(self.co, p, k, View::rows(w, k), View::rows(cols, p))
-            }),
-            Some(b) => {
-                if b.len() != self.co {
-                    candle_core::bail!("conv2d: {} bias values for {} channels", b.len(), self.co);
-                }
+        if let Some(b) = bias {
+            if b.len() != self.co {
+                candle_core::bail!("conv2d: {} bias values for {} channels", b.len(), self.co);
+            }
+        }
+        let (a, shape) = (View::rows(w, k), (self.co, p, k));
+        let patches =
+            |j0: usize, width: usize, block: &mut [f32]| im2col_block(&g, x, j0, width, block);
+        let y = match (bias, g.pointwise()) {
+            (None, true) => gemm_new(self.co, p, k, a, View::rows(x, p)),
+            (None, false) => gemm_blocked_new(shape, a, patches),
+            (Some(b), pointwise) => {
                 let mut y = repeated_rows(self.co, p, |r| vec![b[r]]);
-                g.with_patches(x, |cols| {
-                    gemm_into(
-                        &mut y,
-                        true,
-                        self.co,
-                        p,
-                        k,
-                        View::rows(w, k),
-                        View::rows(cols, p),
-                    )
-                });
+                if pointwise {
+                    gemm_into(&mut y, true, self.co, p, k, a, View::rows(x, p));
+                } else {
+                    gemm_blocked_b(&mut y, true, shape, a, patches);
+                }
                 y
             }
         };
@@ -443,4 +489,52 @@ pub fn conv2d_cf_reference(
             .index_select(&Tensor::new(cols.as_slice(), dev)?, 3)?
     };
     y.transpose(0, 1)?.contiguous()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_block_is_the_same_columns_of_the_whole_patch_matrix() {
+        // Blocks that start and end mid-row, span image rows and images, at strides 1 and 2, with padding
+        // wider than some taps reach (7x7 stem, 3x3, the (9x1) temporal conv, a strided 1x1).
+        let geometries = [
+            (3, 2, 11, 9, 7, 7, (2, 2), (3, 3)),
+            (2, 3, 5, 4, 3, 3, (1, 1), (1, 1)),
+            (2, 2, 12, 5, 9, 1, (2, 1), (4, 0)),
+            (3, 2, 6, 6, 1, 1, (2, 2), (0, 0)),
+        ];
+        for (gi, &(c, n, h, w, kh, kw, stride, pad)) in geometries.iter().enumerate() {
+            let g = Geometry2d {
+                c,
+                n,
+                h,
+                w,
+                kh,
+                kw,
+                stride,
+                pad,
+            };
+            let x: Vec<f32> = (0..c * n * h * w).map(|i| i as f32 + 1.0).collect();
+            let (k, p) = (g.patch_len(), g.out_len());
+            let mut whole = vec![f32::NAN; k * p];
+            im2col_into(&g, &x, &mut whole);
+            for width in [1, 5, 16, p] {
+                for j0 in (0..p).step_by(width) {
+                    let wd = width.min(p - j0);
+                    let mut block = vec![f32::NAN; k * wd];
+                    im2col_block(&g, &x, j0, wd, &mut block);
+                    for r in 0..k {
+                        assert_eq!(
+                            &block[r * wd..(r + 1) * wd],
+                            &whole[r * p + j0..r * p + j0 + wd],
+                            "geometry {gi}, row {r}, columns {j0}..{}",
+                            j0 + wd
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

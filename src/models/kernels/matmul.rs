@@ -50,6 +50,7 @@ thread_local! {
 pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     let mut buf = SCRATCH.with(|s| s.borrow_mut().pop()).unwrap_or_default();
     if buf.len() < len {
+        drop(std::mem::take(&mut buf)); // free the smaller buffer before the larger one is allocated
         buf = vec![0f32; len];
     }
     let out = f(&mut buf[..len]);
@@ -111,6 +112,128 @@ pub(crate) fn gemm_new(m: usize, n: usize, k: usize, a: View, b: View) -> Vec<f3
         out.set_len(m * n);
     }
     out
+}
+
+/// dst (m × n, row-major) = a (m × k) · b (k × n) (+ dst's old value when `accumulate`) where b is never
+/// materialised whole: `fill(j0, w, block)` writes b's columns j0..j0 + w as a row-major (k × w) block into a
+/// per-thread scratch buffer, and each block is multiplied by one single-threaded GEMM, blocks in parallel.
+/// A block is sized to stay in the core's L2 cache and is read by the GEMM as it lies, without the copy
+/// into the crate's panel layout that a whole patch matrix needs (that copy and the patch matrix's own
+/// write were a quarter of ResNet inference).
+pub(crate) fn gemm_blocked_b(
+    dst: &mut [f32],
+    accumulate: bool,
+    shape: (usize, usize, usize),
+    a: View,
+    fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+) {
+    assert_eq!(
+        dst.len(),
+        shape.0 * shape.1,
+        "gemm: destination is not {}x{}",
+        shape.0,
+        shape.1
+    );
+    // SAFETY: dst is an initialised, exclusively borrowed m×n buffer.
+    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill) }
+}
+
+/// [`gemm_blocked_b`] into a fresh buffer that the GEMMs write once, never zero-filled first.
+pub(crate) fn gemm_blocked_new(
+    shape: (usize, usize, usize),
+    a: View,
+    fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let len = shape.0 * shape.1;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    // SAFETY: the capacity holds m×n floats; without accumulate every block's GEMM writes all m rows of
+    // its columns without reading (k = 0: filled with zeros), and the blocks cover all n columns.
+    unsafe {
+        blocked_raw(out.as_mut_ptr(), false, shape, a, fill);
+        out.set_len(len);
+    }
+    out
+}
+
+/// # Safety
+/// `dst` must be valid for writes of m·n floats (and for reads if `accumulate`) and must not alias a.
+unsafe fn blocked_raw(
+    dst: *mut f32,
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    a: View,
+    fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+) {
+    use rayon::prelude::*;
+    a.check(m, k, "left operand");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            std::ptr::write_bytes(dst, 0, m * n);
+        }
+        return;
+    }
+    let width = block_width(k, n);
+    let out = Shared(dst);
+    let _unpacked = UnpackedBlocks::new();
+    (0..n.div_ceil(width)).into_par_iter().for_each(|i| {
+        let (j0, out) = (i * width, out);
+        let w = width.min(n - j0);
+        with_scratch(k * w, |block| {
+            fill(j0, w, block);
+            let b = View::rows(block, w);
+            b.check(k, w, "right operand block");
+            // SAFETY: block i writes only columns j0..j0 + w of the m×n destination, which no other task
+            // touches (read only when accumulating, then initialised: the caller's contract); a was
+            // checked for (m × k) and the block for (k × w).
+            unsafe {
+                call(
+                    out.get().add(j0),
+                    (n, 1),
+                    accumulate,
+                    (m, w, k),
+                    a.data.as_ptr(),
+                    a,
+                    b.data.as_ptr(),
+                    b,
+                    gemm::Parallelism::None,
+                )
+            }
+        })
+    });
+}
+
+/// While alive, the crate's single-threaded GEMMs read their (transposed) left operand in place instead of
+/// copying it into panels first: right for [`gemm_blocked_b`]'s cache-resident blocks (ResNet inference
+/// +4–6 % over packing them), wrong for the large operands of other products, so it is restored on drop.
+/// The threshold is a process-wide atomic; a GEMM running meanwhile on another thread only changes speed,
+/// never results (packing copies the operand, the arithmetic and its order stay the same).
+struct UnpackedBlocks(usize);
+
+impl UnpackedBlocks {
+    fn new() -> Self {
+        static DEFAULT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let default = *DEFAULT.get_or_init(gemm::get_lhs_packing_threshold_single_thread);
+        gemm::set_lhs_packing_threshold_single_thread(256);
+        UnpackedBlocks(default)
+    }
+}
+
+impl Drop for UnpackedBlocks {
+    fn drop(&mut self) {
+        gemm::set_lhs_packing_threshold_single_thread(self.0);
+    }
+}
+
+/// Columns per block of [`gemm_blocked_b`]: about 512 KiB of block (a quarter of the 2 MiB L2 here), but at
+/// least 128 (the crate's kernels fill 64-row panels of the transposed product; 16-column blocks of the
+/// deep layers ran far below peak), at most a quarter of each thread's share, a multiple of 16.
+fn block_width(k: usize, n: usize) -> usize {
+    let by_cache = ((128 * 1024) / k.max(1)).max(128);
+    let by_threads = n.div_ceil(4 * rayon::current_num_threads().max(1)).max(16);
+    by_cache.min(by_threads).next_multiple_of(16)
 }
 
 /// A raw pointer that parallel tasks may share: each writes a disjoint part of what it points to.
@@ -411,6 +534,49 @@ mod tests {
                 }
                 // Column blocks compute each element as the whole product does; the reduction parts are
                 // fixed in number: either way the thread count does not change a bit.
+                assert_eq!(
+                    results[0], results[1],
+                    "{m}x{n}x{k}: 1 and 2 threads differ"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_with_b_made_block_by_block_equals_the_plain_product() {
+        // Many columns (several blocks, a short last one), a reduction longer than a block is wide.
+        for (case, &(m, n, k)) in [(6, 1000, 40), (70, 300, 700)].iter().enumerate() {
+            let a = values(m * k, 31 + case as u64);
+            let bt = values(n * k, 41 + case as u64);
+            let start = values(m * n, 51 + case as u64);
+            let fill = |j0: usize, w: usize, block: &mut [f32]| {
+                for (r, row) in block.chunks_exact_mut(w).enumerate() {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = bt[(j0 + j) * k + r];
+                    }
+                }
+            };
+            for accumulate in [false, true] {
+                let expect = reference(&start, accumulate, m, n, k, &a, &bt);
+                let mut results = Vec::new();
+                for threads in [1, 2] {
+                    let dst = in_pool(threads, || {
+                        if accumulate {
+                            let mut dst = start.clone();
+                            gemm_blocked_b(&mut dst, true, (m, n, k), View::rows(&a, k), fill);
+                            dst
+                        } else {
+                            gemm_blocked_new((m, n, k), View::rows(&a, k), fill)
+                        }
+                    });
+                    for (got, want) in dst.iter().zip(&expect) {
+                        assert!(
+                            (*got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
+                            "{m}x{n}x{k} accumulate {accumulate} threads {threads}: {got} vs {want}"
+                        );
+                    }
+                    results.push(dst);
+                }
                 assert_eq!(
                     results[0], results[1],
                     "{m}x{n}x{k}: 1 and 2 threads differ"
