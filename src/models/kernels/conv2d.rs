@@ -44,24 +44,20 @@ impl Geometry2d {
         (y >= 0 && (y as usize) < self.h).then_some(y as usize)
     }
 
-    /// For output column `o` and tap `j`, the source column, if inside the image.
-    fn src_col(&self, o: usize, j: usize) -> Option<usize> {
-        let x = (o * self.stride.1 + j) as isize - self.pad.1 as isize;
-        (x >= 0 && (x as usize) < self.w).then_some(x as usize)
-    }
-
-    /// Output columns whose source column for tap `j` lies inside 0..w, as (first, count).
+    /// Output columns whose source column for tap `j` lies inside 0..w, as (first, count): those o with
+    /// 0 ≤ o·s + j − pad < w (closed form: im2col asks once per patch row and block).
     fn valid_cols(&self, j: usize, wo: usize) -> (usize, usize) {
-        let first = (0..wo).find(|&o| self.src_col(o, j).is_some());
-        match first {
-            None => (0, 0),
-            Some(f) => {
-                let last = (f..wo)
-                    .rev()
-                    .find(|&o| self.src_col(o, j).is_some())
-                    .unwrap_or(f);
-                (f, last + 1 - f)
-            }
+        let (s, pad) = (self.stride.1, self.pad.1);
+        let first = pad.saturating_sub(j).div_ceil(s);
+        let end = if self.w + pad > j {
+            ((self.w - 1 + pad - j) / s + 1).min(wo)
+        } else {
+            0
+        };
+        if end > first {
+            (first, end - first)
+        } else {
+            (0, 0)
         }
     }
 }

@@ -228,12 +228,13 @@ impl Drop for UnpackedBlocks {
 }
 
 /// Columns per block of [`gemm_blocked_b`]: about 512 KiB of block (a quarter of the 2 MiB L2 here), but at
-/// least 128 (the crate's kernels fill 64-row panels of the transposed product; 16-column blocks of the
-/// deep layers ran far below peak), at most a quarter of each thread's share, a multiple of 16.
+/// least 128, at most a quarter of each thread's share, and a multiple of 64: the crate's kernels fill
+/// 64-row panels of the transposed product, and 16-column blocks of the deep layers, or a 48-row rest
+/// panel in every block, ran far below peak.
 fn block_width(k: usize, n: usize) -> usize {
     let by_cache = ((128 * 1024) / k.max(1)).max(128);
-    let by_threads = n.div_ceil(4 * rayon::current_num_threads().max(1)).max(16);
-    by_cache.min(by_threads).next_multiple_of(16)
+    let by_threads = n.div_ceil(4 * rayon::current_num_threads().max(1));
+    by_cache.min(by_threads).next_multiple_of(64)
 }
 
 /// A raw pointer that parallel tasks may share: each writes a disjoint part of what it points to.
