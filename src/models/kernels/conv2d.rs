@@ -491,14 +491,35 @@ pub fn conv2d_cf_reference(
 mod tests {
     use super::*;
 
+    /// The patch matrix straight from its definition (module docs).
+    fn naive_patches(g: &Geometry2d, x: &[f32]) -> Vec<f32> {
+        let (ho, wo) = g.out_hw();
+        let p = g.n * ho * wo;
+        let mut out = vec![0f32; g.patch_len() * p];
+        for (idx, v) in out.iter_mut().enumerate() {
+            let (row, q) = (idx / p, idx % p);
+            let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+            let (img, oy, ox) = (q / (ho * wo), q / wo % ho, q % wo);
+            let y = (oy * g.stride.0 + i) as isize - g.pad.0 as isize;
+            let xx = (ox * g.stride.1 + j) as isize - g.pad.1 as isize;
+            if (0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&xx) {
+                *v = x[((c * g.n + img) * g.h + y as usize) * g.w + xx as usize];
+            }
+        }
+        out
+    }
+
     #[test]
-    fn a_patch_block_is_the_same_columns_of_the_whole_patch_matrix() {
+    fn whole_patch_matrices_and_blocks_of_it_match_the_definition() {
         // Blocks that start and end mid-row, span image rows and images, at strides 1 and 2, with padding
-        // wider than some taps reach (7x7 stem, 3x3, the (9x1) temporal conv, a strided 1x1).
+        // wider than some taps reach: the 7x7 stem, 3x3, the (9x1) temporal conv at strides 2 and 1, a
+        // (3x1), a strided 1x1.
         let geometries = [
             (3, 2, 11, 9, 7, 7, (2, 2), (3, 3)),
             (2, 3, 5, 4, 3, 3, (1, 1), (1, 1)),
             (2, 2, 12, 5, 9, 1, (2, 1), (4, 0)),
+            (2, 3, 7, 4, 9, 1, (1, 1), (4, 0)),
+            (3, 2, 6, 5, 3, 1, (1, 1), (1, 0)),
             (3, 2, 6, 6, 1, 1, (2, 2), (0, 0)),
         ];
         for (gi, &(c, n, h, w, kh, kw, stride, pad)) in geometries.iter().enumerate() {
@@ -514,8 +535,10 @@ mod tests {
             };
             let x: Vec<f32> = (0..c * n * h * w).map(|i| i as f32 + 1.0).collect();
             let (k, p) = (g.patch_len(), g.out_len());
+            let expect = naive_patches(&g, &x);
             let mut whole = vec![f32::NAN; k * p];
             im2col_into(&g, &x, &mut whole);
+            assert_eq!(whole, expect, "geometry {gi}: whole matrix");
             for width in [1, 5, 16, p] {
                 for j0 in (0..p).step_by(width) {
                     let wd = width.min(p - j0);
@@ -524,7 +547,7 @@ mod tests {
                     for r in 0..k {
                         assert_eq!(
                             &block[r * wd..(r + 1) * wd],
-                            &whole[r * p + j0..r * p + j0 + wd],
+                            &expect[r * p + j0..r * p + j0 + wd],
                             "geometry {gi}, row {r}, columns {j0}..{}",
                             j0 + wd
                         );
