@@ -166,13 +166,7 @@ unsafe fn blocked_raw(
 ) {
     use rayon::prelude::*;
     a.check(m, k, "left operand");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            std::ptr::write_bytes(dst, 0, m * n);
-        }
+    if empty_product(dst, accumulate, (m, n, k)) {
         return;
     }
     let width = block_width(k, n);
@@ -227,6 +221,21 @@ impl Drop for UnpackedBlocks {
     }
 }
 
+/// Whether the product is empty and so already done: no output (m or n is 0), or a reduction over nothing
+/// (k = 0), whose result is zero.
+///
+/// # Safety
+/// As for [`gemm_raw`]: `dst` valid for writes of m·n floats.
+unsafe fn empty_product(dst: *mut f32, accumulate: bool, (m, n, k): (usize, usize, usize)) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 && !accumulate {
+        std::ptr::write_bytes(dst, 0, m * n);
+    }
+    k == 0
+}
+
 /// Columns per block of [`gemm_blocked_b`]: about 512 KiB of block (a quarter of the 2 MiB L2 here), but at
 /// least 128, at most a quarter of each thread's share, and a multiple of 64: the crate's kernels fill
 /// 64-row panels of the transposed product, and 16-column blocks of the deep layers, or a 48-row rest
@@ -279,13 +288,7 @@ unsafe fn gemm_raw(
 ) {
     a.check(m, k, "left operand");
     b.check(k, n, "right operand");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            std::ptr::write_bytes(dst, 0, m * n);
-        }
+    if empty_product(dst, accumulate, (m, n, k)) {
         return;
     }
     let threads = rayon::current_num_threads();
@@ -490,6 +493,16 @@ mod tests {
             .collect()
     }
 
+    fn assert_close(got: &[f32], expect: &[f64], what: &str) {
+        assert_eq!(got.len(), expect.len(), "{what}: length");
+        for (got, want) in got.iter().zip(expect) {
+            assert!(
+                (*got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
+                "{what}: {got} vs {want}"
+            );
+        }
+    }
+
     fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -525,12 +538,13 @@ mod tests {
                     in_pool(threads, || {
                         gemm_into(&mut dst, accumulate, m, n, k, View::rows(&a, k), bv)
                     });
-                    for (got, want) in dst.iter().zip(&expect) {
-                        assert!(
-                            (*got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
-                            "{m}x{n}x{k} accumulate {accumulate} b rows {b_rows} threads {threads}: {got} vs {want}"
-                        );
-                    }
+                    assert_close(
+                        &dst,
+                        &expect,
+                        &format!(
+                            "{m}x{n}x{k} accumulate {accumulate} b rows {b_rows} threads {threads}"
+                        ),
+                    );
                     results.push(dst);
                 }
                 // Column blocks compute each element as the whole product does; the reduction parts are
@@ -570,12 +584,11 @@ mod tests {
                             gemm_blocked_new((m, n, k), View::rows(&a, k), fill)
                         }
                     });
-                    for (got, want) in dst.iter().zip(&expect) {
-                        assert!(
-                            (*got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
-                            "{m}x{n}x{k} accumulate {accumulate} threads {threads}: {got} vs {want}"
-                        );
-                    }
+                    assert_close(
+                        &dst,
+                        &expect,
+                        &format!("{m}x{n}x{k} accumulate {accumulate} threads {threads}"),
+                    );
                     results.push(dst);
                 }
                 assert_eq!(
