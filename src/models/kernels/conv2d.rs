@@ -81,43 +81,27 @@ fn gather_strided(dst: &mut [f32], src: &[f32], stride: usize) {
 }
 
 /// im2col into `out` (C·kh·kw · N·Ho·Wo floats), every element written (zeros outside the image), so a
-/// reused scratch buffer needs no clearing.
+/// reused scratch buffer needs no clearing. Rows in parallel.
 fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
-    let (ho, wo) = g.out_hw();
-    let plane = g.n * ho * wo;
+    let plane = g.out_len();
+    let runs = runs(g, 0, plane);
     out.par_chunks_mut(plane.max(1))
         .enumerate()
-        .for_each(|(row, dst)| {
-            let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-            let (o0, cnt) = g.valid_cols(j, wo);
-            for n in 0..g.n {
-                for oy in 0..ho {
-                    let d = &mut dst[(n * ho + oy) * wo..][..wo];
-                    let src = g.src_row(oy, i).filter(|_| cnt > 0);
-                    let Some(y) = src else {
-                        d.fill(0.0);
-                        continue;
-                    };
-                    let src = &x[((c * g.n + n) * g.h + y) * g.w..][..g.w];
-                    let (head, rest) = d.split_at_mut(o0);
-                    let (mid, tail) = rest.split_at_mut(cnt);
-                    head.fill(0.0);
-                    tail.fill(0.0);
-                    let first = o0 * g.stride.1 + j - g.pad.1;
-                    if g.stride.1 == 1 {
-                        mid.copy_from_slice(&src[first..first + cnt]);
-                    } else {
-                        gather_strided(mid, &src[first..], g.stride.1);
-                    }
-                }
-            }
-        });
+        .for_each(|(row, dst)| fill_patch_row(g, x, row, &runs, dst));
 }
 
 /// Columns j0..j0 + w of the patch matrix (rows as in [`im2col_into`]) as a row-major (C·kh·kw × w)
-/// block, every element written. Output positions run (n, ho, wo) with wo fastest, so a block is a few
-/// runs of consecutive output columns of one image row each.
+/// block, every element written.
 fn im2col_block(g: &Geometry2d, x: &[f32], j0: usize, w: usize, out: &mut [f32]) {
+    let runs = runs(g, j0, w);
+    for (row, dst) in out.chunks_exact_mut(w).enumerate() {
+        fill_patch_row(g, x, row, &runs, dst);
+    }
+}
+
+/// Output positions j0..j0 + w (which run (n, ho, wo), wo fastest) as runs of consecutive output columns of
+/// one image row: (offset in the range, image, output row, first output column, length).
+fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<(usize, usize, usize, usize, usize)> {
     let (ho, wo) = g.out_hw();
     let mut runs = Vec::with_capacity(w / wo.max(1) + 2);
     let mut q = j0;
@@ -128,31 +112,40 @@ fn im2col_block(g: &Geometry2d, x: &[f32], j0: usize, w: usize, out: &mut [f32])
         runs.push((q - j0, img, oy, ox, len));
         q += len;
     }
-    for (row, dst) in out.chunks_exact_mut(w).enumerate() {
-        let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-        let (v0, vn) = g.valid_cols(j, wo);
-        for &(at, img, oy, ox, len) in &runs {
-            let d = &mut dst[at..at + len];
-            let Some(y) = g.src_row(oy, i).filter(|_| vn > 0) else {
-                d.fill(0.0);
-                continue;
-            };
-            let src = &x[((c * g.n + img) * g.h + y) * g.w..][..g.w];
-            // output columns ox..ox + len that read inside the image: [lo, hi)
-            let (lo, hi) = (v0.max(ox), (v0 + vn).min(ox + len));
-            if lo >= hi {
-                d.fill(0.0);
-                continue;
-            }
-            d[..lo - ox].fill(0.0);
-            d[hi - ox..].fill(0.0);
-            let first = lo * g.stride.1 + j - g.pad.1;
-            let mid = &mut d[lo - ox..hi - ox];
-            if g.stride.1 == 1 {
-                mid.copy_from_slice(&src[first..first + mid.len()]);
-            } else {
-                gather_strided(mid, &src[first..], g.stride.1);
-            }
+    runs
+}
+
+/// Patch row `row` (tap (c, i, j)) over the positions of `runs` into `dst`, zeros where the tap reads padding.
+fn fill_patch_row(
+    g: &Geometry2d,
+    x: &[f32],
+    row: usize,
+    runs: &[(usize, usize, usize, usize, usize)],
+    dst: &mut [f32],
+) {
+    let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+    let (v0, vn) = g.valid_cols(j, g.out_hw().1);
+    for &(at, img, oy, ox, len) in runs {
+        let d = &mut dst[at..at + len];
+        let Some(y) = g.src_row(oy, i).filter(|_| vn > 0) else {
+            d.fill(0.0);
+            continue;
+        };
+        let src = &x[((c * g.n + img) * g.h + y) * g.w..][..g.w];
+        // output columns ox..ox + len that read inside the image: [lo, hi)
+        let (lo, hi) = (v0.max(ox), (v0 + vn).min(ox + len));
+        if lo >= hi {
+            d.fill(0.0);
+            continue;
+        }
+        d[..lo - ox].fill(0.0);
+        d[hi - ox..].fill(0.0);
+        let first = lo * g.stride.1 + j - g.pad.1;
+        let mid = &mut d[lo - ox..hi - ox];
+        if g.stride.1 == 1 {
+            mid.copy_from_slice(&src[first..first + mid.len()]);
+        } else {
+            gather_strided(mid, &src[first..], g.stride.1);
         }
     }
 }
