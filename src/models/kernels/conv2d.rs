@@ -99,9 +99,12 @@ fn im2col_block(g: &Geometry2d, x: &[f32], j0: usize, w: usize, out: &mut [f32])
     }
 }
 
-/// Output positions j0..j0 + w (which run (n, ho, wo), wo fastest) as runs of consecutive output columns of
-/// one image row: (offset in the range, image, output row, first output column, length).
-fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<(usize, usize, usize, usize, usize)> {
+/// Consecutive output columns of one image row: (offset in the range, image, output row, first output
+/// column, length).
+type Run = (usize, usize, usize, usize, usize);
+
+/// Output positions j0..j0 + w (which run (n, ho, wo), wo fastest) as [`Run`]s.
+fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<Run> {
     let (ho, wo) = g.out_hw();
     let mut runs = Vec::with_capacity(w / wo.max(1) + 2);
     let mut q = j0;
@@ -116,13 +119,7 @@ fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<(usize, usize, usize, usize,
 }
 
 /// Patch row `row` (tap (c, i, j)) over the positions of `runs` into `dst`, zeros where the tap reads padding.
-fn fill_patch_row(
-    g: &Geometry2d,
-    x: &[f32],
-    row: usize,
-    runs: &[(usize, usize, usize, usize, usize)],
-    dst: &mut [f32],
-) {
+fn fill_patch_row(g: &Geometry2d, x: &[f32], row: usize, runs: &[Run], dst: &mut [f32]) {
     let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
     let (v0, vn) = g.valid_cols(j, g.out_hw().1);
     for &(at, img, oy, ox, len) in runs {

@@ -164,39 +164,63 @@ unsafe fn blocked_raw(
     a: View,
     fill: impl Fn(usize, usize, &mut [f32]) + Sync,
 ) {
-    use rayon::prelude::*;
     a.check(m, k, "left operand");
     if empty_product(dst, accumulate, (m, n, k)) {
         return;
     }
-    let width = block_width(k, n);
-    let out = Shared(dst);
     let _unpacked = UnpackedBlocks::new();
-    (0..n.div_ceil(width)).into_par_iter().for_each(|i| {
-        let (j0, out) = (i * width, out);
-        let w = width.min(n - j0);
+    let out = Shared(dst);
+    par_column_blocks(n, block_width(k, n), |j0, w| {
         with_scratch(k * w, |block| {
             fill(j0, w, block);
             let b = View::rows(block, w);
             b.check(k, w, "right operand block");
-            // SAFETY: block i writes only columns j0..j0 + w of the m×n destination, which no other task
-            // touches (read only when accumulating, then initialised: the caller's contract); a was
-            // checked for (m × k) and the block for (k × w).
-            unsafe {
-                call(
-                    out.get().add(j0),
-                    (n, 1),
-                    accumulate,
-                    (m, w, k),
-                    a.data.as_ptr(),
-                    a,
-                    b.data.as_ptr(),
-                    b,
-                    gemm::Parallelism::None,
-                )
-            }
+            // SAFETY: dst (out) is valid for the m×n product and the caller's contract on reads holds; a
+            // was checked for (m × k) and the block for (k × w).
+            unsafe { column_block(out, n, j0, accumulate, (m, w, k), a, b.data.as_ptr(), b) }
         })
     });
+}
+
+/// Blocks of `width` columns of 0..n (the last may be narrower), `f(j0, w)` for each, in parallel.
+fn par_column_blocks(n: usize, width: usize, f: impl Fn(usize, usize) + Sync) {
+    use rayon::prelude::*;
+    (0..n.div_ceil(width)).into_par_iter().for_each(|i| {
+        let j0 = i * width;
+        f(j0, width.min(n - j0))
+    });
+}
+
+/// Columns j0..j0 + w of the m×n row-major destination (+)= a (m × k) · the (k × w) operand at `bp` with
+/// b's strides, as one single-threaded GEMM: the body of the column-split products, each task touching
+/// only its own columns.
+///
+/// # Safety
+/// `dst` must be valid for the m×n product (and initialised if `accumulate`); no other task may touch
+/// columns j0..j0 + w meanwhile; a and the operand at `bp` must lie inside their buffers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn column_block(
+    dst: Shared,
+    n: usize,
+    j0: usize,
+    accumulate: bool,
+    (m, w, k): (usize, usize, usize),
+    a: View,
+    bp: *const f32,
+    b: View,
+) {
+    let (ap, none) = (a.data.as_ptr(), gemm::Parallelism::None);
+    call(
+        dst.get().add(j0),
+        (n, 1),
+        accumulate,
+        (m, w, k),
+        ap,
+        a,
+        bp,
+        b,
+        none,
+    )
 }
 
 /// While alive, the crate's single-threaded GEMMs read their (transposed) left operand in place instead of
@@ -330,26 +354,21 @@ unsafe fn split_columns(
     b: View,
     threads: usize,
 ) {
-    use rayon::prelude::*;
     let width = (n / (threads * 8)).clamp(256, 2048).next_multiple_of(64);
     let out = Shared(dst);
-    (0..n.div_ceil(width)).into_par_iter().for_each(|i| {
-        let (j0, out) = (i * width, out);
-        let w = width.min(n - j0);
-        // SAFETY: block i writes only columns j0..j0 + w of dst; b's columns from j0 lie inside b (checked
-        // for all n columns by the caller).
+    par_column_blocks(n, width, |j0, w| {
+        // SAFETY: the caller's contract for dst, a and b; b's columns from j0 lie inside b (checked for
+        // all n columns by the caller), and each block touches only its own columns.
         unsafe {
-            let bp = b.data.as_ptr().add(j0 * b.cs);
-            call(
-                out.get().add(j0),
-                (n, 1),
+            column_block(
+                out,
+                n,
+                j0,
                 accumulate,
                 (m, w, k),
-                a.data.as_ptr(),
                 a,
-                bp,
+                b.data.as_ptr().add(j0 * b.cs),
                 b,
-                gemm::Parallelism::None,
             )
         }
     });
