@@ -4,12 +4,15 @@
 //! The official order is c = W·x + b, out = Σ_k c_k·A_k. By linearity the same out is
 //! Σ_k W_k·(x·A_k) + Σ_k b_k ⊗ s_k with s_k = the column sums of A_k: the graph products run on the Cin
 //! input channels (u = [x·A_1; …; x·A_K], a (K·Cin) × (B·T·V) matrix), then one GEMM with W'
-//! (Cout × K·Cin, W'[co, k·Cin + ci] = W[k·Cout + co, ci]) accumulates onto the bias rows. The node keeps
-//! only its inputs; the backward recomputes u (K products over V joints, a few % of a block's work):
+//! (Cout × K·Cin, W'[co, k·Cin + ci] = W[k·Cout + co, ci]) accumulates onto the bias rows. The forward makes
+//! u block by block in cache for that GEMM ([`super::matmul::gemm_blocked_b`], the products by the row kernel of
+//! [`super::adjacency`]), never whole. The node keeps only its inputs; the backward recomputes u whole (K
+//! products over V joints, a few % of a block's work):
 //!   ∂W' = ∂y·uᵀ,  ∂u = W'ᵀ·∂y,  ∂x = Σ_k ∂u_k·A_kᵀ,  ∂A_k = xᵀ·∂u_k + 1 ⊗ (b_kᵀ·g),  ∂b_k = g·s_k,
 //! with g (Cout × V) = ∂y summed over (B, T).
 
-use super::matmul::{gemm_into, gemm_new, repeated_rows, with_scratch, View};
+use super::adjacency::Padded;
+use super::matmul::{gemm_blocked_b, gemm_into, gemm_new, repeated_rows, with_scratch, View};
 use super::{contiguous_f32, cpu_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -59,20 +62,63 @@ impl Dims {
         s
     }
 
-    /// u = [x·A_1; …; x·A_K] into `u` ((K·Cin) × (B·T·V)); every element written.
-    fn graph_products(&self, x: &[f32], a: &[f32], u: &mut [f32]) {
-        let (v, n) = (self.v, self.cin * self.plane());
-        for (kk, u_k) in u.chunks_mut(n).enumerate() {
-            let adj = View::rows(&a[kk * v * v..][..v * v], v);
-            gemm_into(
-                u_k,
-                false,
-                self.cin * self.rows,
-                v,
-                v,
-                View::rows(x, v),
-                adj,
-            );
+    /// The K adjacency matrices as the row kernel reads them, transposed for the input gradient.
+    fn adjacency(&self, a: &[f32], transpose: bool) -> Vec<Padded> {
+        let v = self.v;
+        a.chunks_exact(v * v)
+            .take(self.k)
+            .map(|m| Padded::new(m, v, transpose))
+            .collect()
+    }
+
+    /// u = [x·A_1; …; x·A_K] into `u` ((K·Cin) × (B·T·V)), rows in parallel; every element written.
+    fn graph_products(&self, x: &[f32], adj: &[Padded], u: &mut [f32]) {
+        let (cin, plane) = (self.cin, self.plane());
+        u.par_chunks_mut(plane.max(1))
+            .enumerate()
+            .for_each(|(q, row)| {
+                adj[q / cin].rows_times(&x[(q % cin) * plane..][..plane], row, false)
+            });
+    }
+
+    /// Columns j0..j0 + w of u (column r·V + j of u holds joint j of row r, as in x) as a row-major
+    /// ((K·Cin) × w) block, every element written: the right operand of the blocked product, made in cache.
+    fn graph_products_block(
+        &self,
+        x: &[f32],
+        adj: &[Padded],
+        j0: usize,
+        w: usize,
+        out: &mut [f32],
+    ) {
+        let (v, plane) = (self.v, self.plane());
+        // Whole rows of joints inside the block, then the first and last rows if the block cuts them.
+        let (ra, rb) = (j0.div_ceil(v), (j0 + w) / v);
+        let (first, last) = (j0 / v, (j0 + w - 1) / v);
+        let cut_row = |r: usize| r * v < j0 || r * v + v > j0 + w;
+        let mut cut: Vec<usize> = [first, last].into_iter().filter(|&r| cut_row(r)).collect();
+        cut.dedup();
+        let (mut cut_x, mut cut_u) = (vec![0f32; cut.len() * v], vec![0f32; cut.len() * v]);
+        for ci in 0..self.cin {
+            let xc = &x[ci * plane..][..plane];
+            for (&r, dst) in cut.iter().zip(cut_x.chunks_exact_mut(v)) {
+                dst.copy_from_slice(&xc[r * v..][..v]);
+            }
+            for (kk, m) in adj.iter().enumerate() {
+                let dst = &mut out[(kk * self.cin + ci) * w..][..w];
+                if rb > ra {
+                    m.rows_times(
+                        &xc[ra * v..rb * v],
+                        &mut dst[ra * v - j0..rb * v - j0],
+                        false,
+                    );
+                }
+                m.rows_times(&cut_x, &mut cut_u, false);
+                for (&r, row) in cut.iter().zip(cut_u.chunks_exact(v)) {
+                    let (from, to) = (j0.max(r * v), (j0 + w).min(r * v + v));
+                    dst[from - j0..to - j0].copy_from_slice(&row[from - r * v..to - r * v]);
+                }
+            }
         }
     }
 }
@@ -109,20 +155,14 @@ impl CustomOp3 for SpatialGcn {
                 })
                 .collect()
         });
-        let wp = d.packed_weight(w);
-        let kc = d.k * d.cin;
-        with_scratch(kc * plane, |u| {
-            d.graph_products(x, a, u);
-            gemm_into(
-                &mut y,
-                true,
-                d.cout,
-                plane,
-                kc,
-                View::rows(&wp, kc),
-                View::rows(u, plane),
-            );
-        });
+        let (wp, kc, adj) = (d.packed_weight(w), d.k * d.cin, d.adjacency(a, false));
+        gemm_blocked_b(
+            &mut y,
+            true,
+            (d.cout, plane, kc),
+            View::rows(&wp, kc),
+            |j0, width, block| d.graph_products_block(x, &adj, j0, width, block),
+        );
         Ok((CpuStorage::F32(y), Shape::from((d.cout, d.rows, d.v))))
     }
 
@@ -182,7 +222,7 @@ fn backward(
     let s = d.col_sums(a);
     // ∂W' = ∂y·uᵀ (u recomputed), unpacked to the conv layout (K·Cout, Cin), then ∂b.
     let dwp = with_scratch(kc * plane, |u| {
-        d.graph_products(x, a, u);
+        d.graph_products(x, &d.adjacency(a, false), u);
         gemm_new(
             cout,
             kc,
@@ -211,20 +251,19 @@ fn backward(
             View::rows(dy, plane),
         );
         let n = cin * plane;
+        // ∂x[ci] = Σ_k ∂u_k[ci]·A_kᵀ, channels in parallel, k in order.
+        let adj_t = d.adjacency(a, true);
         let mut dx = super::zeros(n);
+        dx.par_chunks_mut(plane.max(1))
+            .enumerate()
+            .for_each(|(ci, dst)| {
+                for (kk, m) in adj_t.iter().enumerate() {
+                    m.rows_times(&du[kk * n + ci * plane..][..plane], dst, kk > 0);
+                }
+            });
         let mut da = vec![0f32; k * v * v];
         for kk in 0..k {
             let du_k = &du[kk * n..][..n];
-            let adj_t = View::transposed(&a[kk * v * v..][..v * v], v);
-            gemm_into(
-                &mut dx,
-                kk > 0,
-                cin * rows,
-                v,
-                v,
-                View::rows(du_k, v),
-                adj_t,
-            );
             let da_k = &mut da[kk * v * v..][..v * v];
             gemm_into(
                 da_k,

@@ -1,6 +1,7 @@
 //! Hand-written CPU kernels behind candle's `CustomOp` interface, each with a backward, where candle's
 //! composition of generic ops is slow (measured by `skelcam bench`, checked against the generic path by tests).
 
+pub(crate) mod adjacency;
 pub mod batchnorm;
 pub mod conv2d;
 pub mod dropout;
