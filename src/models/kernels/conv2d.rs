@@ -87,7 +87,7 @@ fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
     let runs = runs(g, 0, plane);
     out.par_chunks_mut(plane.max(1))
         .enumerate()
-        .for_each(|(row, dst)| fill_patch_row(g, x, row, &runs, dst));
+        .for_each(|(row, dst)| fill_patch_row(g, x, row, (0, &runs), dst));
 }
 
 /// Columns j0..j0 + w of the patch matrix (rows as in [`im2col_into`]) as a row-major (C·kh·kw × w)
@@ -95,7 +95,7 @@ fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
 fn im2col_block(g: &Geometry2d, x: &[f32], j0: usize, w: usize, out: &mut [f32]) {
     let runs = runs(g, j0, w);
     for (row, dst) in out.chunks_exact_mut(w).enumerate() {
-        fill_patch_row(g, x, row, &runs, dst);
+        fill_patch_row(g, x, row, (j0, &runs), dst);
     }
 }
 
@@ -118,9 +118,19 @@ fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<Run> {
     runs
 }
 
-/// Patch row `row` (tap (c, i, j)) over the positions of `runs` into `dst`, zeros where the tap reads padding.
-fn fill_patch_row(g: &Geometry2d, x: &[f32], row: usize, runs: &[Run], dst: &mut [f32]) {
+/// Patch row `row` (tap (c, i, j)) over the output positions j0.. of `runs` into `dst`, zeros where the tap
+/// reads padding.
+fn fill_patch_row(
+    g: &Geometry2d,
+    x: &[f32],
+    row: usize,
+    (j0, runs): (usize, &[Run]),
+    dst: &mut [f32],
+) {
     let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+    if g.same_size_stride1() {
+        return fill_shifted(g, x, (c, i, j), j0, dst);
+    }
     let (v0, vn) = g.valid_cols(j, g.out_hw().1);
     for &(at, img, oy, ox, len) in runs {
         let d = &mut dst[at..at + len];
@@ -144,6 +154,62 @@ fn fill_patch_row(g: &Geometry2d, x: &[f32], row: usize, runs: &[Run], dst: &mut
         } else {
             gather_strided(mid, &src[first..], g.stride.1);
         }
+    }
+}
+
+/// [`fill_patch_row`] for a stride-1 convolution whose output has the input's size (3×3 with padding 1, the
+/// (9×1) temporal conv): within one image the tap reads the flat input shifted by (i − ph)·W + (j − pw), so
+/// each image's part of the row is one contiguous copy, then zeros on the rows and columns that read padding
+/// (one copy per output row of 7 to 56 values was a sixth of ResNet inference, mostly call overhead).
+fn fill_shifted(
+    g: &Geometry2d,
+    x: &[f32],
+    (c, i, j): (usize, usize, usize),
+    j0: usize,
+    dst: &mut [f32],
+) {
+    let (h, w) = (g.h, g.w);
+    let hw = h * w;
+    let (dy, dx) = (i as isize - g.pad.0 as isize, j as isize - g.pad.1 as isize);
+    let shift = dy * w as isize + dx;
+    // Output rows whose source row lies inside the image, as flat positions [ylo·W, yhi·W).
+    let ylo = (-dy).clamp(0, h as isize) as usize;
+    let yhi = (h as isize - dy).clamp(0, h as isize) as usize;
+    let mut q = j0;
+    let end = j0 + dst.len();
+    while q < end {
+        let (img, p0) = (q / hw, q % hw);
+        let p1 = hw.min(p0 + (end - q));
+        let seg = &mut dst[q - j0..q - j0 + (p1 - p0)];
+        let src = &x[(c * g.n + img) * hw..][..hw];
+        // Copied: positions whose flat source lies in the image (row validity first, then the range).
+        let lo = (ylo * w).clamp(p0, p1).max((-shift).max(0) as usize);
+        let hi = (yhi * w)
+            .clamp(p0, p1)
+            .min((hw as isize - shift).max(0) as usize);
+        if hi > lo {
+            seg[..lo - p0].fill(0.0);
+            seg[hi - p0..].fill(0.0);
+            let from = (lo as isize + shift) as usize;
+            seg[lo - p0..hi - p0].copy_from_slice(&src[from..from + (hi - lo)]);
+            // Columns whose source column lies outside the image: the first −dx or the last dx of a row.
+            let (clo, chi) = if dx < 0 {
+                (0, (-dx) as usize)
+            } else {
+                (w - (dx as usize).min(w), w)
+            };
+            if chi > clo {
+                for oy in lo / w..hi.div_ceil(w) {
+                    let (a, b) = ((oy * w + clo).max(lo), (oy * w + chi).min(hi));
+                    if b > a {
+                        seg[a - p0..b - p0].fill(0.0);
+                    }
+                }
+            }
+        } else {
+            seg.fill(0.0);
+        }
+        q += p1 - p0;
     }
 }
 
@@ -225,6 +291,10 @@ struct Conv2dGradWeight(Geometry2d);
 struct Conv2dGradInput(Geometry2d);
 
 impl Geometry2d {
+    /// Stride 1 and an output the size of the input (padding (kh − 1)/2, (kw − 1)/2 for odd kernels).
+    fn same_size_stride1(&self) -> bool {
+        self.stride == (1, 1) && self.out_hw() == (self.h, self.w)
+    }
     fn pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == (1, 1) && self.pad == (0, 0)
     }
@@ -517,7 +587,7 @@ mod tests {
     fn whole_patch_matrices_and_blocks_of_it_match_the_definition() {
         // Blocks that start and end mid-row, span image rows and images, at strides 1 and 2, with padding
         // wider than some taps reach: the 7x7 stem, 3x3, the (9x1) temporal conv at strides 2 and 1, a
-        // (3x1), a strided 1x1.
+        // (3x1), a strided 1x1; 5x5 and 3x3 "same" convolutions of images narrower than the kernel.
         let geometries = [
             (3, 2, 11, 9, 7, 7, (2, 2), (3, 3)),
             (2, 3, 5, 4, 3, 3, (1, 1), (1, 1)),
@@ -525,6 +595,8 @@ mod tests {
             (2, 3, 7, 4, 9, 1, (1, 1), (4, 0)),
             (3, 2, 6, 5, 3, 1, (1, 1), (1, 0)),
             (3, 2, 6, 6, 1, 1, (2, 2), (0, 0)),
+            (1, 2, 2, 3, 5, 5, (1, 1), (2, 2)),
+            (2, 3, 3, 1, 3, 3, (1, 1), (1, 1)),
         ];
         for (gi, &(c, n, h, w, kh, kw, stride, pad)) in geometries.iter().enumerate() {
             let g = Geometry2d {
