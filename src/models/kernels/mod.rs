@@ -87,23 +87,33 @@ pub(crate) unsafe fn par_init<R: Send>(
 }
 
 /// Write `values` into the slots of `dst`, one each (panics unless there are exactly as many), and return
-/// them as initialised floats.
-pub(crate) fn write_all(
-    dst: &mut [std::mem::MaybeUninit<f32>],
-    values: impl IntoIterator<Item = f32>,
-) -> &mut [f32] {
-    let mut values = values.into_iter();
-    let mut written = 0;
-    for (d, v) in dst.iter_mut().zip(values.by_ref()) {
-        d.write(v);
-        written += 1;
-    }
+/// them as initialised floats. The loop runs in [`wide`] over a zip of exact-size iterators, so a map over
+/// slices compiles to AVX2 code (a per-element `next()` loop with the count check inside stayed scalar:
+/// eval-mode batch norm alone was 6 % of ResNet inference).
+pub(crate) fn write_all<I>(dst: &mut [std::mem::MaybeUninit<f32>], values: I) -> &mut [f32]
+where
+    I: IntoIterator<Item = f32>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let values = values.into_iter();
+    let given = values.len();
+    let written = wide(
+        #[inline(always)]
+        || {
+            let mut written = 0;
+            for (d, v) in dst.iter_mut().zip(values) {
+                d.write(v);
+                written += 1;
+            }
+            written
+        },
+    );
     assert!(
-        written == dst.len() && values.next().is_none(),
-        "write_all: {written} values for {} slots",
+        written == dst.len() && given == dst.len(),
+        "write_all: {given} values for {} slots",
         dst.len()
     );
-    // SAFETY: all dst.len() slots were written above (checked by the count).
+    // SAFETY: all dst.len() slots were written above (counted as they were written).
     unsafe { &mut *(dst as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
 }
 
