@@ -168,13 +168,8 @@ fn fill_shifted(
     j0: usize,
     dst: &mut [f32],
 ) {
-    let (h, w) = (g.h, g.w);
-    let hw = h * w;
-    let (dy, dx) = (i as isize - g.pad.0 as isize, j as isize - g.pad.1 as isize);
-    let shift = dy * w as isize + dx;
-    // Output rows whose source row lies inside the image, as flat positions [ylo·W, yhi·W).
-    let ylo = (-dy).clamp(0, h as isize) as usize;
-    let yhi = (h as isize - dy).clamp(0, h as isize) as usize;
+    let hw = g.h * g.w;
+    let tap = ShiftedTap::of(g, i, j);
     let mut q = j0;
     let end = j0 + dst.len();
     while q < end {
@@ -182,34 +177,69 @@ fn fill_shifted(
         let p1 = hw.min(p0 + (end - q));
         let seg = &mut dst[q - j0..q - j0 + (p1 - p0)];
         let src = &x[(c * g.n + img) * hw..][..hw];
-        // Copied: positions whose flat source lies in the image (row validity first, then the range).
-        let lo = (ylo * w).clamp(p0, p1).max((-shift).max(0) as usize);
-        let hi = (yhi * w)
-            .clamp(p0, p1)
-            .min((hw as isize - shift).max(0) as usize);
+        let (lo, hi) = (tap.lo.clamp(p0, p1), tap.hi.clamp(p0, p1));
         if hi > lo {
             seg[..lo - p0].fill(0.0);
             seg[hi - p0..].fill(0.0);
-            let from = (lo as isize + shift) as usize;
+            let from = (lo as isize + tap.shift) as usize;
             seg[lo - p0..hi - p0].copy_from_slice(&src[from..from + (hi - lo)]);
-            // Columns whose source column lies outside the image: the first −dx or the last dx of a row.
-            let (clo, chi) = if dx < 0 {
-                (0, (-dx) as usize)
-            } else {
-                (w - (dx as usize).min(w), w)
-            };
-            if chi > clo {
-                for oy in lo / w..hi.div_ceil(w) {
-                    let (a, b) = ((oy * w + clo).max(lo), (oy * w + chi).min(hi));
-                    if b > a {
-                        seg[a - p0..b - p0].fill(0.0);
-                    }
-                }
-            }
+            tap.zero_padded_columns(g.w, seg, p0, (lo, hi));
         } else {
             seg.fill(0.0);
         }
         q += p1 - p0;
+    }
+}
+
+/// Where one tap (i, j) of a stride-1 same-size convolution reads within an image: output position p (flat,
+/// y·W + x) reads input position p + shift; positions in [lo, hi) read inside the image, except, in each
+/// row, the columns [clo, chi), which read padding.
+struct ShiftedTap {
+    shift: isize,
+    lo: usize,
+    hi: usize,
+    clo: usize,
+    chi: usize,
+}
+
+impl ShiftedTap {
+    fn of(g: &Geometry2d, i: usize, j: usize) -> Self {
+        let (h, w) = (g.h as isize, g.w as isize);
+        let (dy, dx) = (i as isize - g.pad.0 as isize, j as isize - g.pad.1 as isize);
+        let shift = dy * w + dx;
+        // output rows whose source row lies inside the image
+        let (ylo, yhi) = ((-dy).clamp(0, h), (h - dy).clamp(0, h));
+        let (clo, chi) = if dx < 0 {
+            (0, (-dx).min(w))
+        } else {
+            (w - dx.min(w), w)
+        };
+        ShiftedTap {
+            shift,
+            lo: (ylo * w).max(-shift).max(0) as usize,
+            hi: (yhi * w).min(h * w - shift).max(0) as usize,
+            clo: clo as usize,
+            chi: chi as usize,
+        }
+    }
+
+    /// Zero the padding columns among positions [lo, hi) of `buf`, which holds positions from `base` on.
+    fn zero_padded_columns(
+        &self,
+        w: usize,
+        buf: &mut [f32],
+        base: usize,
+        (lo, hi): (usize, usize),
+    ) {
+        if self.chi <= self.clo || hi <= lo {
+            return;
+        }
+        for oy in lo / w..hi.div_ceil(w) {
+            let (a, b) = ((oy * w + self.clo).max(lo), (oy * w + self.chi).min(hi));
+            if b > a {
+                buf[a - base..b - base].fill(0.0);
+            }
+        }
     }
 }
 
@@ -264,27 +294,15 @@ fn col2im(g: &Geometry2d, u: &mut [f32]) -> Vec<f32> {
 /// over the rows that read inside the image, one vectorised range (per output row, 7 to 56 values, the
 /// loop's overhead was 5 % of a ResNet training step).
 fn add_shifted(g: &Geometry2d, (i, j): (usize, usize), src: &mut [f32], dst: &mut [f32]) {
-    let (h, w) = (g.h, g.w);
-    let hw = h * w;
-    let (dy, dx) = (i as isize - g.pad.0 as isize, j as isize - g.pad.1 as isize);
-    let shift = dy * w as isize + dx;
-    let ylo = (-dy).clamp(0, h as isize) as usize;
-    let yhi = (h as isize - dy).clamp(0, h as isize) as usize;
-    let (clo, chi) = if dx < 0 {
-        (0, ((-dx) as usize).min(w))
-    } else {
-        (w - (dx as usize).min(w), w)
-    };
-    let lo = (ylo * w).max((-shift).max(0) as usize);
-    let hi = (yhi * w).min((hw as isize - shift).max(0) as usize);
+    let hw = g.h * g.w;
+    let tap = ShiftedTap::of(g, i, j);
+    let (lo, hi) = (tap.lo, tap.hi);
     if hi <= lo {
         return;
     }
-    let to = (lo as isize + shift) as usize;
+    let to = (lo as isize + tap.shift) as usize;
     for (s, d) in src.chunks_exact_mut(hw).zip(dst.chunks_exact_mut(hw)) {
-        for oy in ylo..yhi {
-            s[oy * w + clo..oy * w + chi].fill(0.0);
-        }
+        tap.zero_padded_columns(g.w, s, 0, (lo, hi));
         super::wide(
             #[inline(always)]
             || {
