@@ -626,22 +626,25 @@ pub fn conv2d_cf_reference(
 mod tests {
     use super::*;
 
-    /// The patch matrix straight from its definition (module docs).
-    fn naive_patches(g: &Geometry2d, x: &[f32]) -> Vec<f32> {
+    /// The input position that entry `idx` of the (C·kh·kw × p) patch matrix reads by the definition (module
+    /// docs), or None where it reads padding.
+    fn source_of(g: &Geometry2d, idx: usize) -> Option<usize> {
         let (ho, wo) = g.out_hw();
         let p = g.n * ho * wo;
-        let mut out = vec![0f32; g.patch_len() * p];
-        for (idx, v) in out.iter_mut().enumerate() {
-            let (row, q) = (idx / p, idx % p);
-            let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-            let (img, oy, ox) = (q / (ho * wo), q / wo % ho, q % wo);
-            let y = (oy * g.stride.0 + i) as isize - g.pad.0 as isize;
-            let xx = (ox * g.stride.1 + j) as isize - g.pad.1 as isize;
-            if (0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&xx) {
-                *v = x[((c * g.n + img) * g.h + y as usize) * g.w + xx as usize];
-            }
-        }
-        out
+        let (row, q) = (idx / p, idx % p);
+        let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+        let (img, oy, ox) = (q / (ho * wo), q / wo % ho, q % wo);
+        let y = (oy * g.stride.0 + i) as isize - g.pad.0 as isize;
+        let xx = (ox * g.stride.1 + j) as isize - g.pad.1 as isize;
+        ((0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&xx))
+            .then(|| ((c * g.n + img) * g.h + y as usize) * g.w + xx as usize)
+    }
+
+    /// The patch matrix straight from its definition.
+    fn naive_patches(g: &Geometry2d, x: &[f32]) -> Vec<f32> {
+        (0..g.patch_len() * g.out_len())
+            .map(|idx| source_of(g, idx).map_or(0.0, |s| x[s]))
+            .collect()
     }
 
     /// Blocks that start and end mid-row, span image rows and images, at strides 1 and 2, with padding
@@ -705,19 +708,13 @@ mod tests {
         // padding go nowhere. Small integers, so every sum is exact in any order.
         for (gi, g) in test_geometries().into_iter().enumerate() {
             let (k, p) = (g.patch_len(), g.out_len());
-            let (ho, wo) = g.out_hw();
             let u: Vec<f32> = (0..k * p)
                 .map(|i| ((i * 5 + 1) % 13) as f32 - 6.0)
                 .collect();
             let mut expect = vec![0f32; g.c * g.n * g.h * g.w];
             for (idx, &val) in u.iter().enumerate() {
-                let (row, q) = (idx / p, idx % p);
-                let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-                let (img, oy, ox) = (q / (ho * wo), q / wo % ho, q % wo);
-                let y = (oy * g.stride.0 + i) as isize - g.pad.0 as isize;
-                let xx = (ox * g.stride.1 + j) as isize - g.pad.1 as isize;
-                if (0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&xx) {
-                    expect[((c * g.n + img) * g.h + y as usize) * g.w + xx as usize] += val;
+                if let Some(s) = source_of(&g, idx) {
+                    expect[s] += val;
                 }
             }
             assert_eq!(col2im(&g, &mut u.clone()), expect, "geometry {gi}");
