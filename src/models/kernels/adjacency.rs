@@ -3,8 +3,10 @@
 //! 25-long reduction (7 % of ST-GCN inference), and their (K·Cin)-row result went through memory once more.
 //!
 //! out (n × V) (+)= inp (n × V) · M (V × V), both row-major and contiguous: with AVX-512 eight rows at a time
-//! in 16 registers of 16 lanes (V ≤ 32; the last lane vector stored under a mask), else plain loops that the
-//! compiler vectorises for AVX2.
+//! in 16 registers of 16 lanes (V ≤ 32; the last lane vector stored under a mask), else one single-threaded
+//! call of the crate (its AVX2/FMA kernels, as before).
+
+use super::matmul::{gemm_single, View};
 
 /// A (V × V) matrix with its rows padded to whole 16-lane vectors (zeros), as the kernel reads it.
 pub(crate) struct Padded {
@@ -36,7 +38,7 @@ impl Padded {
     pub fn rows_times(&self, inp: &[f32], out: &mut [f32], accumulate: bool) {
         let v = self.v;
         assert!(
-            inp.len() == out.len() && inp.len() % v == 0,
+            inp.len() == out.len() && inp.len().is_multiple_of(v),
             "adjacency: {} input and {} output values for rows of {v}",
             inp.len(),
             out.len()
@@ -47,25 +49,24 @@ impl Padded {
             unsafe { avx512::rows_times(self, inp, out, accumulate) };
             return;
         }
-        super::wide(
-            #[inline(always)]
-            || self.rows_times_plain(inp, out, accumulate),
-        )
+        self.rows_times_crate(inp, out, accumulate)
     }
 
-    #[inline(always)]
-    fn rows_times_plain(&self, inp: &[f32], out: &mut [f32], accumulate: bool) {
-        let v = self.v;
-        for (x, y) in inp.chunks_exact(v).zip(out.chunks_exact_mut(v)) {
-            if !accumulate {
-                y.fill(0.0);
-            }
-            for (&xj, m) in x.iter().zip(self.data.chunks_exact(self.lanes)) {
-                for (o, &mj) in y.iter_mut().zip(m) {
-                    *o += xj * mj;
-                }
-            }
-        }
+    /// Without AVX-512 (or for V > 32): the `gemm` crate's own kernels, as before this kernel existed.
+    fn rows_times_crate(&self, inp: &[f32], out: &mut [f32], accumulate: bool) {
+        let (v, lanes) = (self.v, self.lanes);
+        let m = View {
+            data: &self.data,
+            rs: lanes,
+            cs: 1,
+        };
+        gemm_single(
+            out,
+            accumulate,
+            (inp.len() / v, v, v),
+            View::rows(inp, v),
+            m,
+        );
     }
 }
 
@@ -183,15 +184,21 @@ mod tests {
     #[test]
     fn rows_times_a_padded_matrix_equal_the_definition() {
         // V of one lane vector, of a full and a partial second one, and beyond the SIMD path (33); row
-        // counts below, at and past the 8-row blocks.
+        // counts below, at and past the 8-row blocks; the AVX-512 kernel where the CPU has it and the crate's.
         for v in [5, 16, 20, 25, 32, 33] {
             for n in [1, 7, 8, 19] {
                 let (m, x, old) = (values(v * v, 1), values(n * v, 2), values(n * v, 3));
                 for transpose in [false, true] {
                     let p = Padded::new(&m, v, transpose);
-                    for accumulate in [false, true] {
+                    for (accumulate, crate_only) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
                         let mut out = old.clone();
-                        p.rows_times(&x, &mut out, accumulate);
+                        if crate_only {
+                            p.rows_times_crate(&x, &mut out, accumulate);
+                        } else {
+                            p.rows_times(&x, &mut out, accumulate);
+                        }
                         for i in 0..n {
                             for j in 0..v {
                                 let mut e: f64 = if accumulate {
@@ -210,7 +217,7 @@ mod tests {
                                 let got = out[i * v + j] as f64;
                                 assert!(
                                     (got - e).abs() < 1e-5 * (1.0 + e.abs()),
-                                    "V {v}, {n} rows, transpose {transpose}, accumulate {accumulate}: \
+                                    "V {v}, {n} rows, transpose {transpose}, accumulate {accumulate}, crate {crate_only}: \
                                      ({i}, {j}) is {got}, expected {e}"
                                 );
                             }

@@ -101,6 +101,38 @@ pub(crate) fn gemm_into(
     unsafe { gemm_raw(dst.as_mut_ptr(), accumulate, m, n, k, a, b) }
 }
 
+/// [`gemm_into`] as one single-threaded call of the crate, for small products inside tasks that already run
+/// in parallel.
+pub(crate) fn gemm_single(
+    dst: &mut [f32],
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    a: View,
+    b: View,
+) {
+    assert_eq!(dst.len(), m * n, "gemm: destination is not {m}x{n}");
+    a.check(m, k, "left operand");
+    b.check(k, n, "right operand");
+    // SAFETY: dst is an initialised, exclusively borrowed m×n buffer; a and b were bounds-checked.
+    unsafe {
+        if empty_product(dst.as_mut_ptr(), accumulate, (m, n, k)) {
+            return;
+        }
+        let (ap, bp) = (a.data.as_ptr(), b.data.as_ptr());
+        call(
+            dst.as_mut_ptr(),
+            (n, 1),
+            accumulate,
+            (m, n, k),
+            ap,
+            a,
+            bp,
+            b,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// a (m × k) · b (k × n) into a fresh row-major buffer that is written once by the GEMM, never zero-filled
 /// first (zero-filling fresh outputs was a measurable share of every training step).
 pub(crate) fn gemm_new(m: usize, n: usize, k: usize, a: View, b: View) -> Vec<f32> {
