@@ -84,18 +84,44 @@ fn gather_strided(dst: &mut [f32], src: &[f32], stride: usize) {
 /// reused scratch buffer needs no clearing. Rows in parallel.
 fn im2col_into(g: &Geometry2d, x: &[f32], out: &mut [f32]) {
     let plane = g.out_len();
-    let runs = runs(g, 0, plane);
+    let rows = RowFill::new(g, 0, plane);
     out.par_chunks_mut(plane.max(1))
         .enumerate()
-        .for_each(|(row, dst)| fill_patch_row(g, x, row, (0, &runs), dst));
+        .for_each(|(row, dst)| rows.fill(g, x, row, dst));
 }
 
 /// Columns j0..j0 + w of the patch matrix (rows as in [`im2col_into`]) as a row-major (C·kh·kw × w)
 /// block, every element written.
 fn im2col_block(g: &Geometry2d, x: &[f32], j0: usize, w: usize, out: &mut [f32]) {
-    let runs = runs(g, j0, w);
+    let rows = RowFill::new(g, j0, w);
     for (row, dst) in out.chunks_exact_mut(w).enumerate() {
-        fill_patch_row(g, x, row, (j0, &runs), dst);
+        rows.fill(g, x, row, dst);
+    }
+}
+
+/// How the patch rows over output positions j0..j0 + w are filled: for stride-1 same-size convolutions
+/// one shifted copy per image ([`fill_shifted`]), otherwise one copy per [`Run`] ([`fill_patch_row`]).
+enum RowFill {
+    Shifted { j0: usize },
+    Runs(Vec<Run>),
+}
+
+impl RowFill {
+    fn new(g: &Geometry2d, j0: usize, w: usize) -> Self {
+        if g.same_size_stride1() {
+            RowFill::Shifted { j0 }
+        } else {
+            RowFill::Runs(runs(g, j0, w))
+        }
+    }
+
+    /// Patch row `row` (tap (c, i, j)) into `dst`, every element written (zeros where the tap reads padding).
+    fn fill(&self, g: &Geometry2d, x: &[f32], row: usize, dst: &mut [f32]) {
+        let tap = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+        match self {
+            RowFill::Shifted { j0 } => fill_shifted(g, x, tap, *j0, dst),
+            RowFill::Runs(runs) => fill_patch_row(g, x, tap, runs, dst),
+        }
     }
 }
 
@@ -118,19 +144,14 @@ fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<Run> {
     runs
 }
 
-/// Patch row `row` (tap (c, i, j)) over the output positions j0.. of `runs` into `dst`, zeros where the tap
-/// reads padding.
+/// Tap (c, i, j)'s patch row over the positions of `runs` into `dst`, zeros where the tap reads padding.
 fn fill_patch_row(
     g: &Geometry2d,
     x: &[f32],
-    row: usize,
-    (j0, runs): (usize, &[Run]),
+    (c, i, j): (usize, usize, usize),
+    runs: &[Run],
     dst: &mut [f32],
 ) {
-    let (c, i, j) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-    if g.same_size_stride1() {
-        return fill_shifted(g, x, (c, i, j), j0, dst);
-    }
     let (v0, vn) = g.valid_cols(j, g.out_hw().1);
     for &(at, img, oy, ox, len) in runs {
         let d = &mut dst[at..at + len];

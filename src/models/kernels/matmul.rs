@@ -113,23 +113,13 @@ pub(crate) fn gemm_single(
     assert_eq!(dst.len(), m * n, "gemm: destination is not {m}x{n}");
     a.check(m, k, "left operand");
     b.check(k, n, "right operand");
-    // SAFETY: dst is an initialised, exclusively borrowed m×n buffer; a and b were bounds-checked.
+    // SAFETY: dst is an initialised, exclusively borrowed m×n buffer, all of it one column block; a and b
+    // were bounds-checked.
     unsafe {
-        if empty_product(dst.as_mut_ptr(), accumulate, (m, n, k)) {
-            return;
+        if !empty_product(dst.as_mut_ptr(), accumulate, (m, n, k)) {
+            let out = Shared(dst.as_mut_ptr());
+            column_block(out, n, 0, accumulate, (m, n, k), a, b.data.as_ptr(), b)
         }
-        let (ap, bp) = (a.data.as_ptr(), b.data.as_ptr());
-        call(
-            dst.as_mut_ptr(),
-            (n, 1),
-            accumulate,
-            (m, n, k),
-            ap,
-            a,
-            bp,
-            b,
-            gemm::Parallelism::None,
-        )
     }
 }
 
