@@ -1,13 +1,14 @@
-//! Training configuration: defaults, then a JSON config file, then command-line options; the resolved
-//! configuration is saved in every run directory as `config.json`.
+//! Training configuration: defaults, then a JSON config file, then command-line options ([`overlay`]); the
+//! resolved configuration is saved in every run directory as `config.json`. Also where a command's data
+//! comes from ([`DataSource`], [`ImageSource`]) when it differs from the run's own.
 
 use crate::data::preprocess::{Augment, LengthMode};
 use crate::data::split::Split;
 use crate::data::Format;
-use crate::train::optim::OptimKind;
-use crate::train::schedule::ScheduleKind;
 use crate::{Error, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::path::Path;
 
 /// Everything that defines a skeleton training run. Every field can be set in a `--config` JSON file.
@@ -83,39 +84,163 @@ impl Default for SkeletonTrainConfig {
     }
 }
 
-impl SkeletonTrainConfig {
-    /// Defaults overlaid with a JSON file (unknown keys are an error naming the key).
-    pub fn from_file(path: &Path) -> Result<Self> {
-        crate::io::read_json(path)
+/// `base` with the fields named in `overrides` (configuration field name → JSON value) replaced, checked
+/// like a config file: an unknown field or a value of the wrong type is an error naming the field.
+pub fn overlay<T: Serialize + DeserializeOwned>(
+    base: T,
+    overrides: &Map<String, Value>,
+) -> Result<T> {
+    if overrides.is_empty() {
+        return Ok(base);
+    }
+    let mut v = serde_json::to_value(base)?;
+    if let Value::Object(o) = &mut v {
+        o.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serde_json::from_value(v).map_err(|e| Error::usage(format!("invalid option: {e}")))
+}
+
+/// Defaults, overlaid with a JSON file when one is given (unknown keys are an error naming the key).
+pub fn from_file_or_default<T: Default + DeserializeOwned>(file: Option<&Path>) -> Result<T> {
+    match file {
+        Some(p) => crate::io::read_json(p),
+        None => Ok(T::default()),
+    }
+}
+
+/// Where a skeleton command's data comes from when it is not (all) the run's own.
+#[derive(Debug, Clone, Default)]
+pub struct DataSource {
+    /// Dataset folder, or a synthetic preset name.
+    pub data: Option<String>,
+    pub format: Option<Format>,
+    pub layout: Option<String>,
+    pub split: Option<Split>,
+    pub train_subjects: Option<Vec<u32>>,
+    pub skip_bad: bool,
+}
+
+impl DataSource {
+    /// Overlay the given fields on a training configuration.
+    pub fn apply(&self, c: &mut SkeletonTrainConfig) {
+        if let Some(f) = self.format {
+            c.format = f;
+        }
+        if self.data.is_some() {
+            c.data = self.data.clone();
+        }
+        if self.layout.is_some() {
+            c.layout = self.layout.clone();
+        }
+        if let Some(s) = self.split {
+            c.split = s;
+        }
+        if self.train_subjects.is_some() {
+            c.train_subjects = self.train_subjects.clone();
+        }
+        c.skip_bad |= self.skip_bad;
     }
 
+    /// A run's configuration with this source applied; naming another format without a folder drops the
+    /// run's folder (it belongs to the run's format).
+    pub fn for_run(&self, run: &SkeletonTrainConfig) -> SkeletonTrainConfig {
+        let mut cfg = run.clone();
+        self.apply(&mut cfg);
+        if self.format.is_some() && self.data.is_none() && cfg.format != run.format {
+            cfg.data = None;
+        }
+        cfg
+    }
+}
+
+/// Where an image command's pictures come from when they are not the run's own.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSource {
+    /// Folder of labelled pictures.
+    pub data: Option<String>,
+    pub format: Option<ImageFormat>,
+    pub skip_bad: bool,
+}
+
+impl ImageSource {
+    pub fn apply(&self, c: &mut ImageTrainConfig) {
+        if self.data.is_some() {
+            c.data = self.data.clone();
+            c.format = ImageFormat::Folder;
+        }
+        if let Some(f) = self.format {
+            c.format = f;
+        }
+        c.skip_bad |= self.skip_bad;
+    }
+
+    /// Whether any source was named (otherwise a command uses the run's own test pictures).
+    pub fn given(&self) -> bool {
+        self.data.is_some() || self.format.is_some()
+    }
+}
+
+impl SkeletonTrainConfig {
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::usage(m));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if self.batch_size < 2 {
-            return bad(format!(
-                "batch_size must be at least 2 (batch norm needs 2 samples), got {}",
-                self.batch_size
-            ));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!("lr must be a positive number, got {}", self.lr));
-        }
+        check_recipe(
+            self.epochs,
+            self.eval_every,
+            self.batch_size,
+            self.lr,
+            self.momentum,
+            self.weight_decay,
+        )?;
         if self.frames < 4 {
-            return bad(format!("frames must be at least 4, got {}", self.frames));
+            return Err(Error::invalid("frames", self.frames, "at least 4"));
         }
-        if let Some(p) = self.persons {
-            if p == 0 {
-                return bad("persons must be at least 1".into());
+        if self.persons == Some(0) {
+            return Err(Error::invalid("persons", 0, "at least 1"));
+        }
+        if let Some(p) = self.dropout {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::invalid("dropout", p, "a probability in [0, 1)"));
             }
-        }
-        if self.eval_every == 0 {
-            return bad("eval_every must be at least 1".into());
         }
         Ok(())
     }
+}
+
+/// The checks every training recipe shares.
+fn check_recipe(
+    epochs: usize,
+    eval_every: usize,
+    batch_size: usize,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+) -> Result<()> {
+    if epochs == 0 {
+        return Err(Error::invalid("epochs", epochs, "at least 1"));
+    }
+    if eval_every == 0 {
+        return Err(Error::invalid("eval_every", eval_every, "at least 1"));
+    }
+    if batch_size < 2 {
+        return Err(Error::invalid(
+            "batch_size",
+            batch_size,
+            "at least 2 (batch norm needs 2 samples)",
+        ));
+    }
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(Error::invalid("lr", lr, "a positive number"));
+    }
+    if !(0.0..1.0).contains(&momentum) {
+        return Err(Error::invalid("momentum", momentum, "in [0, 1)"));
+    }
+    if !(weight_decay >= 0.0 && weight_decay.is_finite()) {
+        return Err(Error::invalid(
+            "weight_decay",
+            weight_decay,
+            "a number of at least 0",
+        ));
+    }
+    Ok(())
 }
 
 /// Where the pictures of an image run come from.
@@ -193,40 +318,70 @@ impl Default for ImageTrainConfig {
 
 impl ImageTrainConfig {
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::usage(m));
-        if self.epochs == 0 || self.eval_every == 0 {
-            return bad("epochs and eval_every must be at least 1".into());
-        }
-        if self.batch_size < 2 {
-            return bad(format!(
-                "batch_size must be at least 2 (batch norm needs 2 samples), got {}",
-                self.batch_size
-            ));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!("lr must be a positive number, got {}", self.lr));
-        }
+        check_recipe(
+            self.epochs,
+            self.eval_every,
+            self.batch_size,
+            self.lr,
+            self.momentum,
+            self.weight_decay,
+        )?;
         if self.size < 32 || self.size % 16 != 0 {
-            return bad(format!(
-                "size must be a multiple of 16 and at least 32 (e.g. 64, 112, 224), got {}",
-                self.size
+            return Err(Error::invalid(
+                "size",
+                self.size,
+                "a multiple of 16 and at least 32 (e.g. 64, 112, 224)",
             ));
         }
-        if !(0.0..=1.0).contains(&self.cutmix) || !(0.0..1.0).contains(&self.label_smoothing) {
-            return bad(format!(
-                "cutmix must be in [0, 1] and label_smoothing in [0, 1), got {} and {}",
-                self.cutmix, self.label_smoothing
+        if !(0.0..=1.0).contains(&self.cutmix) {
+            return Err(Error::invalid(
+                "cutmix",
+                self.cutmix,
+                "a probability in [0, 1]",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(Error::invalid(
+                "label_smoothing",
+                self.label_smoothing,
+                "in [0, 1)",
             ));
         }
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
-            return bad(format!(
-                "val_fraction must be between 0 and 1, got {}",
-                self.val_fraction
+            return Err(Error::invalid(
+                "val_fraction",
+                self.val_fraction,
+                "between 0 and 1",
             ));
         }
         if self.format == ImageFormat::Folder && self.data.is_none() {
-            return bad("--data DIR is needed unless --format synthetic".into());
+            return Err(Error::invalid(
+                "data",
+                "nothing",
+                "a picture folder unless the format is synthetic",
+            ));
         }
         Ok(())
     }
+}
+
+/// The optimiser of a training run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimKind {
+    /// SGD, momentum 0.9, Nesterov, weight decay (the ST-GCN recipe).
+    Sgd,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+}
+
+/// The learning-rate schedule of a training run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Linear warm-up, then cosine decay to 0.
+    Cosine,
+    /// Multiply by 0.1 at each milestone epoch.
+    Step,
+    Constant,
 }

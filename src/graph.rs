@@ -105,3 +105,46 @@ pub fn partitioned_adjacency(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain 0 - 1 - 2 with the centre at 1.
+    const CHAIN: [[usize; 2]; 2] = [[0, 1], [1, 2]];
+
+    #[test]
+    fn hop_distances_of_a_chain_and_an_unreachable_joint() {
+        let d = hop_distances(4, &CHAIN);
+        assert_eq!(d[0][..3], [0, 1, 2]);
+        assert_eq!(d[2][0], 2);
+        assert_eq!(d[3][0], usize::MAX);
+    }
+
+    #[test]
+    fn partitions_split_the_normalised_adjacency_and_columns_sum_to_one() {
+        for (partition, k) in [
+            (Partition::Uniform, 1),
+            (Partition::Distance, 2),
+            (Partition::Spatial, 3),
+        ] {
+            let a = partitioned_adjacency(3, &CHAIN, 1, partition, 1);
+            assert_eq!(a.len(), k, "{partition:?}");
+            for i in 0..3 {
+                let col: f32 = a
+                    .iter()
+                    .map(|ak| (0..3).map(|j| ak[j][i]).sum::<f32>())
+                    .sum();
+                assert!((col - 1.0).abs() < 1e-6, "{partition:?} column {i}: {col}");
+            }
+        }
+        // Spatial, centre 1: joint 1 gathers from its farther neighbours 0 and 2 (1/3 each: itself and two
+        // neighbours); joint 0 gathers from the nearer joint 1 (1/2: itself and one neighbour).
+        let a = partitioned_adjacency(3, &CHAIN, 1, Partition::Spatial, 1);
+        assert_eq!(
+            (a[0][1][1], a[1][0][1], a[1][2][1]),
+            (1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0)
+        );
+        assert_eq!((a[0][0][0], a[2][1][0], a[1][1][0]), (0.5, 0.5, 0.0));
+    }
+}

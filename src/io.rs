@@ -43,11 +43,9 @@ pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<()> {
             .next()
             .is_some();
         if non_empty && !force {
-            return Err(Error::usage(format!(
-                "{} already exists and is not empty; pass --force to overwrite it or --resume {} to continue it",
-                dir.display(),
-                dir.display()
-            )));
+            return Err(Error::OutputExists {
+                path: dir.to_path_buf(),
+            });
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))

@@ -4,6 +4,7 @@
 
 pub mod cam;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -11,8 +12,9 @@ pub mod graph;
 pub mod io;
 pub mod models;
 pub mod plot;
-pub mod report;
+pub mod progress;
 pub mod rng;
+pub mod run_dir;
 pub mod train;
 
 pub use error::{Error, Result};

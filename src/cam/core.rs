@@ -129,3 +129,28 @@ pub fn joint_importance(map: &Array3<f32>, present: &[bool]) -> Vec<f32> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array4;
+
+    #[test]
+    fn class_activation_is_the_weighted_channel_sum() {
+        let f = Array4::from_shape_fn((3, 2, 4, 1), |(c, t, v, _)| (c * 10 + t * 4 + v) as f32);
+        let w = ndarray::arr1(&[0.5f32, -1.0, 2.0]);
+        let cam = class_activation(f.view(), w.view());
+        for t in 0..2 {
+            for v in 0..4 {
+                let want = 0.5 * f[[0, t, v, 0]] - f[[1, t, v, 0]] + 2.0 * f[[2, t, v, 0]];
+                assert_eq!(cam[[t, v, 0]], want);
+            }
+        }
+        // mean(CAM) + b = w · mean(f) + b: the logit of a GAP + linear head.
+        let logit = (0..3)
+            .map(|c| w[c] * f.index_axis(ndarray::Axis(0), c).mean().unwrap())
+            .sum::<f32>()
+            + 0.3;
+        assert!(identity_error(&cam, 0.3, logit) < 1e-5);
+    }
+}

@@ -14,12 +14,7 @@ pub fn gradcam(
     head: impl Fn(&Tensor) -> Result<Tensor>,
     class: usize,
 ) -> Result<(Array3<f32>, Array1<f32>)> {
-    let fv = Var::from_tensor(&features.detach())?;
-    let logits = head(fv.as_tensor())?;
-    let grads = logits.narrow(1, class, 1)?.sum_all()?.backward()?;
-    let g = grads
-        .get(&fv)
-        .ok_or_else(|| candle_core::Error::Msg("no gradient at the feature map".into()))?;
+    let g = logit_gradient(features, head, class)?;
     let (_, c, t, v, m) = g.dims5()?;
     let alpha: Vec<f32> = g.squeeze(0)?.reshape((c, t * v * m))?.mean(1)?.to_vec1()?;
     let f = to_array4(&features.squeeze(0)?)?;
@@ -29,6 +24,21 @@ pub fn gradcam(
     }
     map.mapv_inplace(|x| x.max(0.0));
     Ok((map, Array1::from(alpha)))
+}
+
+/// ∂ logit_class / ∂ features, through a leaf variable made from the (detached) features.
+fn logit_gradient(
+    features: &Tensor,
+    head: impl Fn(&Tensor) -> Result<Tensor>,
+    class: usize,
+) -> Result<Tensor> {
+    let fv = Var::from_tensor(&features.detach())?;
+    let logits = head(fv.as_tensor())?;
+    let grads = logits.narrow(1, class, 1)?.sum_all()?.backward()?;
+    grads
+        .get(&fv)
+        .cloned()
+        .ok_or_else(|| candle_core::Error::Msg("no gradient at the feature map".into()))
 }
 
 /// A 4-D candle tensor as an ndarray.
@@ -68,12 +78,7 @@ pub fn feature_gradients(
     head: impl Fn(&Tensor) -> Result<Tensor>,
     class: usize,
 ) -> Result<(ndarray::Array2<f32>, ndarray::Array2<f32>)> {
-    let fv = Var::from_tensor(&features.detach())?;
-    let logits = head(fv.as_tensor())?;
-    let grads = logits.narrow(1, class, 1)?.sum_all()?.backward()?;
-    let g = grads
-        .get(&fv)
-        .ok_or_else(|| candle_core::Error::Msg("no gradient at the feature map".into()))?;
+    let g = logit_gradient(features, head, class)?;
     let c = features.dim(1)?;
     let flat = |t: &Tensor| -> Result<ndarray::Array2<f32>> {
         let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
@@ -81,5 +86,5 @@ pub fn feature_gradients(
         ndarray::Array2::from_shape_vec((c, p), v)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))
     };
-    Ok((flat(features)?, flat(g)?))
+    Ok((flat(features)?, flat(&g)?))
 }

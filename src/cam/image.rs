@@ -1,10 +1,26 @@
 //! Image CAM on plain arrays: the class map of a (C, h, w) feature map, its Grad-CAM and Grad-CAM++
-//! variants, bilinear upsampling to the photo and min-max scaling that survives a flat map.
+//! variants, bilinear upsampling to the photo and min-max scaling that survives a flat map; and a whole
+//! picture explained by an image model ([`explain_picture`]).
 
 use super::gradcam::{feature_gradients, gradcam_pp_weights};
-use crate::cli::image::ImageCamMethod;
+use super::skeleton::{argmax, ClassChoice};
+use crate::data::augment::{batch_tensor, eval_view, Jitter};
+use crate::models::{Ctx, ImageModel};
 use candle_core::{Result, Tensor};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+/// How a picture is explained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum ImageCamMethod {
+    /// Class weights × last conv features (Zhou et al. 2016).
+    Cam,
+    /// Gradient-weighted (Selvaraju et al. 2017); ReLU(CAM) up to scale for this head.
+    Gradcam,
+    /// Grad-CAM++ (Chattopadhay et al. 2018).
+    #[value(name = "gradcam++")]
+    #[serde(rename = "gradcam++")]
+    GradcamPp,
+}
 
 /// Σ_k w[k] · a[k, p] for activations a (C, P) and channel weights w (C).
 pub fn weighted_sum(a: ArrayView2<f32>, w: ArrayView1<f32>) -> Array1<f32> {
@@ -71,4 +87,73 @@ pub fn explain(
         }
     };
     Ok((to_map(raw), to_map(map)))
+}
+
+/// One explained picture.
+pub struct PictureCam {
+    pub class: usize,
+    pub probs: Vec<f32>,
+    pub logit: f32,
+    pub bias: f32,
+    /// Raw CAM at feature resolution.
+    pub raw: Array2<f32>,
+    /// The chosen method's map at feature resolution.
+    pub map: Array2<f32>,
+}
+
+/// Explain a (resized, normalised) picture batch of one, (1, 3, S, S), for `choice`.
+pub fn explain_picture(
+    model: &ImageModel,
+    x: &candle_core::Tensor,
+    choice: &ClassChoice,
+    method: ImageCamMethod,
+) -> crate::Result<PictureCam> {
+    Ok(explain_picture_classes(model, x, &[choice.clone()], method)?.remove(0))
+}
+
+/// One forward pass, then the map of every class in `choices` (for `auto`, the predicted class).
+pub fn explain_picture_classes(
+    model: &ImageModel,
+    x: &candle_core::Tensor,
+    choices: &[ClassChoice],
+    method: ImageCamMethod,
+) -> crate::Result<Vec<PictureCam>> {
+    let net = &model.net;
+    let feats = net.features(x, &mut Ctx::eval())?;
+    let out = net.head(&feats)?;
+    let logits: Vec<f32> = out.squeeze(0)?.to_vec1()?;
+    let probs: Vec<f32> = candle_nn::ops::softmax_last_dim(&out)?
+        .squeeze(0)?
+        .to_vec1()?;
+    let (w, b) = net.head_params();
+    choices
+        .iter()
+        .map(|choice| {
+            let class = match choice {
+                ClassChoice::Auto => argmax(&logits),
+                ClassChoice::Index(i) => *i,
+            };
+            let wc: Vec<f32> = w.get(class)?.to_vec1()?;
+            let (raw, map) = explain(
+                &feats,
+                |f| net.head(f),
+                Array1::from(wc).view(),
+                class,
+                method,
+            )?;
+            Ok(PictureCam {
+                class,
+                probs: probs.clone(),
+                logit: logits[class],
+                bias: b.get(class)?.to_scalar()?,
+                raw,
+                map,
+            })
+        })
+        .collect()
+}
+
+/// A photo as a model input (1, 3, S, S).
+pub fn photo_input(photo: &image::RgbImage, size: u32) -> crate::Result<Tensor> {
+    batch_tensor(&[(eval_view(photo, size), Jitter::NONE)], size)
 }

@@ -95,3 +95,27 @@ impl CurveMean {
         self.sum.iter().map(|s| s / self.n.max(1) as f64).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletion_insertion_helpers() {
+        assert!((auc(&[1.0, 1.0, 1.0]) - 1.0).abs() < 1e-12);
+        assert!((auc(&[1.0, 0.0]) - 0.5).abs() < 1e-12);
+        let order = ranking(&[0.1, 0.9, 0.5]);
+        assert_eq!(order, vec![1, 2, 0]);
+        assert_eq!(
+            deletion_masks(&order),
+            vec![
+                vec![1.0, 1.0, 1.0],
+                vec![1.0, 0.0, 1.0],
+                vec![1.0, 0.0, 0.0],
+                vec![0.0, 0.0, 0.0]
+            ]
+        );
+        assert_eq!(insertion_masks(&order)[1], vec![0.0, 1.0, 0.0]);
+        assert_eq!(topk_precision(&order, &[1, 0]), 0.5);
+    }
+}

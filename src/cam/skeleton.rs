@@ -5,7 +5,7 @@ use super::core::{class_activation, identity_error, minmax, scale_by, Normalizat
 use crate::data::preprocess::{prepare, with_motion, LengthMode};
 use crate::data::Sequence;
 use crate::models::Ctx;
-use crate::train::skeleton::SkeletonModel;
+use crate::models::SkeletonModel;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor, D};
 use ndarray::{Array3, Array4};
@@ -38,11 +38,15 @@ impl ClassChoice {
         }
         match s.parse::<usize>() {
             Ok(i) if i < classes.len() => Ok(ClassChoice::Index(i)),
-            _ => Err(Error::usage(format!(
-                "--class {s}: not 'auto', a class name or an index below {}; classes: {}",
-                classes.len(),
-                classes.join(", ")
-            ))),
+            _ => Err(Error::invalid(
+                "class",
+                s,
+                format!(
+                    "auto, a class name or an index below {}; classes: {}",
+                    classes.len(),
+                    classes.join(", ")
+                ),
+            )),
         }
     }
 }

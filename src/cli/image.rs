@@ -1,10 +1,19 @@
-//! `skelcam image …`: command-line definitions of the image commands (train, eval, cam, localize, import,
-//! synth) and how their options overlay the run configuration.
+//! `skelcam image …`: argument definitions of the image commands (train, eval, cam, localize, import,
+//! synth) and their conversion into the commands' options.
 
-use crate::config::{ImageFormat, ImageTrainConfig};
-use crate::train::optim::OptimKind;
+use super::{Overrides, TrainRunArgs};
+use crate::cam::image::ImageCamMethod;
+use crate::commands::image_cam::ImageCamOptions;
+use crate::commands::image_eval::ImageEvalOptions;
+use crate::commands::image_import::ImportOptions;
+use crate::commands::image_localize::LocalizeOptions;
+use crate::commands::synth::ImageSynthOptions;
+use crate::commands::train::Start;
+use crate::config::{ImageFormat, ImageSource, ImageTrainConfig};
+use crate::data::synth_images::SynthImageConfig;
 use crate::Result;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
+use serde_json::Value;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -38,19 +47,12 @@ pub struct ImageDataArgs {
 }
 
 impl ImageDataArgs {
-    pub fn apply(&self, c: &mut ImageTrainConfig) {
-        if self.data.is_some() {
-            c.data = self.data.clone();
-            c.format = ImageFormat::Folder;
+    pub fn source(&self) -> ImageSource {
+        ImageSource {
+            data: self.data.clone(),
+            format: self.format,
+            skip_bad: self.skip_bad,
         }
-        if let Some(f) = self.format {
-            c.format = f;
-        }
-        c.skip_bad |= self.skip_bad;
-    }
-
-    pub fn given(&self) -> bool {
-        self.data.is_some() || self.format.is_some()
     }
 }
 
@@ -58,67 +60,24 @@ impl ImageDataArgs {
 pub struct ImageTrainArgs {
     #[command(flatten)]
     pub data: ImageDataArgs,
-    /// JSON file with any training option (command-line options override it).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// resnet18 (default) or resnet18-narrow (16 base channels, for quick experiments).
+    #[command(flatten)]
+    pub run: TrainRunArgs,
+    /// resnet18 (default) or resnet18-narrow (16 base channels, for quick experiments); -os16 for finer maps.
     #[arg(long)]
     pub model: Option<String>,
     /// Input side in pixels, a multiple of 16 (default 64: fast on a CPU).
     #[arg(long)]
     pub size: Option<u32>,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Seed for initialisation, shuffling, augmentation and the validation split.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimKind>,
-    #[arg(long)]
-    pub lr: Option<f64>,
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Switch training augmentation (random resized crop, flip, colour jitter) off.
-    #[arg(long)]
-    pub no_augment: bool,
-    /// Run directory to create.
-    #[arg(long, required_unless_present = "resume")]
-    pub out: Option<PathBuf>,
-    /// Overwrite an existing run directory.
-    #[arg(long)]
-    pub force: bool,
-    /// Continue the interrupted run in this directory from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["out", "force", "config"])]
-    pub resume: Option<PathBuf>,
 }
 
 impl ImageTrainArgs {
-    pub fn resolve(&self) -> Result<ImageTrainConfig> {
-        let mut c: ImageTrainConfig = match &self.config {
-            Some(p) => crate::io::read_json(p)?,
-            None => ImageTrainConfig::default(),
-        };
-        self.data.apply(&mut c);
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
-        }
-        set!(
-            model,
-            size,
-            epochs,
-            batch_size,
-            seed,
-            optimizer,
-            lr,
-            weight_decay
-        );
-        if self.no_augment {
-            c.augment = false;
-        }
-        c.validate()?;
-        Ok(c)
+    /// Defaults ← config file ← these options.
+    pub fn start(&self) -> Result<Start<ImageTrainConfig>> {
+        let o = Overrides::default()
+            .set("model", &self.model)
+            .set("size", &self.size);
+        let source = self.data.source();
+        self.run.start(|c| source.apply(c), o, Value::Bool(false))
     }
 }
 
@@ -133,18 +92,6 @@ pub struct ImageEvalArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-pub enum ImageCamMethod {
-    /// Class weights × last conv features (Zhou et al. 2016).
-    Cam,
-    /// Gradient-weighted (Selvaraju et al. 2017); ReLU(CAM) up to scale for this head.
-    Gradcam,
-    /// Grad-CAM++ (Chattopadhay et al. 2018).
-    #[value(name = "gradcam++")]
-    #[serde(rename = "gradcam++")]
-    GradcamPp,
 }
 
 #[derive(Args, Debug)]
@@ -232,23 +179,51 @@ pub struct ImageSynthArgs {
     pub force: bool,
 }
 
+/// Run a `skelcam image …` command.
 pub fn run(cmd: ImageCommand) -> Result<()> {
+    use crate::commands::*;
     match cmd {
-        ImageCommand::Train(a) => {
-            match &a.resume {
-                Some(dir) => crate::train::image::resume(dir)?,
-                None => crate::train::image::train(
-                    &a.resolve()?,
-                    a.out.as_ref().expect("clap requires --out"),
-                    a.force,
-                )?,
-            };
-            Ok(())
-        }
-        ImageCommand::Eval(a) => crate::report::image::eval(&a),
-        ImageCommand::Cam(a) => crate::report::image::cam(&a),
-        ImageCommand::Localize(a) => crate::report::localize::localize(&a),
-        ImageCommand::Import(a) => crate::report::image::import(&a),
-        ImageCommand::Synth(a) => crate::report::image::synth(&a),
+        ImageCommand::Train(a) => train::image_train(&a.start()?).map(drop),
+        ImageCommand::Eval(a) => image_eval::eval(&ImageEvalOptions {
+            run: a.run,
+            data: a.data.source(),
+            json: a.json,
+        }),
+        ImageCommand::Cam(a) => image_cam::cam(&ImageCamOptions {
+            run: a.run,
+            input: a.input,
+            out: a.out,
+            class: a.class,
+            method: a.method,
+            alpha: a.alpha,
+            skip_bad: a.skip_bad,
+        }),
+        ImageCommand::Localize(a) => image_localize::localize(&LocalizeOptions {
+            run: a.run,
+            data: a.data.source(),
+            threshold: a.threshold,
+            limit: a.limit,
+            size: a.size,
+            json: a.json,
+            out: a.out,
+        }),
+        ImageCommand::Import(a) => image_import::import(&ImportOptions {
+            weights: a.weights,
+            classes: a.classes,
+            size: a.size,
+            out: a.out,
+            force: a.force,
+        }),
+        ImageCommand::Synth(a) => synth::image_synth(&ImageSynthOptions {
+            pictures: SynthImageConfig {
+                classes: a.classes,
+                train_per_class: a.train_per_class,
+                test_per_class: a.test_per_class,
+                side: a.side,
+                seed: a.seed,
+            },
+            out: a.out,
+            force: a.force,
+        }),
     }
 }

@@ -1,17 +1,20 @@
-//! Command-line interface: clap definitions and dispatch to the library.
+//! The command line: clap definitions, their conversion into the commands' typed options, dispatch, and
+//! the one place that turns configuration field names in errors into flags.
 
-use crate::config::SkeletonTrainConfig;
-use crate::data::preprocess::LengthMode;
-use crate::data::split::Split;
-use crate::data::Format;
-use crate::train::optim::OptimKind;
-use crate::train::schedule::ScheduleKind;
-use crate::Result;
+use crate::commands;
+use crate::commands::train::Start;
+use crate::config::{self, OptimKind};
+use crate::{Error, Result};
 use clap::{Args, Parser, Subcommand};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
 
 pub mod image;
+pub mod skeleton;
 pub use image::ImageCommand;
-use std::path::PathBuf;
+pub use skeleton::{RagcnCommand, SkeletonCommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,7 +52,7 @@ pub struct BenchArgs {
     /// resnet18_infer_cam_224 (default: all; T300_M2 and train_224 take minutes).
     #[arg(long, value_delimiter = ',')]
     pub cases: Option<Vec<String>>,
-    /// Model preset (the performance issue's figures are for `stgcn`).
+    /// Skeleton model preset.
     #[arg(long, default_value = "stgcn")]
     pub model: String,
     /// Image model preset for the resnet18 cases.
@@ -61,287 +64,6 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     pub iters: usize,
     /// One JSON object per case on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum RagcnCommand {
-    /// Train S streams initialised from a baseline run (per-sample CAM masks); same run directory contract.
-    Train(RagcnTrainArgs),
-    /// For one sequence: each stream's CAM beside the mask it received (ragcn_cam.png / .json).
-    Cam(RagcnCamArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct RagcnCamArgs {
-    /// An RA-GCN run directory.
-    #[arg(long)]
-    pub run: PathBuf,
-    /// One sequence file; without it, the first test sample.
-    #[arg(long)]
-    pub input: Option<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct RagcnTrainArgs {
-    /// A `skeleton train` run: architecture, data pipeline and initial weights of every stream.
-    #[arg(long, required_unless_present = "resume")]
-    pub baseline: Option<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
-    #[arg(long, default_value_t = 3)]
-    pub streams: usize,
-    /// per-sample (our design) or official (the authors' code: batch-mean CAM, softmax, one-batch lag).
-    #[arg(long, value_enum, default_value = "per-sample")]
-    pub mode: crate::models::ragcn::Mode,
-    /// Mask units whose normalised CAM is at least TAU.
-    #[arg(long, conflicts_with = "top_fraction")]
-    pub threshold: Option<f32>,
-    /// Mask this fraction of units with the highest CAM (default 0.2 when no --threshold).
-    #[arg(long)]
-    pub top_fraction: Option<f32>,
-    #[arg(long, value_enum, default_value = "joint")]
-    pub mask_unit: crate::models::ragcn::MaskUnit,
-    /// v1: CE of the summed logits; v2: plus each stream's CE. In official mode also the v1/v2 threshold.
-    /// Default v1: on MSR Action3D it kept clean accuracy within 0.3 points of the baseline (v2: 6 below).
-    #[arg(long, value_enum, default_value = "v1")]
-    pub loss: crate::models::ragcn::LossKind,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    #[arg(long)]
-    pub lr: Option<f64>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    #[arg(long, required_unless_present = "resume")]
-    pub out: Option<PathBuf>,
-    #[arg(long)]
-    pub force: bool,
-    /// Continue an interrupted RA-GCN run.
-    #[arg(long, conflicts_with_all = ["out", "force", "baseline"])]
-    pub resume: Option<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum SkeletonCommand {
-    /// Train an ST-GCN; writes config.json, model.safetensors, metrics.json, curves.png, confusion.png.
-    Train(TrainArgs),
-    /// Evaluate a trained run: top-1/top-5, per-class accuracy, confusion matrix.
-    Eval(EvalArgs),
-    /// Show a model's layer table and parameter count.
-    Info(InfoArgs),
-    /// Class activation maps of one input or a whole split: heatmap, joint bars, skeleton figure, cam.json.
-    Cam(CamArgs),
-    /// Class-level CAM aggregates: mean map per class, top joints per class.
-    CamSummary(CamSummaryArgs),
-    /// Deletion / insertion faithfulness of the CAM joint ranking against a random ranking.
-    Faithfulness(FaithfulnessArgs),
-    /// Accuracy of several runs under every occlusion and jitter condition: table (JSON, Markdown) and plot.
-    Robustness(RobustnessArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct RobustnessArgs {
-    /// Run directories to compare (same data and classes).
-    #[arg(long, num_args = 1.., required = true)]
-    pub runs: Vec<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Seed of the random occlusion / jitter patterns (the same for every run).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct CamArgs {
-    /// A run directory written by `skeleton train`.
-    #[arg(long)]
-    pub run: PathBuf,
-    /// One sequence file (its format from --format, default the run's); without it, the test split.
-    #[arg(long)]
-    pub input: Option<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Class to explain: auto (the prediction), a class name, or an index.
-    #[arg(long, default_value = "auto")]
-    pub class: String,
-    #[arg(long, value_enum, default_value = "cam")]
-    pub method: crate::cam::skeleton::Method,
-    /// Display normalisation of the map (cam.json always keeps the raw map too).
-    #[arg(long, value_enum, default_value = "minmax")]
-    pub normalize: crate::cam::core::Normalization,
-    /// Fail if |mean(CAM) + bias − logit| exceeds the float tolerance for any sample.
-    #[arg(long)]
-    pub verify: bool,
-    /// At most this many samples of the split.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Output folder (one sub-folder per sample for a split).
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct CamSummaryArgs {
-    #[arg(long)]
-    pub run: PathBuf,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Use every loaded sample instead of the test split.
-    #[arg(long)]
-    pub all: bool,
-    #[arg(long, value_enum, default_value = "cam")]
-    pub method: crate::cam::skeleton::Method,
-    /// Relative-time bins of the class maps.
-    #[arg(long, default_value_t = 20)]
-    pub bins: usize,
-    /// Joints listed per class.
-    #[arg(long, default_value_t = 5)]
-    pub top: usize,
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct FaithfulnessArgs {
-    #[arg(long)]
-    pub run: PathBuf,
-    #[command(flatten)]
-    pub data: DataArgs,
-    #[arg(long, value_enum, default_value = "cam")]
-    pub method: crate::cam::skeleton::Method,
-    /// Seed of the random rankings.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// At most this many samples of the split.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write faithfulness.json and faithfulness.png here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// Where skeleton data comes from (shared by train and eval).
-#[derive(Args, Debug, Clone, Default)]
-pub struct DataArgs {
-    /// Dataset folder (ntu, msr, csv) or synthetic preset name (default, tiny, all).
-    #[arg(long)]
-    pub data: Option<String>,
-    /// Data format.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Skeleton layout: ntu25, kinect20, openpose18, msr20, or a JSON file.
-    #[arg(long)]
-    pub layout: Option<String>,
-    /// Train/test split.
-    #[arg(long, value_enum)]
-    pub split: Option<Split>,
-    /// Training subjects for a cross-subject split, e.g. 1,3,5.
-    #[arg(long, value_delimiter = ',')]
-    pub train_subjects: Option<Vec<u32>>,
-    /// Skip unreadable files (they are listed) instead of stopping at the first.
-    #[arg(long)]
-    pub skip_bad: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// JSON file with any of the options below (command-line options override it).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Model preset: stgcn, stgcn-small, stgcn-tiny.
-    #[arg(long)]
-    pub model: Option<String>,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Seed for initialisation, shuffling, augmentation and dropout (same seed = same result).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimKind>,
-    #[arg(long)]
-    pub lr: Option<f64>,
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    #[arg(long, value_enum)]
-    pub schedule: Option<ScheduleKind>,
-    /// Input length T (multiple of the model's temporal stride).
-    #[arg(long)]
-    pub frames: Option<usize>,
-    #[arg(long, value_enum)]
-    pub length_mode: Option<LengthMode>,
-    /// Person slots M.
-    #[arg(long)]
-    pub persons: Option<usize>,
-    #[arg(long)]
-    pub dropout: Option<f32>,
-    /// Input channels: xyz only (default adds frame-to-frame motion channels).
-    #[arg(long)]
-    pub no_motion: bool,
-    /// Switch training augmentation off.
-    #[arg(long)]
-    pub no_augment: bool,
-    /// Run directory to create.
-    #[arg(long, required_unless_present = "resume")]
-    pub out: Option<PathBuf>,
-    /// Overwrite an existing run directory.
-    #[arg(long)]
-    pub force: bool,
-    /// Continue the interrupted run in this directory from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["out", "force", "config"])]
-    pub resume: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// A run directory written by `skeleton train`.
-    #[arg(long)]
-    pub run: PathBuf,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Evaluate every loaded sample instead of the test split.
-    #[arg(long)]
-    pub all: bool,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write `eval.json` and `confusion.png` into this folder.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Occlusion: part:NAME (a layout body part), frames:N (N of 100 frames, scaled, centred) or random:P.
-    #[arg(long)]
-    pub occlude: Option<String>,
-    /// Joint jitter P,SIGMA: a fixed P-fraction of (frame, joint, person) cells gets N(0, SIGMA²) on every channel.
-    #[arg(long, conflicts_with = "occlude")]
-    pub jitter: Option<String>,
-    /// Seed of random occlusion / jitter patterns (drawn once per run).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
-#[derive(Args, Debug)]
-pub struct InfoArgs {
-    #[arg(long, default_value = "stgcn")]
-    pub model: String,
-    #[arg(long, default_value = "ntu25")]
-    pub layout: String,
-    #[arg(long, default_value_t = 60)]
-    pub classes: usize,
-    #[arg(long, default_value_t = 3)]
-    pub channels: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -382,103 +104,140 @@ pub struct DemoArgs {
     pub images_only: bool,
 }
 
-impl TrainArgs {
-    /// Defaults ← config file ← these options.
-    pub fn resolve(&self) -> Result<SkeletonTrainConfig> {
-        let mut c = match &self.config {
-            Some(p) => SkeletonTrainConfig::from_file(p)?,
-            None => SkeletonTrainConfig::default(),
-        };
-        self.data.apply(&mut c);
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
+/// The training options every model shares, and where the run goes.
+#[derive(Args, Debug)]
+pub struct TrainRunArgs {
+    /// JSON file with any training option (command-line options override it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed of every random draw (initialisation, shuffling, augmentation, dropout): same seed, same bytes.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimKind>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Switch training augmentation off.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Run directory to create.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing run directory (its old results are removed first).
+    #[arg(long)]
+    pub force: bool,
+    /// Continue the interrupted run in this directory from its last checkpoint.
+    #[arg(long, conflicts_with_all = ["out", "force", "config"])]
+    pub resume: Option<PathBuf>,
+}
+
+impl TrainRunArgs {
+    /// `--resume DIR`, or defaults ← `--config` file ← the data options (`data`) ← the model's own flags
+    /// (`own`) ← these flags; `augment_off` is what `--no-augment` sets.
+    pub fn start<C: Default + Serialize + DeserializeOwned>(
+        &self,
+        data: impl FnOnce(&mut C),
+        own: Overrides,
+        augment_off: Value,
+    ) -> Result<Start<C>> {
+        if let Some(dir) = &self.resume {
+            return Ok(Start::Resume(dir.clone()));
         }
-        set!(
-            model,
-            epochs,
-            batch_size,
-            seed,
-            optimizer,
-            lr,
-            weight_decay,
-            schedule,
-            frames,
-            length_mode
-        );
-        if self.persons.is_some() {
-            c.persons = self.persons;
-        }
-        if self.dropout.is_some() {
-            c.dropout = self.dropout;
-        }
-        if self.no_motion {
-            c.motion = false;
-        }
-        if self.no_augment {
-            c.augment = None;
-        }
-        Ok(c)
+        let mut c: C = config::from_file_or_default(self.config.as_deref())?;
+        data(&mut c);
+        let o = own
+            .set("epochs", &self.epochs)
+            .set("batch_size", &self.batch_size)
+            .set("seed", &self.seed)
+            .set("optimizer", &self.optimizer)
+            .set("lr", &self.lr)
+            .set("weight_decay", &self.weight_decay)
+            .set_if("augment", self.no_augment, augment_off);
+        Ok(Start::New {
+            config: config::overlay(c, &o.0)?,
+            out: self.out.clone().expect("clap requires --out"),
+            force: self.force,
+        })
     }
 }
 
-impl DataArgs {
-    pub fn apply(&self, c: &mut SkeletonTrainConfig) {
-        if let Some(f) = self.format {
-            c.format = f;
+/// Configuration fields set by command-line options (field name → value), overlaid on the configuration.
+#[derive(Default)]
+pub struct Overrides(pub Map<String, Value>);
+
+impl Overrides {
+    /// Set `field` when the option was given.
+    pub fn set<T: Serialize>(mut self, field: &str, value: &Option<T>) -> Self {
+        if let Some(v) = value {
+            let v = serde_json::to_value(v).expect("option values serialise to JSON");
+            self.0.insert(field.into(), v);
         }
-        if self.data.is_some() {
-            c.data = self.data.clone();
+        self
+    }
+
+    /// Set `field` to `value` when a switch is on.
+    pub fn set_if(mut self, field: &str, on: bool, value: Value) -> Self {
+        if on {
+            self.0.insert(field.into(), value);
         }
-        if self.layout.is_some() {
-            c.layout = self.layout.clone();
-        }
-        if let Some(s) = self.split {
-            c.split = s;
-        }
-        if self.train_subjects.is_some() {
-            c.train_subjects = self.train_subjects.clone();
-        }
-        c.skip_bad |= self.skip_bad;
+        self
+    }
+}
+
+/// Configuration fields that only a `--config` file sets (no flag of their own).
+const CONFIG_ONLY: &[&str] = &[
+    "momentum",
+    "warmup_epochs",
+    "milestones",
+    "eval_every",
+    "cutmix",
+    "label_smoothing",
+    "val_fraction",
+];
+
+/// The flag that sets a configuration field (`batch_size` → `--batch-size`).
+fn flag_of(field: &str) -> Option<String> {
+    if CONFIG_ONLY.contains(&field) {
+        Some(format!("{field} (in the --config file)"))
+    } else {
+        Some(format!("--{}", field.replace('_', "-")))
     }
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Demo(a) => crate::report::demo(&a),
-        Command::Synth(a) => crate::report::synth(&a),
-        Command::Skeleton(SkeletonCommand::Train(a)) => {
-            match &a.resume {
-                Some(dir) => crate::train::skeleton::resume(dir)?,
-                None => {
-                    let cfg = a.resolve()?;
-                    crate::train::skeleton::train(
-                        &cfg,
-                        a.out.as_ref().expect("clap requires --out"),
-                        a.force,
-                    )?
-                }
-            };
-            Ok(())
-        }
-        Command::Skeleton(SkeletonCommand::Eval(a)) => crate::report::eval(&a),
-        Command::Skeleton(SkeletonCommand::Info(a)) => crate::report::info(&a),
-        Command::Skeleton(SkeletonCommand::Cam(a)) => crate::report::cam::cam(&a),
-        Command::Skeleton(SkeletonCommand::CamSummary(a)) => crate::report::cam::cam_summary(&a),
-        Command::Skeleton(SkeletonCommand::Faithfulness(a)) => {
-            crate::report::faithfulness::faithfulness(&a)
-        }
-        Command::Skeleton(SkeletonCommand::Robustness(a)) => {
-            crate::report::robustness::robustness(&a)
-        }
-        Command::Ragcn(RagcnCommand::Cam(a)) => crate::report::cam::ragcn_cam(&a),
-        Command::Bench(a) => crate::report::bench::bench(&a),
+    let result = match cli.command {
+        Command::Demo(a) => commands::demo::demo(&commands::demo::DemoOptions {
+            out: a.out,
+            run: a.run,
+            epochs: a.epochs,
+            image_run: a.image_run,
+            image_epochs: a.image_epochs,
+            images_only: a.images_only,
+        }),
+        Command::Synth(a) => commands::synth::synth(&commands::synth::SynthOptions {
+            preset: a.preset,
+            layout: a.layout,
+            seed: a.seed,
+            out: a.out,
+            force: a.force,
+        }),
+        Command::Skeleton(c) => skeleton::run_skeleton(c),
         Command::Image(c) => image::run(c),
-        Command::Ragcn(RagcnCommand::Train(a)) => {
-            match &a.resume {
-                Some(dir) => crate::train::skeleton::resume(dir)?,
-                None => crate::train::skeleton::train_ragcn(&a)?,
-            };
-            Ok(())
-        }
-    }
+        Command::Ragcn(c) => skeleton::run_ragcn(c),
+        Command::Bench(a) => commands::bench::bench(&commands::bench::BenchOptions {
+            cases: a.cases,
+            model: a.model,
+            image_model: a.image_model,
+            batch: a.batch,
+            iters: a.iters,
+            json: a.json,
+        }),
+    };
+    result.map_err(|e: Error| e.with_flag_names(flag_of))
 }

@@ -2,7 +2,7 @@
 //! (otherwise a seeded validation split), optional `boxes.json` with object boxes; decoded in parallel into
 //! an in-memory cache resized for training.
 
-use crate::rng::{permutation, rng_for};
+use crate::rng::{permutation, rng_for, streams};
 use crate::{Error, Result};
 use image::RgbImage;
 use rayon::prelude::*;
@@ -295,7 +295,7 @@ pub fn load_folder(
             let items = load_train(&mut set)?;
             let n = items.len();
             let n_test = ((n as f64 * val_fraction).round() as usize).clamp(1, n - 1);
-            let order = permutation(&mut rng_for(seed, 0x1a6e), n);
+            let order = permutation(&mut rng_for(seed, streams::IMAGE_SPLIT), n);
             let is_test: Vec<bool> = {
                 let mut v = vec![false; n];
                 order[..n_test].iter().for_each(|&i| v[i] = true);

@@ -118,15 +118,18 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         return synth::generate(&synth::SynthConfig::preset(preset, opts.seed)?, &layout);
     }
     let dir = PathBuf::from(opts.data.as_deref().ok_or_else(|| {
-        Error::usage(
-            format!("--data DIR is required for --format {:?}", opts.format).to_lowercase(),
+        Error::invalid(
+            "data",
+            "nothing",
+            format!("a dataset folder for the {:?} format", opts.format).to_lowercase(),
         )
     })?);
     if !dir.is_dir() {
-        return Err(Error::usage(format!(
-            "--data {}: no such folder",
-            dir.display()
-        )));
+        return Err(Error::invalid(
+            "data",
+            dir.display(),
+            "an existing dataset folder",
+        ));
     }
     match opts.format {
         Format::Msr => msr::load_dir(&dir, &layout, opts.skip_bad),
@@ -143,7 +146,7 @@ where
     F: FnMut(&Path) -> Result<ReadOutcome>,
 {
     let mut out = Collected::default();
-    let bar = crate::train::progress::bar(files.len() as u64, "reading");
+    let bar = crate::progress::bar(files.len() as u64, "reading");
     for f in files {
         match read(f) {
             Ok(ReadOutcome::Sequence(s, w)) => {

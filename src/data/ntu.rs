@@ -1,4 +1,4 @@
-//! NTU RGB+D `.skeleton` reader (reference-spec §3.1), multi-body, tracking bodies by their bodyID.
+//! NTU RGB+D `.skeleton` reader (docs/protocols.md, "Data conventions"), multi-body, tracking bodies by their bodyID.
 //!
 //! The up-to-M persons kept are the bodies present in the most frames (ties: first seen). Frames with no
 //! body are dropped with a warning. Labels, subject, camera and setup come from `SsssCcccPpppRrrrAaaa`.

@@ -1,4 +1,4 @@
-//! Robustness perturbations of model inputs (reference-spec §1.8), applied to every channel of the
+//! Robustness perturbations of model inputs (docs/protocols.md, "Occlusion and jitter"), applied to every channel of the
 //! (N, C, T, V, M) input after preprocessing, as the RA-GCN evaluation does:
 //! `part:NAME` zeroes a body part in every frame; `frames:N` zeroes N frames of a 100-frame reference,
 //! scaled to the input length and centred; `random:p` zeroes a Bernoulli(p) set of (t, v, m) cells;
@@ -6,7 +6,7 @@
 //! once per run from the seed and applied identically to every sample.
 
 use crate::data::Layout;
-use crate::rng::{normal, rng_for};
+use crate::rng::{normal, rng_for, streams};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use rand::RngExt;
@@ -24,7 +24,7 @@ impl Perturbation {
     pub fn parse_occlusion(s: &str) -> Result<Self> {
         let bad = || {
             Error::usage(format!(
-                "--occlude {s}: use part:NAME, frames:N or random:P (0 <= P <= 1)"
+                "occlusion {s}: use part:NAME, frames:N or random:P (0 <= P <= 1)"
             ))
         };
         let (kind, arg) = s.split_once(':').ok_or_else(bad)?;
@@ -42,7 +42,7 @@ impl Perturbation {
     pub fn parse_jitter(s: &str) -> Result<Self> {
         let bad = || {
             Error::usage(format!(
-                "--jitter {s}: use P,SIGMA, e.g. 0.02,0.1 (0 <= P <= 1, SIGMA >= 0)"
+                "jitter {s}: use P,SIGMA, e.g. 0.02,0.1 (0 <= P <= 1, SIGMA >= 0)"
             ))
         };
         let (p, sigma) = s.split_once(',').ok_or_else(bad)?;
@@ -96,7 +96,7 @@ impl Perturbation {
                 }
             }
             Perturbation::Random(p) => {
-                let mut r = rng_for(seed, 0x0cc1);
+                let mut r = rng_for(seed, streams::OCCLUDE);
                 for k in keep.iter_mut() {
                     if r.random::<f32>() < *p {
                         *k = 0.0;
@@ -104,7 +104,7 @@ impl Perturbation {
                 }
             }
             Perturbation::Jitter(p, sigma) => {
-                let mut r = rng_for(seed, 0x717e);
+                let mut r = rng_for(seed, streams::JITTER);
                 for a in add.iter_mut() {
                     let pick = r.random::<f32>() < *p;
                     let noise = normal(&mut r) * sigma;

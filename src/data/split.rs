@@ -12,7 +12,7 @@ pub enum Split {
     CrossView,
 }
 
-/// NTU-60 / NTU-120 cross-subject training subjects (reference-spec §3.3).
+/// NTU-60 / NTU-120 cross-subject training subjects (the published list; docs/protocols.md, "Data conventions").
 pub const NTU_TRAIN_SUBJECTS: &[u32] = &[
     1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38, 45, 46, 47, 49, 50,
     52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95,
@@ -35,14 +35,22 @@ pub fn split(
             Format::Ntu => Box::new(|s| Ok(NTU_TRAIN_SUBJECTS.contains(&s.subject))),
             Format::Msr | Format::Synthetic => Box::new(|s| Ok(s.subject % 2 == 1)),
             Format::Csv => {
-                return Err(Error::usage(
-                    "--split cross-subject on csv data needs --train-subjects (e.g. --train-subjects 1,3,5)",
+                return Err(Error::invalid(
+                    "train_subjects",
+                    "nothing",
+                    "the training subjects (e.g. 1,3,5) for a cross-subject split of csv data",
                 ))
             }
         },
-        (Split::CrossView, _) => Box::new(|s| match s.camera {
+        (Split::CrossView, _) => Box::new(|s| {
+            match s.camera {
             Some(c) => Ok(c == 2 || c == 3),
-            None => Err(Error::usage(format!("--split cross-view needs camera ids, and sample {} has none", s.name))),
+            None => Err(Error::invalid(
+                "split",
+                "cross-view",
+                format!("a split the data supports: cross-view needs camera ids, and sample {} has none", s.name),
+            )),
+        }
         }),
     };
     let (mut train, mut test) = (Vec::new(), Vec::new());
@@ -54,11 +62,15 @@ pub fn split(
         }
     }
     if train.is_empty() || test.is_empty() {
-        return Err(Error::usage(format!(
-            "the {split:?} split leaves {} training and {} test samples; check --split / --train-subjects",
-            train.len(),
-            test.len()
-        )));
+        return Err(Error::invalid(
+            "split",
+            format!("{split:?}"),
+            format!(
+                "a split with training and test samples; this one leaves {} training and {} test samples (check the split and its training subjects)",
+                train.len(),
+                test.len()
+            ),
+        ));
     }
     Ok((train, test))
 }

@@ -8,7 +8,7 @@
 //! are the ground truth.
 
 use super::{Dataset, Layout, Sequence};
-use crate::rng::{normal, rng_for, uniform};
+use crate::rng::{normal, rng_for, streams, uniform};
 use crate::{Error, Result};
 use ndarray::Array4;
 use rand::RngExt;
@@ -232,7 +232,7 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
     let mut samples = Vec::new();
     for subject in 1..=cfg.subjects {
         // Subject traits: size, per-joint proportions, speed.
-        let mut srng = rng_for(cfg.seed, 1_000 + subject as u64);
+        let mut srng = rng_for(cfg.seed, streams::SUBJECT + subject as u64);
         let size = uniform(&mut srng, 0.85, 1.15);
         let offsets: Vec<[f32; 3]> = (0..v)
             .map(|_| {
@@ -248,7 +248,7 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
             for rep in 0..cfg.repetitions {
                 let mut r = rng_for(
                     cfg.seed,
-                    ((subject as u64) << 32) | ((class as u64) << 16) | rep as u64,
+                    streams::sequence(subject as u64, class as u64, rep as u64),
                 );
                 let t_len = r.random_range(cfg.min_frames..=cfg.max_frames);
                 let phase = uniform(&mut r, 0.0, std::f32::consts::TAU);

@@ -4,7 +4,7 @@
 //! The ground truth for localisation (`skelcam image localize --format synthetic`).
 
 use super::images::{BBox, ImageItem, ImageSet};
-use crate::rng::{rng_for, uniform};
+use crate::rng::{rng_for, streams, uniform};
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_polygon_mut};
 use imageproc::point::Point;
@@ -183,7 +183,7 @@ fn object(img: &mut RgbImage, k: usize, x: f32, y: f32, d: f32, rng: &mut StdRng
 
 /// One picture of class `k` and its object box, from its own seeded stream.
 pub fn picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> (RgbImage, BBox) {
-    let mut rng = rng_for(cfg.seed, 0x5e00_0000 + stream);
+    let mut rng = rng_for(cfg.seed, streams::PICTURE + stream);
     let mut img = background(cfg.side, &mut rng);
     let s = cfg.side as f32;
     let d = uniform(&mut rng, 0.35, 0.55) * s;

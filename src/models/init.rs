@@ -4,7 +4,7 @@
 //! U(±1/√fan_in) (PyTorch's default), biases 0, batch-norm γ 1 and β 0, running mean 0 / var 1,
 //! edge importance 1.
 
-use crate::rng::{rng_for, uniform};
+use crate::rng::{rng_for, streams, uniform};
 use candle_core::{Result, Tensor};
 use candle_nn::VarMap;
 
@@ -33,7 +33,7 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
     let data = varmap.data().lock().expect("varmap lock");
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();
-    let mut rng = rng_for(seed, 0x1217);
+    let mut rng = rng_for(seed, streams::INIT);
     for name in names {
         let var = &data[name];
         let shape = var.shape().clone();
@@ -69,7 +69,7 @@ pub fn kaiming_conv_init(varmap: &VarMap, seed: u64) -> Result<()> {
         .filter(|n| n.ends_with("weight") && data[*n].dims().len() == 4)
         .collect();
     names.sort();
-    let mut rng = rng_for(seed, 0x4a1);
+    let mut rng = rng_for(seed, streams::INIT_CONV);
     for name in names {
         let var = &data[name];
         let dims = var.dims().to_vec();

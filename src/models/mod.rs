@@ -1,13 +1,19 @@
-//! Neural-network models in candle, with seeded initialisation and `features()` / `head()` for CAM.
+//! Neural-network models in candle, with seeded initialisation and `features()` / `head()` for CAM, the
+//! wrappers that build a run's model from its configuration ([`skeleton`], [`image`]) and its weights on disk.
 
+pub mod image;
 pub mod init;
 pub mod kernels;
 pub mod layers;
 pub mod ragcn;
 pub mod resnet;
+pub mod skeleton;
 pub mod stgcn;
+pub mod weights;
 
+pub use image::{ImageModel, ImageRunConfig};
 pub use resnet::{Resnet, ResnetConfig};
+pub use skeleton::{SkeletonModel, SkeletonRunConfig};
 pub use stgcn::{Stgcn, StgcnConfig};
 
 use candle_core::Tensor;

@@ -1,5 +1,5 @@
-//! RA-GCN (Song et al., TCSVT 2020; reference-spec §1) in skelcam's `per-sample` design (§1.11): S ST-GCN
-//! streams; stream 1 sees the whole skeleton; each later stream sees the input with what earlier streams'
+//! RA-GCN (Song et al., TCSVT 2020; docs/protocols.md, "RA-GCN masking") in skelcam's `per-sample` design:
+//! S ST-GCN streams; stream 1 sees the whole skeleton; each later stream sees the input with what earlier streams'
 //! CAMs rated high masked out; the logits are summed. The CAM of stream s is computed per sample for the
 //! ground-truth class in training and for stream s's own prediction at test, ReLU'd and min-max normalised
 //! over the present persons; the joints (or joint-frame cells) above τ, or the top fraction q, are masked.
@@ -33,10 +33,10 @@ pub enum LossKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// Our design (reference-spec §1.11): per-sample CAMs, masks in the same forward pass.
+    /// skelcam's design: per-sample CAMs, masks in the same forward pass.
     #[default]
     PerSample,
-    /// The authors' code (§1.4–1.7): batch-mean CAM, 1 − softmax over all cells, v1/v2 threshold, masks
+    /// The authors' released code: batch-mean CAM, 1 − softmax over all cells, v1/v2 threshold, masks
     /// written after the forward pass (used from the next batch on) and frozen at test time.
     Official,
 }
@@ -234,7 +234,7 @@ pub fn forward(
     Ok(out)
 }
 
-/// Official mode, one stream's map (§1.4): the batch mean over samples of the signed CAM (N, T', V, M), then
+/// Official mode, one stream's map: the batch mean over samples of the signed CAM (N, T', V, M), then
 /// 1 − softmax over all T'·V·M cells, then the v1 threshold (values ≤ 0.1 → 0, others kept) or the v2 one
 /// (1 where > 0.3, else 0). Returns (T', V, M).
 pub fn official_map(cam: &Array4<f32>, version: LossKind) -> ndarray::Array3<f32> {

@@ -1,4 +1,4 @@
-//! ST-GCN (Yan et al., AAAI 2018; reference-spec §2): data BN, blocks of spatial graph conv + (kt×1) temporal
+//! ST-GCN (Yan et al., AAAI 2018; docs/protocols.md, "ST-GCN"): data BN, blocks of spatial graph conv + (kt×1) temporal
 //! conv with residuals and learnable edge importance, global average pooling over (T', V, M), linear head.
 //!
 //! Parameter names follow the official PyTorch code (`data_bn`, `st_gcn_networks.i.gcn.conv`, `...tcn.0/2/3`,

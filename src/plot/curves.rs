@@ -1,6 +1,6 @@
 //! `curves.png`: loss and top-1 accuracy per epoch, train and test.
 
-use crate::train::skeleton::EpochRecord;
+use crate::train::record::EpochRecord;
 use crate::Result;
 use plotters::prelude::*;
 use std::path::Path;

@@ -7,7 +7,7 @@ use ndarray::Array2;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::DrawResult;
+use super::{DrawResult, Figure};
 
 /// One panel: `map` is (frames, V) with values in [lo, hi].
 pub struct Panel<'a> {
@@ -111,6 +111,139 @@ where
             [(0.0, y), (1.0, y + d)],
             jet((i as f64 + 0.5) / steps as f64).filled(),
         )
+    }))?;
+    Ok(())
+}
+
+/// A titled figure of joint × time panels with one colour bar (`heatmap.png`, `ragcn_cam.png`, class maps).
+pub struct HeatmapFigure {
+    pub title: String,
+    pub joints: Vec<String>,
+    pub panels: Vec<(String, Array2<f32>)>,
+    pub range: (f32, f32),
+    pub bar_label: String,
+    pub x_desc: String,
+}
+
+impl Figure for HeatmapFigure {
+    fn size(&self) -> (u32, u32) {
+        (
+            160 + 560 * self.panels.len().max(1) as u32,
+            140 + 18 * self.joints.len() as u32,
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let panels: Vec<Panel> = self
+            .panels
+            .iter()
+            .map(|(t, m)| Panel {
+                title: t.clone(),
+                map: m,
+                x_desc: &self.x_desc,
+            })
+            .collect();
+        draw_panels(
+            root,
+            &self.title,
+            &self.joints,
+            &panels,
+            self.range,
+            &self.bar_label,
+        )
+    }
+}
+
+/// Class summaries: one small joint × relative-time map per class, with one colour bar (`summary.png`).
+pub struct SummaryGrid<'a> {
+    pub classes: &'a [String],
+    pub joints: &'a [String],
+    pub means: &'a [Array2<f32>],
+    pub counts: &'a [usize],
+}
+
+impl Figure for SummaryGrid<'_> {
+    fn size(&self) -> (u32, u32) {
+        let cols = 4.min(self.classes.len()).max(1) as u32;
+        let rows = self.classes.len().div_ceil(cols as usize) as u32;
+        (
+            150 + 330 * cols,
+            60 + rows * (60 + 12 * self.joints.len() as u32),
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let root = root.titled(
+            "mean normalised CAM per class (joints × relative time)",
+            ("sans-serif", 20),
+        )?;
+        let (w, _) = root.dim_in_pixel();
+        let (main, bar) = root.split_horizontally(w.saturating_sub(110));
+        let cols = 4.min(self.classes.len()).max(1);
+        let rows = self.classes.len().div_ceil(cols);
+        for (c, area) in main
+            .split_evenly((rows, cols))
+            .iter()
+            .enumerate()
+            .take(self.classes.len())
+        {
+            let title = format!("{} (n={})", self.classes[c], self.counts[c]);
+            let p = [Panel {
+                title,
+                map: &self.means[c],
+                x_desc: "relative time",
+            }];
+            draw_panel_only(area, self.joints, &p[0])?;
+        }
+        colour_bar(&bar, 0.0, 1.0, "mean CAM")
+    }
+}
+
+fn draw_panel_only<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    joints: &[String],
+    p: &Panel,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (bins, v) = p.map.dim();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 13))
+        .margin(4)
+        .x_label_area_size(18)
+        .y_label_area_size(95)
+        .build_cartesian_2d(0f64..1.0, 0f64..v as f64)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(3)
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_labels(2 * v + 1)
+        .y_label_formatter(&|y| {
+            let i = y.floor() as usize;
+            if (y - y.floor() - 0.5).abs() < 1e-6 && i < v {
+                joints.get(v - 1 - i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(("sans-serif", 9))
+        .draw()?;
+    chart.draw_series((0..bins).flat_map(|b| {
+        (0..v).map(move |j| {
+            let y = (v - 1 - j) as f64;
+            let x0 = b as f64 / bins as f64;
+            Rectangle::new(
+                [(x0, y), (x0 + 1.0 / bins as f64, y + 1.0)],
+                jet(p.map[[b, j]] as f64).filled(),
+            )
+        })
     }))?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 pub mod bars;
 pub mod confusion;
 pub mod curves;
+pub mod faithfulness;
 pub mod heatmap;
 pub mod overlay;
+pub mod robustness;
 pub mod skeleton;
 
 use crate::{Error, Result};
@@ -44,13 +46,7 @@ where
     }
     let img = image::RgbImage::from_raw(size.0, size.1, buf)
         .ok_or_else(|| Error::Other("plot buffer size".into()))?;
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| Error::Other(format!("encode {}: {e}", path.display())))?;
-    crate::io::write_atomic(path, &bytes)
+    overlay::save_png(&img, path)
 }
 
 /// JET colour map on [0, 1] (clamped).

@@ -3,18 +3,10 @@
 
 use candle_core::{backprop::GradStore, CpuStorage, InplaceOp2, Layout, Result, Tensor, Var};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimKind {
-    /// SGD, momentum 0.9, Nesterov, weight decay (the ST-GCN recipe).
-    Sgd,
-    /// AdamW (decoupled weight decay).
-    Adamw,
-}
+pub use crate::config::OptimKind;
 
 pub struct Optimizer {
     kind: OptimKind,

@@ -2,15 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleKind {
-    /// Linear warm-up, then cosine decay to 0.
-    Cosine,
-    /// Multiply by 0.1 at each milestone epoch.
-    Step,
-    Constant,
-}
+pub use crate::config::ScheduleKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Schedule {

@@ -32,7 +32,7 @@ impl DropMask {
         bits.par_chunks_mut(WORDS)
             .enumerate()
             .for_each(|(chunk, words)| {
-                let mut rng = rng_for(seed, chunk as u64);
+                let mut rng = rng_for(seed, crate::rng::streams::item(chunk));
                 for word in words {
                     let mut w = 0u64;
                     for pair in 0..32 {

@@ -2,8 +2,7 @@
 //! reference ops and explicit sums, gradients against finite differences, the CAM identity of its
 //! GAP + linear head, batch-norm statistics and seeded initialisation.
 
-mod common;
-use common::{grads_of, max_abs_diff, randn};
+use crate::common::{grads_of, max_abs_diff, randn};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};

@@ -2,8 +2,7 @@
 //! and exact resume, CAM overlays and cam.json (identity, Grad-CAM ∝ ReLU(CAM)), import of a torchvision-named
 //! state dict, localisation output, and corrupt folders that never panic.
 
-mod common;
-use common::{json, json_stdout, skelcam};
+use crate::common::{json, json_stdout, skelcam};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

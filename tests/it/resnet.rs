@@ -1,7 +1,5 @@
 //! ResNet-18: torchvision's parameter count and names, features/head decomposition and the CAM identity.
 
-mod common;
-
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use skelcam::cam::core::{class_activation, identity_error};
@@ -41,12 +39,12 @@ fn resnet18_with_two_classes_has_torchvision_parameter_count_and_names() {
 #[test]
 fn head_of_features_is_forward_and_cam_identity_holds() {
     let (_, net) = build("resnet18-narrow", 3);
-    let x = common::randn(&[2, 3, 64, 64], 5);
+    let x = crate::common::randn(&[2, 3, 64, 64], 5);
     let logits = net.forward(&x, &mut Ctx::eval()).unwrap();
     let feats = net.features(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(feats.dims(), &[2, 128, 2, 2]);
     let via_head = net.head(&feats).unwrap();
-    let d = common::max_abs_diff(&logits, &via_head);
+    let d = crate::common::max_abs_diff(&logits, &via_head);
     assert!(d < 1e-5, "{d}");
     let (w, b) = net.head_params();
     let (w, b): (Vec<Vec<f32>>, Vec<f32>) = (w.to_vec2().unwrap(), b.to_vec1().unwrap());
@@ -69,7 +67,7 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
 #[test]
 fn train_mode_forward_backward_runs_and_input_size_is_checked() {
     let (vm, net) = build("resnet18-narrow", 2);
-    let x = common::randn(&[2, 3, 32, 32], 5);
+    let x = crate::common::randn(&[2, 3, 32, 32], 5);
     let mut rng = rng_for(1, 1);
     let logits = net.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
     let grads = logits.sum_all().unwrap().backward().unwrap();
@@ -84,13 +82,16 @@ fn train_mode_forward_backward_runs_and_input_size_is_checked() {
         "every trainable parameter gets a gradient"
     );
     let e = net
-        .forward(&common::randn(&[1, 3, 16, 16], 5), &mut Ctx::eval())
+        .forward(&crate::common::randn(&[1, 3, 16, 16], 5), &mut Ctx::eval())
         .unwrap_err()
         .to_string();
     assert!(e.contains("at least 32"), "{e}");
     // torchvision's sizes for a 112-px input: layer4 is 4×4.
     let f = net
-        .features(&common::randn(&[1, 3, 112, 112], 5), &mut Ctx::eval())
+        .features(
+            &crate::common::randn(&[1, 3, 112, 112], 5),
+            &mut Ctx::eval(),
+        )
         .unwrap();
     assert_eq!(f.dims(), &[1, 128, 4, 4]);
 }
@@ -124,7 +125,7 @@ fn imported_torchvision_weights_give_the_reference_logits() {
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
-    let model = skelcam::train::image::ImageModel::load(&run).unwrap();
+    let model = skelcam::models::ImageModel::load(&run).unwrap();
     assert_eq!(model.run.model.width, 4);
     let t = candle_core::safetensors::load(&fixture, &Device::Cpu).unwrap();
     let ours: Vec<f32> = model

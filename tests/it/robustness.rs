@@ -1,9 +1,8 @@
 //! Robustness perturbations: exactly the documented cells are zeroed or jittered, random patterns are fixed
 //! per seed, bad specifications are refused, and `eval --occlude` / `robustness` report them.
 
-mod common;
+use crate::common::{json_stdout, skelcam};
 use candle_core::{Device, Tensor};
-use common::{json_stdout, skelcam};
 use serde_json::Value;
 use skelcam::data::perturb::{apply, centred_frames, Perturbation};
 use skelcam::data::Layout;
@@ -110,7 +109,7 @@ fn bad_specifications_are_refused() {
 fn eval_occlude_and_robustness_commands() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    common::train_tiny(&run, &["--epochs", "2"]).success();
+    crate::common::train_tiny(&run, &["--epochs", "2"]).success();
     let v = json_stdout(
         skelcam()
             .args([

@@ -31,7 +31,7 @@ fn ntu_spatial_partition_matches_stgcn_check_values() {
     let a = partitioned_adjacency(25, &l.edges, l.center, Partition::Spatial, 1);
     assert_eq!(a.len(), 3);
     assert_eq!((nnz(&a[0]), nnz(&a[1]), nnz(&a[2])), (25, 24, 24));
-    // Column denominators |N_1(i)| from reference-spec §2.2: the root weight is 1/|N_1(i)|.
+    // Column denominators |N_1(i)| of ST-GCN's normalised adjacency (docs/protocols.md, "ST-GCN"): the root weight is 1/|N_1(i)|.
     let expect = [
         4, 3, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 3, 3, 2, 5, 2, 3, 2, 3,
     ];

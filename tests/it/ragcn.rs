@@ -13,8 +13,6 @@ use skelcam::models::ragcn::{
 use skelcam::models::{init, Ctx, Stgcn, StgcnConfig};
 use skelcam::rng::{normal, rng_for};
 
-mod common;
-
 fn cfg(unit: MaskUnit, threshold: Option<f32>, top: Option<f32>) -> RagcnConfig {
     RagcnConfig {
         mode: Default::default(),
@@ -161,7 +159,7 @@ fn training_masks_follow_the_true_class_and_block_gradients() {
 
 #[test]
 fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
-    use common::skelcam;
+    use crate::common::skelcam;
     let dir = tempfile::tempdir().unwrap();
     let (base, run) = (dir.path().join("base"), dir.path().join("ragcn"));
     skelcam()
@@ -366,7 +364,7 @@ fn official_masks_lag_one_batch_multiply_and_freeze_at_test() {
 fn an_interrupted_ragcn_run_resumes_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
-    common::train_tiny(&base, &["--epochs", "2"]).success();
+    crate::common::train_tiny(&base, &["--epochs", "2"]).success();
     // Official mode also restores its stored masks from the checkpoint.
     for mode in ["per-sample", "official"] {
         let (a, b) = (
@@ -384,14 +382,14 @@ fn an_interrupted_ragcn_run_resumes_to_the_same_result() {
             "3",
             "--baseline",
         ];
-        common::skelcam()
+        crate::common::skelcam()
             .args(args)
             .arg(&base)
             .arg("--out")
             .arg(&a)
             .assert()
             .success();
-        common::skelcam()
+        crate::common::skelcam()
             .args(args)
             .arg(&base)
             .arg("--out")
@@ -399,7 +397,7 @@ fn an_interrupted_ragcn_run_resumes_to_the_same_result() {
             .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
             .assert()
             .failure();
-        common::skelcam()
+        crate::common::skelcam()
             .args(["ragcn", "train", "--resume"])
             .arg(&b)
             .assert()
@@ -407,8 +405,8 @@ fn an_interrupted_ragcn_run_resumes_to_the_same_result() {
         let bytes = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
         assert_eq!(bytes(&a), bytes(&b), "{mode}");
         let (ma, mut mb) = (
-            common::json(&a.join("metrics.json")),
-            common::json(&b.join("metrics.json")),
+            crate::common::json(&a.join("metrics.json")),
+            crate::common::json(&b.join("metrics.json")),
         );
         // Epoch wall times differ between the two runs; everything else must match.
         for (x, y) in mb["history"]

@@ -1,17 +1,32 @@
-//! `skelcam bench`: throughput of the ST-GCN cases of the performance issue (train step = forward + backward
-//! + SGD step; inference + CAM), as samples/s, achieved GFLOP/s (FLOPs counted from the layer shapes) and
+//! `skelcam bench`: throughput of the ST-GCN and ResNet-18 cases (train step = forward + backward + SGD
+//! step; inference + CAM), as samples/s, achieved GFLOP/s (FLOPs counted from the layer shapes) and
 //! peak RSS. A benchmark, not a test: compare runs made in the same invocation on the same machine.
 
-use crate::cli::BenchArgs;
 use crate::data::Layout;
 use crate::models::{init, Ctx, Resnet, ResnetConfig, Stgcn, StgcnConfig};
-use crate::rng::{normal, rng_for};
+use crate::rng::{normal, rng_for, streams};
 use crate::train::optim::{OptimKind, Optimizer};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde_json::json;
 use std::time::Instant;
+
+/// Which cases `bench` times, and how.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Case names (default: all).
+    pub cases: Option<Vec<String>>,
+    /// Skeleton model preset.
+    pub model: String,
+    /// Image model preset.
+    pub image_model: String,
+    pub batch: usize,
+    /// Timed iterations per case (after one warm-up).
+    pub iters: usize,
+    /// One JSON object per case on stdout.
+    pub json: bool,
+}
 
 #[derive(Clone, Copy)]
 enum Net {
@@ -66,7 +81,7 @@ const CASES: &[Case] = &[
 ];
 
 fn random_input(shape: &[usize], dev: &Device) -> Result<Tensor> {
-    let mut r = rng_for(1, 77);
+    let mut r = rng_for(1, streams::BENCH_INPUT);
     let n: usize = shape.iter().product();
     Ok(Tensor::from_vec(
         (0..n).map(|_| normal(&mut r)).collect::<Vec<f32>>(),
@@ -82,7 +97,11 @@ enum Model {
 }
 
 impl Model {
-    fn build(net: Net, a: &BenchArgs, vb: VarBuilder) -> Result<(Model, f64, Vec<usize>, usize)> {
+    fn build(
+        net: Net,
+        a: &BenchOptions,
+        vb: VarBuilder,
+    ) -> Result<(Model, f64, Vec<usize>, usize)> {
         Ok(match net {
             Net::Stgcn(frames, persons) => {
                 let layout = Layout::resolve("ntu25")?;
@@ -154,7 +173,7 @@ fn peak_rss_mib(reset: bool) -> Option<f64> {
         .map(|kb| kb / 1024.0)
 }
 
-pub fn bench(a: &BenchArgs) -> Result<()> {
+pub fn bench(a: &BenchOptions) -> Result<()> {
     let wanted: Vec<&Case> = match &a.cases {
         Some(list) => list
             .iter()
@@ -198,7 +217,7 @@ pub fn bench(a: &BenchArgs) -> Result<()> {
         };
         let long = matches!(case.net, Net::Stgcn(f, _) if f > 100);
         let iters = if long { a.iters.min(2).max(1) } else { a.iters };
-        let mut rng = rng_for(1, 78);
+        let mut rng = rng_for(1, streams::BENCH_LABELS);
         if !long {
             step(&mut rng)?; // warm-up
         }

@@ -1,19 +1,19 @@
 //! `skelcam skeleton faithfulness`: deletion / insertion curves over joints ranked by CAM against a seeded
 //! random ranking, their AUCs, a plot, and on synthetic data the top-k hit rate against the true joints.
 
+use super::skeleton_data;
 use crate::cam::core::joint_importance;
 use crate::cam::metrics::{
     auc, deletion_masks, insertion_masks, ranking, topk_precision, CurveMean, Faithfulness,
 };
-use crate::cam::skeleton::{explain, model_input, ClassChoice};
-use crate::cli::FaithfulnessArgs;
+use crate::cam::skeleton::{explain, model_input, ClassChoice, Method};
+use crate::config::DataSource;
 use crate::models::Ctx;
-use crate::plot::DrawResult;
-use crate::rng::{permutation, rng_for};
-use crate::train::skeleton::SkeletonModel;
+use crate::models::SkeletonModel;
+use crate::rng::{permutation, rng_for, streams};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor, D};
-use plotters::prelude::*;
+use std::path::PathBuf;
 
 /// Probability of `class` for each keep-mask over joints (all channels, frames and persons of a removed
 /// joint are zeroed), in one batch.
@@ -30,9 +30,25 @@ fn curve(model: &SkeletonModel, x: &Tensor, masks: &[Vec<f32>], class: usize) ->
     Ok(p.into_iter().map(|x| x as f64).collect())
 }
 
-pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
+/// What `faithfulness` measures.
+#[derive(Debug, Clone)]
+pub struct FaithfulnessOptions {
+    pub run: PathBuf,
+    pub data: DataSource,
+    pub method: Method,
+    /// Seed of the random rankings.
+    pub seed: u64,
+    /// At most this many samples of the split.
+    pub limit: Option<usize>,
+    /// Print one JSON object on stdout.
+    pub json: bool,
+    /// Also write faithfulness.json and faithfulness.png here.
+    pub out: Option<PathBuf>,
+}
+
+pub fn faithfulness(a: &FaithfulnessOptions) -> Result<()> {
     let model = SkeletonModel::load(&a.run)?;
-    let (ds, test, _) = super::cam::dataset_for(&model, &a.data)?;
+    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
     let idx: Vec<usize> = test
         .into_iter()
         .take(a.limit.unwrap_or(usize::MAX))
@@ -45,14 +61,14 @@ pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
     );
     let (mut hit, mut exact) = (0f64, 0usize);
     let mut per_class = vec![(0f64, 0usize); model.run.classes.len()];
-    let bar = crate::train::progress::bar(idx.len() as u64, "faithful");
+    let bar = crate::progress::bar(idx.len() as u64, "faithful");
     for &i in &idx {
         let s = &ds.samples[i];
         // The explanation of the model's own decision, ranked by the raw CAM over time and present persons.
         let cam = explain(&model, s, &ClassChoice::Auto, a.method)?;
         let imp = joint_importance(&cam.raw, &cam.persons_present);
         let order = ranking(&imp);
-        let mut r = rng_for(a.seed, i as u64);
+        let mut r = rng_for(a.seed, streams::item(i));
         let random = permutation(&mut r, order.len());
         let (x, _, _) = model_input(&model, s)?;
         del.add(&curve(&model, &x, &deletion_masks(&order), cam.class)?);
@@ -107,9 +123,7 @@ pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         crate::io::write_json(&out.join("faithfulness.json"), &f)?;
-        crate::plot::render_png(&out.join("faithfulness.png"), (1000, 420), |root| {
-            draw(root, &f)
-        })?;
+        crate::plot::faithfulness::draw(&out.join("faithfulness.png"), &f)?;
     }
     if a.json {
         let mut v = serde_json::to_value(&f)?;
@@ -138,64 +152,6 @@ pub fn faithfulness(a: &FaithfulnessArgs) -> Result<()> {
                 println!("    {c:<20} {p:.3}");
             }
         }
-    }
-    Ok(())
-}
-
-fn draw(root: &DrawingArea<BitMapBackend, plotters::coord::Shift>, f: &Faithfulness) -> DrawResult {
-    let (l, r) = root.split_horizontally(500);
-    for (area, title, ours, rand, a, b) in [
-        (
-            &l,
-            "deletion (lower is better)",
-            &f.deletion_curve,
-            &f.random_deletion_curve,
-            f.deletion_auc,
-            f.random_deletion_auc,
-        ),
-        (
-            &r,
-            "insertion (higher is better)",
-            &f.insertion_curve,
-            &f.random_insertion_curve,
-            f.insertion_auc,
-            f.random_insertion_auc,
-        ),
-    ] {
-        let n = ours.len().max(2) - 1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..1.0, 0f64..1.0)?;
-        chart
-            .configure_mesh()
-            .x_desc("fraction of joints removed / inserted")
-            .y_desc("probability of predicted class")
-            .label_style(("sans-serif", 13))
-            .draw()?;
-        let pts = |c: &Vec<f64>| {
-            c.iter()
-                .enumerate()
-                .map(|(k, &p)| (k as f64 / n as f64, p))
-                .collect::<Vec<_>>()
-        };
-        chart
-            .draw_series(LineSeries::new(pts(ours), RED.stroke_width(2)))?
-            .label(format!("CAM ranking, AUC {a:.3}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(pts(rand), BLUE.stroke_width(2)))?
-            .label(format!("random ranking, AUC {b:.3}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .label_font(("sans-serif", 13))
-            .draw()?;
     }
     Ok(())
 }

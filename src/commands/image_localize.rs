@@ -2,22 +2,41 @@
 //! IoU ≥ 0.5), the pointing game, and deletion / insertion AUC (Petsiuk et al. 2018) of the CAM against a
 //! random pixel order, on pictures with known boxes.
 
-use super::image::{explain_picture_classes, report_images};
-use crate::cam::image::{minmax2, upsample_bilinear};
+use crate::cam::image::{explain_picture_classes, minmax2, upsample_bilinear, ImageCamMethod};
 use crate::cam::localize::{argmax2, cam_box, iou, pointing_hit, pointing_tolerance};
 use crate::cam::metrics::{auc, ranking, CurveMean};
 use crate::cam::skeleton::ClassChoice;
-use crate::cli::image::{ImageCamMethod, LocalizeArgs};
+use crate::config::ImageSource;
 use crate::data::augment::{batch_tensor, eval_view, normalise_into, Jitter};
 use crate::data::images::{BBox, ImageItem};
 use crate::models::Ctx;
+use crate::models::ImageModel;
 use crate::plot::overlay::{blend, draw_box, save_png};
-use crate::rng::{permutation, rng_for};
-use crate::train::image::ImageModel;
+use crate::rng::{permutation, rng_for, streams};
+use crate::train::image::test_pictures;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use image::Rgb;
 use serde_json::json;
+use std::path::PathBuf;
+
+/// What `image localize` measures.
+#[derive(Debug, Clone)]
+pub struct LocalizeOptions {
+    pub run: PathBuf,
+    /// Pictures with boxes (default: the run's own test part).
+    pub data: ImageSource,
+    /// Box threshold as a fraction of the map's maximum (the CAM paper: 0.2).
+    pub threshold: f32,
+    /// At most this many pictures.
+    pub limit: usize,
+    /// Feed the pictures at this side instead of the training size.
+    pub size: Option<u32>,
+    /// Print one JSON object on stdout.
+    pub json: bool,
+    /// Also write localize.json, example boxes and the deletion/insertion curves here.
+    pub out: Option<PathBuf>,
+}
 
 /// Pixels removed (or inserted) per step: the curves have STEPS + 1 points.
 const STEPS: usize = 16;
@@ -71,17 +90,26 @@ fn box_scale(item: &ImageItem) -> (f32, f32) {
     )
 }
 
-pub fn localize(a: &LocalizeArgs) -> Result<()> {
+pub fn localize(a: &LocalizeOptions) -> Result<()> {
+    if !(a.threshold > 0.0 && a.threshold <= 1.0) {
+        return Err(Error::invalid(
+            "threshold",
+            a.threshold,
+            "a fraction of the maximum in (0, 1]",
+        ));
+    }
     let mut model = ImageModel::load(&a.run)?;
     if let Some(side) = a.size {
         if side < 32 || side % 32 != 0 {
-            return Err(Error::usage(format!(
-                "--size must be a multiple of 32 (at least 32), got {side}"
-            )));
+            return Err(Error::invalid(
+                "size",
+                side,
+                "a multiple of 32 (at least 32)",
+            ));
         }
         model.run.train.size = side;
     }
-    let items = report_images(&model, &a.data)?;
+    let items = test_pictures(&model, &a.data)?;
     let items: Vec<&ImageItem> = items.iter().take(a.limit).collect();
     let size = model.size();
     let mut sc = Scores {
@@ -92,7 +120,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
         curves: Default::default(),
     };
     let mut examples = Vec::new();
-    let bar = crate::train::progress::bar(items.len() as u64, "localize");
+    let bar = crate::progress::bar(items.len() as u64, "localize");
     for (n, item) in items.iter().enumerate() {
         let view = eval_view(&item.image, size);
         let x = batch_tensor(&[(view.clone(), Jitter::NONE)], size)?;
@@ -144,7 +172,7 @@ pub fn localize(a: &LocalizeArgs) -> Result<()> {
         let zeros = vec![0f32; 3 * s * s];
         let sal = upsample_bilinear(&pred.map, s, s);
         let order = ranking(sal.as_slice().expect("contiguous map"));
-        let random = permutation(&mut rng_for(1, 0xde1 + n as u64), s * s);
+        let random = permutation(&mut rng_for(1, streams::LOCALIZE_RANDOM + n as u64), s * s);
         for (i, ord) in [&order, &random].into_iter().enumerate() {
             sc.curves[2 * i].add(&curve(&model, &orig, &zeros, ord, pred.class)?);
             sc.curves[2 * i + 1].add(&curve(&model, &blurred, &orig, ord, pred.class)?);

@@ -1,12 +1,25 @@
 //! `skelcam skeleton robustness`: every run of a list evaluated clean and under each occlusion / jitter
-//! condition of the RA-GCN protocol (reference-spec §1.8), written as JSON, a Markdown table and a plot.
+//! condition of the RA-GCN protocol (docs/protocols.md, "Occlusion and jitter"), written as JSON, a Markdown table and a plot.
 
-use crate::cli::RobustnessArgs;
+use super::skeleton_data;
+use crate::config::DataSource;
 use crate::data::perturb::Perturbation;
-use crate::train::skeleton::{self, SkeletonModel};
+use crate::models::SkeletonModel;
+use crate::train::skeleton;
 use crate::{Error, Result};
-use plotters::prelude::*;
 use serde_json::json;
+use std::path::PathBuf;
+
+/// Which runs `robustness` compares, on what data.
+#[derive(Debug, Clone)]
+pub struct RobustnessOptions {
+    /// Run directories to compare (same data and classes).
+    pub runs: Vec<PathBuf>,
+    pub data: DataSource,
+    /// Seed of the random occlusion and jitter patterns (the same for every run).
+    pub seed: u64,
+    pub out: PathBuf,
+}
 
 /// The conditions of the grid, in table order (`None` = clean).
 pub fn conditions() -> Vec<Option<Perturbation>> {
@@ -26,7 +39,7 @@ pub fn conditions() -> Vec<Option<Perturbation>> {
     c
 }
 
-pub fn robustness(a: &RobustnessArgs) -> Result<()> {
+pub fn robustness(a: &RobustnessOptions) -> Result<()> {
     let conds = conditions();
     let labels: Vec<String> = conds
         .iter()
@@ -40,7 +53,7 @@ pub fn robustness(a: &RobustnessArgs) -> Result<()> {
     let mut table: Vec<(String, Vec<f64>)> = Vec::new();
     for run in &a.runs {
         let model = SkeletonModel::load(run)?;
-        let (ds, test, _) = super::cam::dataset_for(&model, &a.data)?;
+        let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
         let mut accs = Vec::new();
         for c in &conds {
             let pattern = crate::data::perturb::pattern_for(
@@ -81,60 +94,7 @@ pub fn robustness(a: &RobustnessArgs) -> Result<()> {
     }
     crate::io::write_atomic(&a.out.join("robustness.md"), md.as_bytes())?;
     print!("{md}");
-    crate::plot::render_png(&a.out.join("robustness.png"), (1100, 480), |root| {
-        let n = labels.len();
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "top-1 accuracy under occlusion and jitter",
-                ("sans-serif", 20),
-            )
-            .margin(12)
-            .x_label_area_size(110)
-            .y_label_area_size(50)
-            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..1.0)?;
-        chart
-            .configure_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|_| String::new())
-            .y_desc("top-1")
-            .draw()?;
-        let palette = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
-        for (k, (name, accs)) in table.iter().enumerate() {
-            let c = palette[k % palette.len()];
-            chart
-                .draw_series(
-                    LineSeries::new(
-                        accs.iter().enumerate().map(|(i, &y)| (i as f64, y)),
-                        c.stroke_width(2),
-                    )
-                    .point_size(3),
-                )?
-                .label(name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-        }
-        // Condition names under the axis, rotated (plotters' own rotated tick labels overlap the axis line).
-        let style = ("sans-serif", 12)
-            .into_font()
-            .transform(FontTransform::Rotate90)
-            .color(&BLACK)
-            .pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Left,
-                plotters::style::text_anchor::VPos::Center,
-            ));
-        for (i, label) in labels.iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(i as f64, 0.0));
-            root.draw(&Text::new(label.clone(), (x, y + 8), style.clone()))?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .draw()?;
-        Ok(())
-    })?;
+    crate::plot::robustness::draw(&a.out.join("robustness.png"), &labels, &table)?;
     println!(
         "wrote robustness.json, robustness.md and robustness.png to {}",
         a.out.display()

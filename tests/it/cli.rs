@@ -3,8 +3,7 @@
 
 use serde_json::Value;
 
-mod common;
-use common::{json, json_stdout, skelcam, train_tiny as train};
+use crate::common::{json, json_stdout, skelcam, train_tiny as train};
 
 #[test]
 fn train_writes_the_run_directory_contract_and_refuses_to_overwrite() {
@@ -59,7 +58,7 @@ fn resume_after_a_crash_matches_an_uninterrupted_run_bit_for_bit() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     train(&a, &["--epochs", "4", "--seed", "3"]).success();
     // Crash (abort, as kill -9) right after epoch 2's checkpoint.
-    common::tiny_cmd(&b, &["--epochs", "4", "--seed", "3"])
+    crate::common::tiny_cmd(&b, &["--epochs", "4", "--seed", "3"])
         .env("SKELCAM_ABORT_AFTER_EPOCH", "2")
         .assert()
         .failure();

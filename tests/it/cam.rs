@@ -1,18 +1,16 @@
-//! Skeleton CAM: the core identities (mean CAM + bias = logit, Grad-CAM ∝ ReLU(CAM)), the T'→T mapping,
-//! absent persons, flat maps, faithfulness helpers, and the files `skeleton cam` / `faithfulness` write.
+//! Skeleton CAM through a trained model: the identities (mean CAM + bias = logit, Grad-CAM ∝ ReLU(CAM)), the
+//! T'→T mapping, absent persons, flat maps, and the files `skeleton cam` / `faithfulness` write.
 
 use ndarray::{Array3, Array4};
 use serde_json::Value;
-use skelcam::cam::core::{class_activation, identity_error, minmax, TimeMap};
-use skelcam::cam::metrics::{auc, deletion_masks, insertion_masks, ranking, topk_precision};
+use skelcam::cam::core::{minmax, TimeMap};
 use skelcam::cam::skeleton::{explain, ClassChoice, Method};
 use skelcam::data::Sequence;
-use skelcam::train::skeleton::SkeletonModel;
+use skelcam::models::SkeletonModel;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-mod common;
-use common::{json_stdout, skelcam};
+use crate::common::{json_stdout, skelcam};
 
 /// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows).
 fn run_dir() -> &'static Path {
@@ -67,25 +65,6 @@ fn sample(frames: usize, two_persons: bool) -> Sequence {
         setup: None,
         data,
     }
-}
-
-#[test]
-fn class_activation_is_the_weighted_channel_sum() {
-    let f = Array4::from_shape_fn((3, 2, 4, 1), |(c, t, v, _)| (c * 10 + t * 4 + v) as f32);
-    let w = ndarray::arr1(&[0.5f32, -1.0, 2.0]);
-    let cam = class_activation(f.view(), w.view());
-    for t in 0..2 {
-        for v in 0..4 {
-            let want = 0.5 * f[[0, t, v, 0]] - f[[1, t, v, 0]] + 2.0 * f[[2, t, v, 0]];
-            assert_eq!(cam[[t, v, 0]], want);
-        }
-    }
-    // mean(CAM) + b = w · mean(f) + b: the logit of a GAP + linear head.
-    let logit = (0..3)
-        .map(|c| w[c] * f.index_axis(ndarray::Axis(0), c).mean().unwrap())
-        .sum::<f32>()
-        + 0.3;
-    assert!(identity_error(&cam, 0.3, logit) < 1e-5);
 }
 
 #[test]
@@ -178,7 +157,7 @@ fn flat_maps_become_uniform_not_nan() {
     let mut cam = explain(&model, &sample(16, false), &ClassChoice::Auto, Method::Cam).unwrap();
     cam.raw_frames.fill(2.5);
     let dir = tempfile::tempdir().unwrap();
-    let was_flat = skelcam::report::cam::write_sample(
+    let was_flat = skelcam::commands::skeleton_cam::write_sample(
         dir.path(),
         &cam,
         &model,
@@ -197,25 +176,6 @@ fn flat_maps_become_uniform_not_nan() {
         .filter(|s| !s.is_empty())
         .all(|s| s == "0.0"));
     assert!(dir.path().join("heatmap.png").is_file());
-}
-
-#[test]
-fn deletion_insertion_helpers() {
-    assert!((auc(&[1.0, 1.0, 1.0]) - 1.0).abs() < 1e-12);
-    assert!((auc(&[1.0, 0.0]) - 0.5).abs() < 1e-12);
-    let order = ranking(&[0.1, 0.9, 0.5]);
-    assert_eq!(order, vec![1, 2, 0]);
-    assert_eq!(
-        deletion_masks(&order),
-        vec![
-            vec![1.0, 1.0, 1.0],
-            vec![1.0, 0.0, 1.0],
-            vec![1.0, 0.0, 0.0],
-            vec![0.0, 0.0, 0.0]
-        ]
-    );
-    assert_eq!(insertion_masks(&order)[1], vec![0.0, 1.0, 0.0]);
-    assert_eq!(topk_precision(&order, &[1, 0]), 0.5);
 }
 
 #[test]

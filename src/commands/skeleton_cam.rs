@@ -1,0 +1,254 @@
+//! `skelcam skeleton cam`: per-sample CAM files (heatmap, joint bars, skeleton figure, `cam.json`) for one
+//! input or a whole split (streamed, one sub-folder per sample, with `index.json`).
+
+use super::{skeleton_data, SCHEMA_VERSION};
+use crate::cam::core::{identity_tolerance, joint_importance, Normalization};
+use crate::cam::skeleton::{explain, ClassChoice, Method, SampleCam};
+use crate::config::DataSource;
+use crate::models::SkeletonModel;
+use crate::plot::bars::JointBars;
+use crate::plot::heatmap::HeatmapFigure;
+use crate::plot::save_figure;
+use crate::plot::skeleton::{key_frames, SkeletonFrames};
+use crate::{Error, Result};
+use ndarray::{Array2, Array3, Axis};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// What `skeleton cam` explains and how.
+#[derive(Debug, Clone)]
+pub struct CamOptions {
+    pub run: PathBuf,
+    /// One sequence file (its format from `data.format`, default the run's); without it, the test split.
+    pub input: Option<PathBuf>,
+    pub data: DataSource,
+    /// `auto` (the prediction), a class name, or an index.
+    pub class: String,
+    pub method: Method,
+    pub normalize: Normalization,
+    /// Fail if the GAP identity does not hold for a sample.
+    pub verify: bool,
+    /// At most this many samples of the split.
+    pub limit: Option<usize>,
+    pub out: PathBuf,
+}
+
+/// Nested (A, B, C) array as JSON.
+fn nested(a: &Array3<f32>) -> serde_json::Value {
+    json!(a
+        .outer_iter()
+        .map(|m| m.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>())
+        .collect::<Vec<_>>())
+}
+
+/// Write heatmap.png/svg, joints.png, skeleton.png and cam.json for one explained sample.
+pub fn write_sample(
+    dir: &Path,
+    cam: &SampleCam,
+    model: &SkeletonModel,
+    norm: Normalization,
+    dataset_max: Option<f32>,
+) -> Result<bool> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let classes = &model.run.classes;
+    let layout = &model.run.layout;
+    let (normalized, flat) = cam.normalized(norm, dataset_max);
+    let method = match cam.method {
+        Method::Cam => "CAM",
+        Method::Gradcam => "Grad-CAM",
+    };
+    let title = format!(
+        "{}: {method} for {} (p = {:.1}%)",
+        cam.sample,
+        classes[cam.class],
+        100.0 * cam.probability
+    );
+    let present: Vec<usize> = (0..cam.persons_present.len())
+        .filter(|&m| cam.persons_present[m])
+        .collect();
+    let maps: Vec<Array2<f32>> = present
+        .iter()
+        .map(|&m| normalized.index_axis(Axis(2), m).to_owned())
+        .collect();
+    let range = match norm {
+        Normalization::Minmax => (0.0, 1.0),
+        _ => {
+            let lo = maps.iter().flatten().copied().fold(f32::INFINITY, f32::min);
+            let hi = maps
+                .iter()
+                .flatten()
+                .copied()
+                .fold(f32::NEG_INFINITY, f32::max);
+            if lo.is_finite() && hi > lo {
+                (lo, hi)
+            } else {
+                (0.0, 1.0)
+            }
+        }
+    };
+    let heat = HeatmapFigure {
+        title: title.clone(),
+        joints: layout.joints.clone(),
+        panels: present
+            .iter()
+            .zip(&maps)
+            .map(|(m, map)| (format!("person {}", m + 1), map.clone()))
+            .collect(),
+        range,
+        bar_label: match norm {
+            Normalization::Minmax => "CAM (min-max per sample)".into(),
+            Normalization::Dataset => "CAM / dataset max |CAM|".into(),
+            Normalization::None => format!("raw {method}"),
+        },
+        x_desc: "frame".into(),
+    };
+    save_figure(
+        &heat,
+        &dir.join("heatmap.png"),
+        Some(&dir.join("heatmap.svg")),
+    )?;
+    // Joint importance: the normalised map summed over time and present persons.
+    let values = joint_importance(&normalized, &cam.persons_present);
+    let bars = JointBars {
+        title: format!(
+            "{}: joint importance for {}",
+            cam.sample, classes[cam.class]
+        ),
+        layout,
+        values,
+        x_label: format!("{method} summed over frames"),
+        top: layout.num_joints(),
+    };
+    save_figure(&bars, &dir.join("joints.png"), None)?;
+    let shown = crate::cam::core::minmax(&normalized, &cam.persons_present).0;
+    let sk = SkeletonFrames {
+        title: format!(
+            "{}: {} ({method}, joint colour and size = importance)",
+            cam.sample, classes[cam.class]
+        ),
+        layout,
+        coords: &cam.coords,
+        importance: &shown,
+        persons_present: &cam.persons_present,
+        frames: key_frames(cam.time.frames, 5),
+    };
+    save_figure(&sk, &dir.join("skeleton.png"), None)?;
+    let doc = json!({
+        "schema_version": SCHEMA_VERSION,
+        "sample": cam.sample,
+        "method": format!("{:?}", cam.method).to_lowercase(),
+        "class": classes[cam.class],
+        "class_index": cam.class,
+        "predicted_class": classes[cam.predicted],
+        "true_class": cam.true_class.map(|c| classes[c].clone()),
+        "probability": cam.probability,
+        "logit": cam.logit,
+        "bias": cam.bias,
+        "identity_error": cam.identity_error,
+        "normalization": format!("{norm:?}").to_lowercase(),
+        "flat": flat,
+        "raw": nested(&cam.raw),
+        "normalized": nested(&normalized),
+        "layout": layout.name,
+        "joints": layout.joints,
+        "stride": cam.time.stride,
+        "frames": cam.time.frames,
+        "frames_input": cam.time.input_frames,
+        "frames_feature": cam.time.feature_frames,
+        "resampled": cam.time.resampled,
+        "persons_present": cam.persons_present,
+    });
+    crate::io::write_json(&dir.join("cam.json"), &doc)?;
+    Ok(flat)
+}
+
+pub fn cam(a: &CamOptions) -> Result<()> {
+    let model = SkeletonModel::load(&a.run)?;
+    let choice = ClassChoice::parse(&a.class, &model.run.classes)?;
+    if let Some(input) = &a.input {
+        let format = a.data.format.unwrap_or(model.run.train.format);
+        let seq = skeleton_data::read_input(input, format, &model)?;
+        let mut cam = explain(&model, &seq, &choice, a.method)?;
+        cam.true_class = None;
+        check_identity(&cam, a.verify)?;
+        let flat = write_sample(&a.out, &cam, &model, a.normalize, None)?;
+        if flat {
+            eprintln!(
+                "warning: the map is flat (no joint or frame stands out); the plots are uniform"
+            );
+        }
+        println!(
+            "{}: {} p={:.3} logit={:.4} (identity error {:.2e}); wrote {}",
+            cam.sample,
+            model.run.classes[cam.class],
+            cam.probability,
+            cam.logit,
+            cam.identity_error,
+            a.out.display()
+        );
+        return Ok(());
+    }
+    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
+    let idx: Vec<usize> = test
+        .into_iter()
+        .take(a.limit.unwrap_or(usize::MAX))
+        .collect();
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    // Per-dataset normalisation needs the split's max |CAM| first: one extra pass, nothing kept in memory.
+    let dataset_max = if a.normalize == Normalization::Dataset {
+        let mut m = 0f32;
+        for &i in &idx {
+            m = m.max(explain(&model, &ds.samples[i], &choice, a.method)?.max_abs());
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let bar = crate::progress::bar(idx.len() as u64, "cam");
+    let (mut worst, mut index, mut flats) = (0f64, Vec::new(), 0usize);
+    for &i in &idx {
+        let cam = explain(&model, &ds.samples[i], &choice, a.method)?;
+        check_identity(&cam, a.verify)?;
+        worst = worst.max(cam.identity_error);
+        let sub = a.out.join(&cam.sample);
+        flats += write_sample(&sub, &cam, &model, a.normalize, dataset_max)? as usize;
+        index.push(json!({
+            "sample": cam.sample, "folder": cam.sample, "class": model.run.classes[cam.class],
+            "true_class": cam.true_class.map(|c| model.run.classes[c].clone()),
+            "predicted_class": model.run.classes[cam.predicted], "probability": cam.probability,
+            "identity_error": cam.identity_error,
+        }));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    crate::io::write_json(
+        &a.out.join("index.json"),
+        &json!({"schema_version": SCHEMA_VERSION, "samples": index}),
+    )?;
+    if flats > 0 {
+        eprintln!("warning: {flats} flat map(s): uniform plots written");
+    }
+    println!(
+        "explained {} samples into {}; identity |mean(CAM)+b-logit| max {:.2e}",
+        idx.len(),
+        a.out.display(),
+        worst
+    );
+    Ok(())
+}
+
+/// With `--verify`, a failed GAP identity is an error; otherwise a warning.
+fn check_identity(cam: &SampleCam, strict: bool) -> Result<()> {
+    let tol = identity_tolerance(cam.logit);
+    if cam.identity_error > tol {
+        let msg = format!(
+            "{}: CAM identity violated: |mean(CAM) + bias − logit| = {:.3e} > {tol:.1e}",
+            cam.sample, cam.identity_error
+        );
+        if strict {
+            return Err(Error::Other(msg));
+        }
+        eprintln!("warning: {msg}");
+    }
+    Ok(())
+}

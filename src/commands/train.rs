@@ -1,0 +1,143 @@
+//! `skeleton train` and `image train`: a new run from a resolved configuration, or `--resume` of an
+//! interrupted one, through the one training loop; `curves.png` after every epoch, `confusion.png` at the end.
+
+use crate::config::{ImageTrainConfig, SkeletonTrainConfig};
+use crate::data::Dataset;
+use crate::models::{ImageModel, ImageRunConfig, ResnetConfig, SkeletonRunConfig};
+use crate::run_dir::RunDir;
+use crate::train::image::{load_images, ImageTask};
+use crate::train::skeleton::{load_dataset, load_options, resolve_run, SkeletonTask};
+use crate::train::{fit, Metrics, Recipe, Task};
+use crate::{Error, Result};
+use std::path::PathBuf;
+
+/// How a training command starts.
+#[derive(Debug, Clone)]
+pub enum Start<C> {
+    /// A new run with this configuration into `out` (new or empty, unless `force`).
+    New {
+        config: C,
+        out: PathBuf,
+        force: bool,
+    },
+    /// Continue the interrupted run in this directory from its last checkpoint.
+    Resume(PathBuf),
+}
+
+pub fn skeleton_train(start: &Start<SkeletonTrainConfig>) -> Result<Metrics> {
+    match start {
+        Start::New { config, out, force } => {
+            config.validate()?;
+            let dir = RunDir::create(out, *force)?;
+            let ds = load_dataset(&load_options(config))?;
+            let run = resolve_run(config, &ds)?;
+            dir.write_config(&run)?;
+            train_skeleton_run(&run, &ds, &dir)
+        }
+        Start::Resume(path) => {
+            let dir = RunDir::for_resume(path, "a skeleton")?;
+            let run: SkeletonRunConfig = dir.read_config()?;
+            let ds = load_dataset(&load_options(&run.train))?;
+            same_classes(&ds.classes, &run.classes, &run.train.data)?;
+            train_skeleton_run(&run, &ds, &dir)
+        }
+    }
+}
+
+pub fn image_train(start: &Start<ImageTrainConfig>) -> Result<Metrics> {
+    let (run, dir) = match start {
+        Start::New { config, out, force } => {
+            config.validate()?;
+            let dir = RunDir::create(out, *force)?;
+            let set = load_images(config, false)?;
+            let model =
+                ResnetConfig::preset(&config.model, set.classes.len()).map_err(Error::usage)?;
+            let run = ImageRunConfig {
+                skelcam_version: env!("CARGO_PKG_VERSION").into(),
+                kind: "image".into(),
+                train: config.clone(),
+                model,
+                classes: set.classes.clone(),
+            };
+            dir.write_config(&run)?;
+            return train_image_run(run, &set, &dir);
+        }
+        Start::Resume(path) => {
+            let dir = RunDir::for_resume(path, "an image")?;
+            (dir.read_config::<ImageRunConfig>()?, dir)
+        }
+    };
+    let set = load_images(&run.train, false)?;
+    same_classes(&set.classes, &run.classes, &run.train.data)?;
+    train_image_run(run, &set, &dir)
+}
+
+/// Train a skeleton (or RA-GCN) run whose configuration is in `dir`.
+pub(crate) fn train_skeleton_run(
+    run: &SkeletonRunConfig,
+    ds: &Dataset,
+    dir: &RunDir,
+) -> Result<Metrics> {
+    let task = SkeletonTask::new(run, ds, dir)?;
+    with_figures(
+        &task,
+        &run.train.recipe(),
+        dir,
+        "test split",
+        run.ragcn.is_some(),
+    )
+}
+
+fn train_image_run(
+    run: ImageRunConfig,
+    set: &crate::data::images::ImageSet,
+    dir: &RunDir,
+) -> Result<Metrics> {
+    let recipe = run.train.recipe();
+    let task = ImageTask::new(ImageModel::build(&run)?, set);
+    with_figures(&task, &recipe, dir, &set.split, false)
+}
+
+/// The data of a resumed run must still have the classes it was trained on.
+fn same_classes(data: &[String], run: &[String], source: &Option<String>) -> Result<()> {
+    if data != run {
+        return Err(Error::ClassMismatch {
+            what: format!("the data at {}", source.as_deref().unwrap_or("(built-in)")),
+            data: data.to_vec(),
+            model: run.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Train, drawing the curves (and RA-GCN masks) after every epoch and the confusion matrix at the end.
+fn with_figures(
+    task: &impl Task,
+    recipe: &Recipe,
+    dir: &RunDir,
+    split: &str,
+    masks: bool,
+) -> Result<Metrics> {
+    let (metrics, test) = fit(task, recipe, dir, &mut |state| {
+        crate::plot::curves::draw(&dir.curves(), &state.history)?;
+        if masks {
+            crate::plot::curves::draw_masks(&dir.masks(), &state.history)?;
+        }
+        Ok(())
+    })?;
+    crate::plot::curves::draw(&dir.curves(), &metrics.history)?;
+    crate::plot::confusion::draw(&dir.confusion(), &test.confusion, &metrics.classes, split)?;
+    let top5 = if metrics.classes.len() > 5 {
+        format!(", top-5 {:.3}", metrics.test_top5)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "done: test top-1 {:.3}{top5} after {} epochs ({:.0} s); wrote {}",
+        metrics.test_top1,
+        metrics.epochs,
+        metrics.seconds,
+        dir.path().display()
+    );
+    Ok(metrics)
+}

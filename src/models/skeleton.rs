@@ -1,0 +1,195 @@
+//! The skeleton model of a run: an ST-GCN, or the streams of an RA-GCN, built from the run's
+//! `config.json`, initialised from the run's seed, and loaded from its weights.
+
+use super::weights;
+use super::{init, Ctx, Stgcn, StgcnConfig};
+use crate::config::SkeletonTrainConfig;
+use crate::data::Layout;
+use crate::run_dir::RunDir;
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What `config.json` of a skeleton run holds: enough to rebuild the model and its data pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkeletonRunConfig {
+    pub skelcam_version: String,
+    pub train: SkeletonTrainConfig,
+    pub model: StgcnConfig,
+    pub layout: Layout,
+    pub classes: Vec<String>,
+    pub persons: usize,
+    /// Present for an RA-GCN run (several streams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ragcn: Option<super::ragcn::RagcnConfig>,
+}
+
+/// A built ST-GCN (or the streams of an RA-GCN) with its variables.
+pub struct SkeletonModel {
+    pub varmap: VarMap,
+    /// The network; for an RA-GCN run, stream 1 (the one that sees the whole skeleton).
+    pub net: Stgcn,
+    /// RA-GCN streams 2..S (empty for a plain ST-GCN).
+    pub extra: Vec<Stgcn>,
+    /// RA-GCN official mode: the stored input mask (T, V, M) of streams 2..S.
+    pub masks: Vec<candle_core::Var>,
+    pub run: SkeletonRunConfig,
+}
+
+impl SkeletonModel {
+    pub fn build(run: &SkeletonRunConfig) -> Result<Self> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let l = &run.layout;
+        let streams = run.ragcn.as_ref().map(|r| r.streams).unwrap_or(1);
+        let mut nets = Vec::new();
+        for s in 0..streams {
+            let vbs = if run.ragcn.is_some() {
+                vb.pp(format!("stream{s}"))
+            } else {
+                vb.clone()
+            };
+            nets.push(Stgcn::new(
+                &run.model,
+                l.num_joints(),
+                &l.edges,
+                l.center,
+                vbs,
+            )?);
+        }
+        let mut masks = Vec::new();
+        if let Some(r) = run
+            .ragcn
+            .as_ref()
+            .filter(|r| r.mode == super::ragcn::Mode::Official)
+        {
+            for s in 1..r.streams {
+                let shape = (run.train.frames, l.num_joints(), run.persons);
+                let t = vb.pp(format!("stream{s}")).get_with_hints(
+                    shape,
+                    "input_mask",
+                    candle_nn::Init::Const(1.0),
+                )?;
+                masks.push(candle_core::Var::from_tensor(&t)?);
+            }
+        }
+        init::seeded_init(&varmap, run.train.seed)?;
+        let net = nets.remove(0);
+        Ok(SkeletonModel {
+            varmap,
+            net,
+            extra: nets,
+            masks,
+            run: run.clone(),
+        })
+    }
+
+    pub fn streams(&self) -> Vec<&Stgcn> {
+        std::iter::once(&self.net)
+            .chain(self.extra.iter())
+            .collect()
+    }
+
+    /// Fused logits (the sum over streams for RA-GCN; test-time masks from each stream's prediction).
+    pub fn logits(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        match &self.run.ragcn {
+            None => Ok(self.net.forward(x, ctx)?),
+            Some(r) => Ok(sum_all(&self.ragcn_forward(r, x, None, ctx)?.logits)?),
+        }
+    }
+
+    /// Training loss, fused logits and (RA-GCN) the fraction of the input hidden from each stream.
+    pub fn train_loss(
+        &self,
+        x: &Tensor,
+        y: &[usize],
+        ctx: &mut Ctx,
+    ) -> Result<(Tensor, Tensor, Vec<f64>)> {
+        let yt = Tensor::from_vec(
+            y.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+            y.len(),
+            &Device::Cpu,
+        )?;
+        match &self.run.ragcn {
+            None => {
+                let logits = self.net.forward(x, ctx)?;
+                Ok((
+                    candle_nn::loss::cross_entropy(&logits, &yt)?,
+                    logits,
+                    vec![],
+                ))
+            }
+            Some(r) => {
+                let out = self.ragcn_forward(r, x, Some(y), ctx)?;
+                let fused = sum_all(&out.logits)?;
+                let mut loss = candle_nn::loss::cross_entropy(&fused, &yt)?;
+                if r.loss == super::ragcn::LossKind::V2 {
+                    for l in &out.logits {
+                        loss = (loss + candle_nn::loss::cross_entropy(l, &yt)?)?;
+                    }
+                }
+                Ok((loss, fused, out.masked_fraction))
+            }
+        }
+    }
+
+    /// The streams' outputs in the run's mode (official mode updates the stored masks when `y` is given).
+    pub fn ragcn_forward(
+        &self,
+        r: &super::ragcn::RagcnConfig,
+        x: &Tensor,
+        y: Option<&[usize]>,
+        ctx: &mut Ctx,
+    ) -> Result<super::ragcn::StreamsOutput> {
+        use super::ragcn::{forward, forward_official, Mode};
+        Ok(match r.mode {
+            Mode::PerSample => forward(&self.streams(), r, x, y, ctx)?,
+            Mode::Official => forward_official(&self.streams(), r, &self.masks, x, y, ctx)?,
+        })
+    }
+
+    /// Initialise every RA-GCN stream with the final weights of a single-stream run.
+    pub fn load_baseline(&self, baseline: &RunDir) -> Result<()> {
+        let path = baseline.model();
+        let (tensors, _) = weights::load(&path)?;
+        // "streamS.X" takes the baseline's "X"; official-mode mask buffers are not in a baseline.
+        weights::load_mapped(&self.varmap, &tensors, &path, |name| {
+            let (_, rest) = name.split_once('.')?;
+            (name.starts_with("stream") && !name.ends_with("input_mask")).then(|| rest.to_string())
+        })
+    }
+
+    /// Load a run for inference: its final weights, or those of its last checkpoint while it trains.
+    pub fn load(run_dir: &Path) -> Result<Self> {
+        let dir = RunDir::open(run_dir, "a skeleton")?;
+        let run: SkeletonRunConfig = dir.read_config()?;
+        let m = Self::build(&run)?;
+        let (path, prefix) = if dir.is_finished() {
+            (dir.model(), "")
+        } else if dir.checkpoint().is_file() {
+            (dir.checkpoint(), "model.")
+        } else {
+            return Err(Error::UnfinishedRun {
+                path: run_dir.to_path_buf(),
+                resume: format!("skelcam skeleton train --resume {}", run_dir.display()),
+            });
+        };
+        let (tensors, _) = weights::load(&path)?;
+        weights::load_into(&m.varmap, &tensors, prefix, &path)?;
+        Ok(m)
+    }
+
+    pub fn num_params(&self) -> usize {
+        init::num_trainable(&self.varmap)
+    }
+}
+
+pub(crate) fn sum_all(ts: &[Tensor]) -> candle_core::Result<Tensor> {
+    let mut acc = ts[0].clone();
+    for t in &ts[1..] {
+        acc = (acc + t)?;
+    }
+    Ok(acc)
+}

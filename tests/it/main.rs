@@ -1,0 +1,18 @@
+//! skelcam's integration tests, one binary: the command line end to end, the readers, the models and
+//! kernels against candle and finite differences, the CAM identities and the real-data checks.
+
+mod architecture;
+mod cam;
+mod cli;
+mod common;
+mod graph_layouts;
+mod image;
+mod image_cam_math;
+mod kernels;
+mod model;
+mod ragcn;
+mod readers;
+mod real_data;
+mod resnet;
+mod robustness;
+mod training;
