@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs benches/torch_reference.py with both sides pinned to the same two CPUs on distinct physical cores (the
-# 2-core setting of the performance issue, on a bigger machine): all cases, then T300 once, then the short
+# 2-core setting skelcam is measured in, on a bigger machine): all cases, then T300 once, then the short
 # cases again in reverse order, so drift shows as the gap between the two passes.
 #   benches/pinned.sh OUTDIR        (needs python3 with torch, and target/release/skelcam built)
 set -u
