@@ -2,7 +2,7 @@
 //! resolved configuration is saved in every run directory as `config.json`. Also where a command's data
 //! comes from ([`DataSource`], [`ImageSource`]) when it differs from the run's own.
 
-use crate::data::preprocess::{Augment, LengthMode};
+use crate::data::preprocess::{Augment, LengthMode, Preprocess};
 use crate::data::split::Split;
 use crate::data::Format;
 use crate::{Error, Result};
@@ -51,6 +51,10 @@ pub struct SkeletonTrainConfig {
     pub skip_bad: bool,
     /// Evaluate on the test split every this many epochs (and always after the last).
     pub eval_every: usize,
+    /// What is done to each sequence when it is read (`raw` for imported models that expect their own
+    /// tool's coordinates).
+    #[serde(skip_serializing_if = "Preprocess::is_normalize")]
+    pub preprocess: Preprocess,
 }
 
 impl Default for SkeletonTrainConfig {
@@ -80,6 +84,7 @@ impl Default for SkeletonTrainConfig {
             augment: Some(Augment::default()),
             skip_bad: false,
             eval_every: 1,
+            preprocess: Preprocess::Normalize,
         }
     }
 }

@@ -99,14 +99,8 @@ pub fn ragcn_train(start: &Start<RagcnTrainOptions>) -> Result<Metrics> {
         }
     }
     let dir = RunDir::create(out, force)?;
-    let ds = load_dataset(&load_options(&cfg))?;
-    if ds.classes != base.classes {
-        return Err(Error::ClassMismatch {
-            what: "the data".into(),
-            data: ds.classes.clone(),
-            model: base.classes.clone(),
-        });
-    }
+    let mut ds = load_dataset(&load_options(&cfg))?;
+    ds.match_classes(&base.classes, "the data")?;
     let run = SkeletonRunConfig {
         train: cfg,
         ragcn: Some(RagcnConfig {

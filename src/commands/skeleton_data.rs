@@ -2,7 +2,7 @@
 //! loaded, normalised and checked against the model, with its test split; or one sequence file.
 
 use crate::config::{DataSource, SkeletonTrainConfig};
-use crate::data::{self, preprocess::normalize, Dataset, Format, ReadOutcome, Sequence};
+use crate::data::{self, Dataset, Format, ReadOutcome, Sequence};
 use crate::models::SkeletonModel;
 use crate::train::skeleton::{load_dataset, load_options};
 use crate::{Error, Result};
@@ -25,8 +25,8 @@ impl RunData {
 /// Load the data `source` names (default: the run's own) and check that it fits the model.
 pub fn load(model: &SkeletonModel, source: &DataSource) -> Result<RunData> {
     let cfg = source.for_run(&model.run.train);
-    let ds = load_dataset(&load_options(&cfg))?;
-    check_compatible(model, &ds)?;
+    let mut ds = load_dataset(&load_options(&cfg))?;
+    check_compatible(model, &mut ds)?;
     Ok(RunData { ds, cfg })
 }
 
@@ -38,7 +38,7 @@ pub fn load_test(model: &SkeletonModel, source: &DataSource) -> Result<(Dataset,
 }
 
 /// The data must match the model: same joint count and the same classes.
-pub fn check_compatible(model: &SkeletonModel, ds: &data::Dataset) -> Result<()> {
+pub fn check_compatible(model: &SkeletonModel, ds: &mut data::Dataset) -> Result<()> {
     if ds.layout.num_joints() != model.run.layout.num_joints() {
         return Err(Error::usage(format!(
             "the data's layout {} has {} joints, but the model was trained on layout {} with {}",
@@ -48,61 +48,61 @@ pub fn check_compatible(model: &SkeletonModel, ds: &data::Dataset) -> Result<()>
             model.run.layout.num_joints()
         )));
     }
-    if ds.classes != model.run.classes {
-        return Err(Error::ClassMismatch {
-            what: "the data".into(),
-            data: ds.classes.clone(),
-            model: model.run.classes.clone(),
-        });
-    }
+    ds.match_classes(&model.run.classes, "the data")?;
     Ok(())
 }
 
 /// Read one sequence file of the given format and normalise it like the training data.
 pub fn read_input(path: &Path, format: Format, model: &SkeletonModel) -> Result<Sequence> {
     let layout = &model.run.layout;
-    let outcome = match format {
-        Format::Msr => data::msr::read_file(path, layout)?,
-        Format::Ntu => data::ntu::read_file(path, layout, model.run.persons)?,
-        Format::Csv => {
-            let (d, w) = data::csv::read_sequence(path, layout, model.run.persons)?;
-            let (d, _) = data::drop_empty_frames(d);
-            if d.shape()[1] == 0 {
-                return Err(Error::data(
-                    path,
-                    "every coordinate is zero: nothing to explain",
-                ));
+    let outcome =
+        match format {
+            Format::Msr => data::msr::read_file(path, layout)?,
+            Format::Ntu => data::ntu::read_file(path, layout, model.run.persons)?,
+            Format::Csv => {
+                let (d, w) = data::csv::read_sequence(path, layout, model.run.persons)?;
+                let (d, _) = data::drop_empty_frames(d);
+                if d.shape()[1] == 0 {
+                    return Err(Error::data(
+                        path,
+                        "every coordinate is zero: nothing to explain",
+                    ));
+                }
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                ReadOutcome::Sequence(
+                    Sequence {
+                        name,
+                        label: 0,
+                        subject: 0,
+                        camera: None,
+                        setup: None,
+                        data: d,
+                    },
+                    w,
+                )
             }
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            ReadOutcome::Sequence(
-                Sequence {
-                    name,
-                    label: 0,
-                    subject: 0,
-                    camera: None,
-                    setup: None,
-                    data: d,
-                },
-                w,
-            )
-        }
-        Format::Synthetic => {
-            return Err(Error::invalid(
+            Format::StgcnNpy => return Err(Error::invalid(
                 "input",
                 path.display(),
-                "left out for synthetic data, which has no files (or name the file's format)",
-            ))
-        }
-    };
+                "a single sequence file; stgcn-npy data is a folder (pass it as the data folder)",
+            )),
+            Format::Synthetic => {
+                return Err(Error::invalid(
+                    "input",
+                    path.display(),
+                    "left out for synthetic data, which has no files (or name the file's format)",
+                ))
+            }
+        };
     let mut seq = match outcome {
         ReadOutcome::Sequence(s, _) => s,
         ReadOutcome::NoSkeleton(why) => {
             return Err(Error::data(path, format!("nothing to explain: {why}")))
         }
     };
-    normalize(&mut seq, layout);
+    model.run.train.preprocess.apply(&mut seq, layout);
     Ok(seq)
 }

@@ -37,8 +37,8 @@ pub fn skeleton_train(start: &Start<SkeletonTrainConfig>) -> Result<Metrics> {
         Start::Resume(path) => {
             let dir = RunDir::for_resume(path, "a skeleton")?;
             let run: SkeletonRunConfig = dir.read_config()?;
-            let ds = load_dataset(&load_options(&run.train))?;
-            same_classes(&ds.classes, &run.classes, &run.train.data)?;
+            let mut ds = load_dataset(&load_options(&run.train))?;
+            ds.match_classes(&run.classes, &data_at(&run.train.data))?;
             train_skeleton_run(&run, &ds, &dir)
         }
     }
@@ -68,7 +68,13 @@ pub fn image_train(start: &Start<ImageTrainConfig>) -> Result<Metrics> {
         }
     };
     let set = load_images(&run.train, false)?;
-    same_classes(&set.classes, &run.classes, &run.train.data)?;
+    if set.classes != run.classes {
+        return Err(Error::ClassMismatch {
+            what: data_at(&run.train.data),
+            data: set.classes.clone(),
+            model: run.classes.clone(),
+        });
+    }
     train_image_run(run, &set, &dir)
 }
 
@@ -98,16 +104,9 @@ fn train_image_run(
     with_figures(&task, &recipe, dir, &set.split, false)
 }
 
-/// The data of a resumed run must still have the classes it was trained on.
-fn same_classes(data: &[String], run: &[String], source: &Option<String>) -> Result<()> {
-    if data != run {
-        return Err(Error::ClassMismatch {
-            what: format!("the data at {}", source.as_deref().unwrap_or("(built-in)")),
-            data: data.to_vec(),
-            model: run.to_vec(),
-        });
-    }
-    Ok(())
+/// How the data of a resumed run is named in an error.
+fn data_at(source: &Option<String>) -> String {
+    format!("the data at {}", source.as_deref().unwrap_or("(built-in)"))
 }
 
 /// Train, drawing the curves (and RA-GCN masks) after every epoch and the confusion matrix at the end.

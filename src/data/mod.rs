@@ -11,8 +11,10 @@ pub mod mix;
 pub mod msr;
 pub mod ntu;
 pub mod perturb;
+pub mod pickle;
 pub mod preprocess;
 pub mod split;
+pub mod stgcn_npy;
 pub mod synth;
 pub mod synth_images;
 pub mod text;
@@ -36,12 +38,15 @@ pub enum Format {
     Csv,
     /// The built-in synthetic generator (no files needed).
     Synthetic,
+    /// ST-GCN / 2s-AGCN preprocessed files: `{train,val}_data.npy` and `{train,val}_label.pkl`.
+    #[serde(rename = "stgcn-npy")]
+    StgcnNpy,
 }
 
 impl Format {
     pub fn default_layout(self) -> &'static str {
         match self {
-            Format::Ntu => "ntu25",
+            Format::Ntu | Format::StgcnNpy => "ntu25",
             Format::Msr => "msr20",
             Format::Csv | Format::Synthetic => "kinect20",
         }
@@ -84,6 +89,31 @@ pub struct Dataset {
     pub warnings: Vec<String>,
     /// For synthetic data: the ground-truth discriminative joints of each class.
     pub gt_joints: Option<Vec<Vec<usize>>>,
+    /// The training and test samples, for formats whose files come split (`train_*` / `val_*`).
+    pub parts: Option<(Vec<usize>, Vec<usize>)>,
+}
+
+impl Dataset {
+    /// Check that the data has the model's `classes`. Files that number their classes (0, 1, …, as the Python
+    /// tools' files do) take the model's names, as long as every number is one of its classes.
+    pub fn match_classes(&mut self, classes: &[String], what: &str) -> Result<()> {
+        let numbered = self
+            .classes
+            .iter()
+            .enumerate()
+            .all(|(i, c)| *c == i.to_string());
+        if numbered && self.classes.len() <= classes.len() {
+            self.classes = classes.to_vec();
+        }
+        if self.classes != classes {
+            return Err(Error::ClassMismatch {
+                what: what.into(),
+                data: self.classes.clone(),
+                model: classes.to_vec(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What to load and how.
@@ -99,6 +129,8 @@ pub struct LoadOptions {
     pub max_persons: usize,
     /// Seed for the synthetic generator.
     pub seed: u64,
+    /// What is done to each sequence once it is read.
+    pub preprocess: preprocess::Preprocess,
 }
 
 /// Outcome of reading one file: a sequence, or a file with no skeleton in it (skipped with a warning).
@@ -135,6 +167,7 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         Format::Msr => msr::load_dir(&dir, &layout, opts.skip_bad),
         Format::Ntu => ntu::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
         Format::Csv => csv::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
+        Format::StgcnNpy => stgcn_npy::load_dir(&dir, &layout, opts.max_persons),
         Format::Synthetic => unreachable!(),
     }
 }

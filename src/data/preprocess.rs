@@ -21,6 +21,31 @@ pub enum LengthMode {
     Pad,
 }
 
+/// What is done to a sequence once, when it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Preprocess {
+    /// Centre on the layout's centre joint and scale to unit RMS radius (skelcam's own models).
+    #[default]
+    Normalize,
+    /// The coordinates exactly as stored (models trained by other tools on their own files, such as the
+    /// official ST-GCN's raw camera coordinates).
+    Raw,
+}
+
+impl Preprocess {
+    pub fn is_normalize(&self) -> bool {
+        *self == Preprocess::Normalize
+    }
+
+    /// Apply to a sequence that was just read.
+    pub fn apply(self, seq: &mut Sequence, layout: &Layout) {
+        if self == Preprocess::Normalize {
+            normalize(seq, layout);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Augment {
     /// Max rotation about the vertical (y) axis, degrees.

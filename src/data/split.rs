@@ -26,6 +26,9 @@ pub fn split(
     split: Split,
     train_subjects: Option<&[u32]>,
 ) -> Result<(Vec<usize>, Vec<usize>)> {
+    if let Some((train, test)) = &ds.parts {
+        return Ok((train.clone(), test.clone()));
+    }
     let is_train: Box<dyn Fn(&super::Sequence) -> Result<bool>> = match (split, train_subjects) {
         (Split::CrossSubject, Some(list)) => {
             let list = list.to_vec();
@@ -33,7 +36,9 @@ pub fn split(
         }
         (Split::CrossSubject, None) => match format {
             Format::Ntu => Box::new(|s| Ok(NTU_TRAIN_SUBJECTS.contains(&s.subject))),
-            Format::Msr | Format::Synthetic => Box::new(|s| Ok(s.subject % 2 == 1)),
+            Format::Msr | Format::Synthetic | Format::StgcnNpy => {
+                Box::new(|s| Ok(s.subject % 2 == 1))
+            }
             Format::Csv => {
                 return Err(Error::invalid(
                     "train_subjects",

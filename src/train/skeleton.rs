@@ -5,7 +5,7 @@
 use super::learner::{Step, Task};
 use super::metrics::{evaluate, Evaluation};
 use crate::config::SkeletonTrainConfig;
-use crate::data::preprocess::{normalize, prepare, with_motion};
+use crate::data::preprocess::{prepare, with_motion};
 use crate::data::{self, split, Dataset, LoadOptions};
 use crate::models::skeleton::{SkeletonModel, SkeletonRunConfig};
 use crate::models::{Ctx, StgcnConfig};
@@ -38,7 +38,7 @@ pub fn load_dataset(opts: &LoadOptions) -> Result<Dataset> {
     }
     let layout = ds.layout.clone();
     for s in ds.samples.iter_mut() {
-        normalize(s, &layout);
+        opts.preprocess.apply(s, &layout);
     }
     Ok(ds)
 }
@@ -51,6 +51,7 @@ pub fn load_options(cfg: &SkeletonTrainConfig) -> LoadOptions {
         skip_bad: cfg.skip_bad,
         max_persons: cfg.persons.unwrap_or(2),
         seed: cfg.seed,
+        preprocess: cfg.preprocess,
     }
 }
 
@@ -173,6 +174,7 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
         classes: ds.classes.clone(),
         persons,
         ragcn: None,
+        imported: None,
     })
 }
 

@@ -171,6 +171,7 @@ fn load_msr(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
         skip_bad,
         max_persons: 2,
         seed: 1,
+        preprocess: Default::default(),
     })
 }
 
@@ -267,6 +268,7 @@ fn msr_bad_input_errors_and_skip_bad() {
         skip_bad: false,
         max_persons: 1,
         seed: 1,
+        preprocess: Default::default(),
     })
     .unwrap_err()
     .to_string();
@@ -284,6 +286,7 @@ fn load_csv(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
         skip_bad,
         max_persons: 2,
         seed: 1,
+        preprocess: Default::default(),
     })
 }
 
@@ -386,6 +389,7 @@ fn synthetic_data_records_ground_truth_and_is_seeded() {
         skip_bad: false,
         max_persons: 1,
         seed: 7,
+        preprocess: Default::default(),
     };
     let a = data::load(&opts).unwrap();
     let b = data::load(&opts).unwrap();

@@ -1,0 +1,230 @@
+//! The preprocessed files of ST-GCN and 2s-AGCN: a folder with `{train,val}_data.npy` (or 2s-AGCN's
+//! `{train,val}_data_joint.npy` / `_data_bone.npy`), float32 (N, C, T, V, M), and `{train,val}_label.pkl`,
+//! the pickle of (sample names, 0-based labels). `train_*` is the training part, `val_*` the test part.
+//! The arrays are streamed sample by sample (NTU's are several GB), each sample's trailing zero padding is
+//! dropped, and the label pickles go through the restricted unpickler.
+
+use super::{pickle, Dataset, Layout, Sequence};
+use crate::{Error, Result};
+use ndarray::{s, Array4};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+/// The array file of one part, whichever of the known names it has.
+fn data_file(dir: &Path, part: &str) -> Result<PathBuf> {
+    for name in [
+        format!("{part}_data.npy"),
+        format!("{part}_data_joint.npy"),
+        format!("{part}_data_bone.npy"),
+    ] {
+        let p = dir.join(&name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(Error::data(
+        dir,
+        format!(
+            "no {part}_data.npy (or {part}_data_joint.npy / {part}_data_bone.npy) in this folder"
+        ),
+    ))
+}
+
+/// (names, labels) from a label pickle.
+fn labels(path: &Path) -> Result<(Vec<String>, Vec<usize>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let v = pickle::load(&bytes).map_err(|e| Error::data(path, e))?;
+    let bad = |what: &str| {
+        Error::data(
+            path,
+            format!("expected a pickle of (sample names, labels): {what}"),
+        )
+    };
+    let parts = match v {
+        pickle::Value::Tuple(p) | pickle::Value::List(p) if p.len() == 2 => p,
+        _ => return Err(bad("not a pair")),
+    };
+    let names = match &parts[0] {
+        pickle::Value::List(l) => l
+            .iter()
+            .map(|n| match n {
+                pickle::Value::Str(s) => Ok(s.clone()),
+                pickle::Value::Bytes(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+                _ => Err(bad("a sample name that is not a string")),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        _ => return Err(bad("the names are not a list")),
+    };
+    let labels = match &parts[1] {
+        pickle::Value::List(l) => l
+            .iter()
+            .map(|n| match n {
+                pickle::Value::Int(i) if *i >= 0 => Ok(*i as usize),
+                _ => Err(bad("a label that is not a natural number")),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        _ => return Err(bad("the labels are not a list")),
+    };
+    if names.len() != labels.len() {
+        return Err(bad(&format!(
+            "{} names but {} labels",
+            names.len(),
+            labels.len()
+        )));
+    }
+    Ok((names, labels))
+}
+
+/// The largest label a file may hold (a class count beyond any dataset in use).
+pub const MAX_CLASSES: usize = 100_000;
+
+/// One part: its sequences (trailing zero frames dropped; all-zero samples reported).
+fn read_part(
+    dir: &Path,
+    part: &str,
+    layout: &Layout,
+    max_persons: usize,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Sequence>> {
+    let path = data_file(dir, part)?;
+    let label_path = dir.join(format!("{part}_label.pkl"));
+    let (names, labels) = labels(&label_path)?;
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let npy = npyz::NpyFile::new(BufReader::new(file))
+        .map_err(|e| Error::data(&path, format!("not a readable .npy file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    if shape.len() != 5 {
+        return Err(Error::data(
+            &path,
+            format!("shape {shape:?}: expected (N, C, T, V, M)"),
+        ));
+    }
+    let (n, c, t, v, m) = (shape[0], shape[1], shape[2], shape[3], shape[4]);
+    if v != layout.num_joints() {
+        return Err(Error::data(
+            &path,
+            format!(
+                "{v} joints per frame, but layout {} has {}; pass the layout the file was made for",
+                layout.name,
+                layout.num_joints()
+            ),
+        ));
+    }
+    if npy.order() != npyz::Order::C {
+        return Err(Error::data(
+            &path,
+            "Fortran-ordered array: save it in C order",
+        ));
+    }
+    if n != names.len() {
+        return Err(Error::data(
+            &path,
+            format!(
+                "{n} samples, but {} lists {} labels",
+                label_path.display(),
+                names.len()
+            ),
+        ));
+    }
+    if let Some(l) = labels.iter().find(|&&l| l >= MAX_CLASSES) {
+        return Err(Error::data(
+            &label_path,
+            format!("label {l} is beyond {MAX_CLASSES} classes"),
+        ));
+    }
+    // The whole file must be there before a sample is built from it.
+    let expected = (n as u64)
+        .checked_mul((c * t * v * m) as u64)
+        .and_then(|e| e.checked_mul(4))
+        .ok_or_else(|| Error::data(&path, "a shape whose size overflows"))?;
+    let on_disk = std::fs::metadata(&path)
+        .map_err(|e| Error::io(&path, e))?
+        .len();
+    if on_disk < expected {
+        return Err(Error::data(&path, format!(
+            "truncated: shape {shape:?} needs {expected} bytes of data, the file has {on_disk} in all"
+        )));
+    }
+    let mut values = npy.data::<f32>().map_err(|e| {
+        Error::data(
+            &path,
+            format!("the array is not float32 ({e}); save it with .astype(np.float32)"),
+        )
+    })?;
+    let keep_m = m.min(max_persons.max(1));
+    let per = c * t * v * m;
+    let mut out = Vec::with_capacity(n);
+    let bar = crate::progress::bar(n as u64, part);
+    let mut buf = Vec::with_capacity(per);
+    for i in 0..n {
+        buf.clear();
+        for _ in 0..per {
+            let x = values
+                .next()
+                .ok_or_else(|| Error::data(&path, format!("truncated in sample {i}")))?
+                .map_err(|e| Error::data(&path, format!("sample {i}: {e}")))?;
+            if !x.is_finite() {
+                return Err(Error::data(
+                    &path,
+                    format!("sample {i} ({}) holds NaN or Inf", names[i]),
+                ));
+            }
+            buf.push(x);
+        }
+        let full = Array4::from_shape_vec((c, t, v, m), std::mem::take(&mut buf))
+            .expect("the sample's size");
+        let last = (0..t)
+            .rev()
+            .find(|&f| full.slice(s![.., f, .., ..]).iter().any(|&x| x != 0.0));
+        buf = Vec::with_capacity(per);
+        let Some(last) = last else {
+            warnings.push(format!(
+                "{}: sample {i} ({}) is all zero: skipped",
+                path.display(),
+                names[i]
+            ));
+            bar.inc(1);
+            continue;
+        };
+        let data = full.slice(s![.., ..=last, .., ..keep_m]).to_owned();
+        out.push(Sequence {
+            name: names[i].trim_end_matches(".skeleton").to_string(),
+            label: labels[i],
+            subject: 0,
+            camera: None,
+            setup: None,
+            data,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Both parts of a folder; the dataset's own split is its `train_*` and `val_*` files.
+pub fn load_dir(dir: &Path, layout: &Layout, max_persons: usize) -> Result<Dataset> {
+    let mut warnings = Vec::new();
+    let train = read_part(dir, "train", layout, max_persons, &mut warnings)?;
+    let test = read_part(dir, "val", layout, max_persons, &mut warnings)?;
+    let classes = train
+        .iter()
+        .chain(&test)
+        .map(|s| s.label + 1)
+        .max()
+        .unwrap_or(0);
+    let (n_train, n_test) = (train.len(), test.len());
+    let mut samples = train;
+    samples.extend(test);
+    Ok(Dataset {
+        classes: (0..classes).map(|i| i.to_string()).collect(),
+        layout: layout.clone(),
+        samples,
+        skipped: vec![],
+        warnings,
+        gt_joints: None,
+        parts: Some((
+            (0..n_train).collect(),
+            (n_train..n_train + n_test).collect(),
+        )),
+    })
+}
