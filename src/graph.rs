@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the neighbourhood is split into K subsets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Partition {
     /// K = 1: one normalised adjacency.

@@ -60,6 +60,8 @@ pub struct SampleCam {
     pub predicted: usize,
     pub probability: f32,
     pub logit: f32,
+    /// The logits of every class.
+    pub logits: Vec<f32>,
     pub bias: f32,
     pub method: Method,
     /// Raw map at feature resolution (T', V, M): CAM (signed) or Grad-CAM.
@@ -183,6 +185,7 @@ pub fn explain(
         predicted,
         probability: probs[class],
         logit: logits_v[class],
+        logits: logits_v.clone(),
         bias,
         method,
         raw,

@@ -11,12 +11,16 @@ use crate::commands::info::InfoOptions;
 use crate::commands::ragcn::{RagcnCamOptions, RagcnTrainOptions};
 use crate::commands::robustness::RobustnessOptions;
 use crate::commands::skeleton_cam::CamOptions;
+use crate::commands::skeleton_import::SkeletonImportOptions;
 use crate::commands::train::Start;
 use crate::config::{DataSource, ScheduleKind, SkeletonTrainConfig};
 use crate::data::perturb::Perturbation;
 use crate::data::preprocess::LengthMode;
+use crate::data::preprocess::Preprocess;
 use crate::data::split::Split;
 use crate::data::Format;
+use crate::graph::Partition;
+use crate::models::import::Source;
 use crate::Result;
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -99,6 +103,40 @@ pub enum SkeletonCommand {
     Faithfulness(FaithfulnessArgs),
     /// Accuracy of several runs under every occlusion and jitter condition: table (JSON, Markdown) and plot.
     Robustness(RobustnessArgs),
+    /// Turn a PyTorch ST-GCN state dict (official ST-GCN, pyskl, mmaction2; safetensors) into a run directory.
+    Import(SkeletonImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SkeletonImportArgs {
+    /// The state dict saved with safetensors (`safetensors.torch.save_file(state_dict, FILE)`).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// The skeleton layout the model was trained on: ntu25, ntu25-pyskl, openpose18, coco17, … or a JSON file.
+    #[arg(long)]
+    pub layout: String,
+    /// Which tool wrote the checkpoint (auto: from the key names).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub from: Source,
+    /// Class names: a count, a comma-separated list, or a file with one name per line (default: 0, 1, …).
+    #[arg(long)]
+    pub classes: Option<String>,
+    /// Partition strategy of the graph (used when the file has no adjacency A).
+    #[arg(long, value_enum, default_value = "spatial")]
+    pub strategy: Partition,
+    /// Input length T the model is fed, zero-padded (the official ST-GCN: 300).
+    #[arg(long, default_value_t = 300)]
+    pub frames: usize,
+    /// Person slots M.
+    #[arg(long, default_value_t = 2)]
+    pub persons: usize,
+    /// raw: coordinates as stored (the official ST-GCN); normalize: skelcam's centring and scaling.
+    #[arg(long, value_enum, default_value = "raw")]
+    pub preprocess: Preprocess,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -265,6 +303,9 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
+    /// A run directory: print its (trained or imported) architecture and input instead of a preset's.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
     #[arg(long, default_value = "stgcn")]
     pub model: String,
     #[arg(long, default_value = "ntu25")]
@@ -356,7 +397,20 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
     match cmd {
         SkeletonCommand::Train(a) => train::skeleton_train(&a.start()?).map(drop),
         SkeletonCommand::Eval(a) => eval::eval(&a.options()?),
+        SkeletonCommand::Import(a) => skeleton_import::skeleton_import(&SkeletonImportOptions {
+            weights: a.weights,
+            layout: a.layout,
+            from: a.from,
+            classes: a.classes,
+            strategy: a.strategy,
+            frames: a.frames,
+            persons: a.persons,
+            preprocess: a.preprocess,
+            out: a.out,
+            force: a.force,
+        }),
         SkeletonCommand::Info(a) => info::info(&InfoOptions {
+            run: a.run,
             model: a.model,
             layout: a.layout,
             classes: a.classes,

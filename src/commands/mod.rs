@@ -16,6 +16,7 @@ pub mod ragcn;
 pub mod robustness;
 pub mod skeleton_cam;
 pub mod skeleton_data;
+pub mod skeleton_import;
 pub mod synth;
 pub mod train;
 

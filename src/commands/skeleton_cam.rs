@@ -143,6 +143,7 @@ pub fn write_sample(
         "true_class": cam.true_class.map(|c| classes[c].clone()),
         "probability": cam.probability,
         "logit": cam.logit,
+        "logits": cam.logits,
         "bias": cam.bias,
         "identity_error": cam.identity_error,
         "normalization": format!("{norm:?}").to_lowercase(),

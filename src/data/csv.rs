@@ -294,6 +294,7 @@ pub fn load_dir(
         skipped,
         warnings: c.warnings,
         gt_joints: None,
+        parts: None,
     })
 }
 

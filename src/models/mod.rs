@@ -2,6 +2,7 @@
 //! wrappers that build a run's model from its configuration ([`skeleton`], [`image`]) and its weights on disk.
 
 pub mod image;
+pub mod import;
 pub mod init;
 pub mod kernels;
 pub mod layers;

@@ -24,6 +24,19 @@ pub struct SkeletonRunConfig {
     /// Present for an RA-GCN run (several streams).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ragcn: Option<super::ragcn::RagcnConfig>,
+    /// Present for a run made by `skeleton import` from another tool's checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportInfo>,
+}
+
+/// Where an imported run's weights came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImportInfo {
+    pub source: super::import::Source,
+    /// The safetensors file, as given.
+    pub weights: String,
+    /// Whether the adjacency is the checkpoint's own (else rebuilt from the layout).
+    pub adjacency_from_file: bool,
 }
 
 /// A built ST-GCN (or the streams of an RA-GCN) with its variables.

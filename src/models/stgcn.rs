@@ -23,6 +23,13 @@ pub struct StgcnConfig {
     pub max_hop: usize,
     pub dropout: f32,
     pub edge_importance: bool,
+    /// The (K, V, V) adjacency, when it comes from a checkpoint instead of the layout's graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjacency: Option<Vec<Vec<Vec<f32>>>>,
+    /// Data batch norm with separate statistics per person slot (pyskl's `MVC`) for this many persons;
+    /// `None`: shared over persons (ST-GCN's `VC`, persons folded into the batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_bn_persons: Option<usize>,
 }
 
 impl StgcnConfig {
@@ -63,6 +70,8 @@ impl StgcnConfig {
             max_hop: 1,
             dropout: 0.5,
             edge_importance: true,
+            adjacency: None,
+            data_bn_persons: None,
         })
     }
 
@@ -207,11 +216,22 @@ impl Stgcn {
         vb: VarBuilder,
     ) -> Result<Self> {
         let v = num_joints;
-        let a = partitioned_adjacency(v, edges, center, config.partition, config.max_hop);
+        let a = match &config.adjacency {
+            Some(a) => {
+                if a.iter()
+                    .any(|ak| ak.len() != v || ak.iter().any(|row| row.len() != v))
+                {
+                    candle_core::bail!("the stored adjacency is not {v} × {v} per partition");
+                }
+                a.clone()
+            }
+            None => partitioned_adjacency(v, edges, center, config.partition, config.max_hop),
+        };
         let k = a.len();
         let flat: Vec<f32> = a.iter().flatten().flatten().copied().collect();
         let adjacency = Tensor::from_vec(flat, (k, v, v), vb.device())?;
-        let data_bn = Bn::new(config.in_channels * v, vb.pp("data_bn"))?;
+        let bn_persons = config.data_bn_persons.unwrap_or(1);
+        let data_bn = Bn::new(bn_persons * config.in_channels * v, vb.pp("data_bn"))?;
         let kt = config.temporal_kernel;
         if kt % 2 == 0 {
             candle_core::bail!("temporal kernel must be odd, got {kt}");
@@ -281,17 +301,38 @@ impl Stgcn {
                 "input length T={t} must be a multiple of the model's temporal stride {stride}"
             );
         }
-        // data_bn over (v, c) features, statistics over (N, M, T) — as ST-GCN's BatchNorm1d(V·C).
-        let h = x
-            .permute((3, 1, 0, 4, 2))?
-            .contiguous()?
-            .reshape((v * c, n * m * t))?;
-        let h = self.data_bn.forward(&h, ctx)?;
-        let mut h = ctx.cut(
-            h.reshape((v, c, n * m, t))?
-                .permute((1, 2, 3, 0))?
-                .contiguous()?,
-        );
+        let mut h = ctx.cut(match self.config.data_bn_persons {
+            // data_bn over (v, c) features, statistics over (N, M, T) — as ST-GCN's BatchNorm1d(V·C).
+            None => {
+                let h = x
+                    .permute((3, 1, 0, 4, 2))?
+                    .contiguous()?
+                    .reshape((v * c, n * m * t))?;
+                self.data_bn
+                    .forward(&h, ctx)?
+                    .reshape((v, c, n * m, t))?
+                    .permute((1, 2, 3, 0))?
+                    .contiguous()?
+            }
+            // pyskl's MVC: one statistic per (person slot, joint, channel), over (N, T).
+            Some(persons) => {
+                if m != persons {
+                    candle_core::bail!(
+                        "input has {m} person slots but the model's data batch norm has {persons}"
+                    );
+                }
+                let h = x
+                    .permute((4, 3, 1, 0, 2))?
+                    .contiguous()?
+                    .reshape((m * v * c, n * t))?;
+                self.data_bn
+                    .forward(&h, ctx)?
+                    .reshape((m, v, c, n, t))?
+                    .permute((2, 3, 0, 4, 1))?
+                    .contiguous()?
+                    .reshape((c, n * m, t, v))?
+            }
+        });
         for b in &self.blocks {
             let y = b.forward(&h, &self.adjacency, ctx)?;
             h = ctx.cut(y);

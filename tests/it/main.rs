@@ -8,6 +8,7 @@ mod common;
 mod graph_layouts;
 mod image;
 mod image_cam_math;
+mod interop;
 mod kernels;
 mod model;
 mod ragcn;

@@ -1,0 +1,406 @@
+//! PyTorch ST-GCNs and the Python tools' data files: checkpoints with the official ST-GCN's and pyskl's key
+//! names imported by `skeleton import` give PyTorch's logits and raw CAMs (fixtures made by
+//! tests/fixtures/make_stgcn_fixtures.py), the ST-GCN feeder's `.npy` + `.pkl` files read as a dataset, and
+//! bad checkpoints and files are refused with errors that name them.
+
+use crate::common::{json_stdout, skelcam};
+use serde_json::Value;
+use skelcam::cam::skeleton::{explain, ClassChoice, Method};
+use skelcam::data::{self, preprocess::Preprocess, Format, LoadOptions};
+use skelcam::models::SkeletonModel;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stgcn")
+}
+
+fn npy(name: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(fixtures().join(name)).unwrap();
+    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = f.shape().iter().map(|&d| d as usize).collect();
+    (shape, f.into_vec::<f32>().unwrap())
+}
+
+fn import(weights: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    skelcam()
+        .args([
+            "skeleton",
+            "import",
+            "--layout",
+            "ntu25",
+            "--frames",
+            "20",
+            "--weights",
+        ])
+        .arg(fixtures().join(weights))
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
+fn fixture_data() -> data::Dataset {
+    data::load(&LoadOptions {
+        format: Format::StgcnNpy,
+        data: Some(fixtures().to_string_lossy().into_owned()),
+        layout: Some("ntu25".into()),
+        skip_bad: false,
+        max_persons: 2,
+        seed: 1,
+        preprocess: Preprocess::Raw,
+    })
+    .unwrap()
+}
+
+/// Largest |a − b| relative to the largest |b|.
+fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+/// Logits and raw CAMs of an imported checkpoint on the fixture's val split against PyTorch's.
+fn check_against_pytorch(run: &Path, prefix: &str) {
+    let model = SkeletonModel::load(run).unwrap();
+    let ds = fixture_data();
+    let (_, test) = ds.parts.clone().unwrap();
+    let (logits, _, _) = skelcam::train::skeleton::predict(&model, &ds, &test).unwrap();
+    let (shape, want) = npy(&format!("{prefix}_logits.npy"));
+    assert_eq!(shape, vec![12, 5]);
+    let got: Vec<f32> = logits.concat();
+    let d = rel_diff(&got, &want);
+    assert!(
+        d < 1e-4,
+        "{prefix}: logits differ from PyTorch's by {d:.2e} (relative)"
+    );
+    // Raw CAM of the predicted class, (T', V, M) per sample, against PyTorch's features · class weights.
+    let (cshape, cams) = npy(&format!("{prefix}_cam.npy"));
+    let per = cshape[1] * cshape[2] * cshape[3];
+    let mut two_person = 0;
+    for (k, &i) in test.iter().enumerate() {
+        let s = &ds.samples[i];
+        let cam = explain(&model, s, &ClassChoice::Auto, Method::Cam).unwrap();
+        assert_eq!(cam.raw.dim(), (cshape[1], cshape[2], cshape[3]));
+        let ours: Vec<f32> = cam.raw.iter().copied().collect();
+        let d = rel_diff(&ours, &cams[k * per..(k + 1) * per]);
+        assert!(d < 1e-4, "{prefix} sample {k}: raw CAM differs by {d:.2e}");
+        two_person += usize::from(cam.persons_present.iter().filter(|&&p| p).count() == 2);
+    }
+    assert!(
+        two_person > 0 && two_person < test.len(),
+        "both one- and two-person samples are checked"
+    );
+}
+
+#[test]
+fn an_official_stgcn_checkpoint_gives_pytorchs_logits_and_cams() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("off");
+    let out = import("official.safetensors", &run, &[]).success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("adjacency from the file") && err.contains("Stgcn"),
+        "{err}"
+    );
+    check_against_pytorch(&run, "official");
+    // The same weights with DataParallel's `module.` prefix and without batch-norm counters.
+    let run2 = dir.path().join("off2");
+    import("official_module_no_counters.safetensors", &run2, &[]).success();
+    check_against_pytorch(&run2, "official");
+    // info --run prints the inferred architecture.
+    let info = json_stdout(
+        skelcam()
+            .args(["skeleton", "info", "--json", "--run"])
+            .arg(&run),
+    );
+    assert_eq!(info["classes"], 5);
+    let blocks: Vec<(u64, u64)> = info["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b[0].as_u64().unwrap(), b[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(blocks, vec![(8, 1), (8, 1), (16, 2), (16, 1), (24, 2)]);
+    assert_eq!(info["input"]["preprocess"], "raw");
+    assert_eq!(info["adjacency"], "from the checkpoint");
+}
+
+#[test]
+fn a_pyskl_checkpoint_with_per_person_data_bn_gives_pytorchs_logits_and_cams() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("pyskl");
+    let out = import("pyskl.safetensors", &run, &["--classes", "a,b,c,d,e"]).success();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("Pyskl"));
+    check_against_pytorch(&run, "pyskl");
+    let info = json_stdout(
+        skelcam()
+            .args(["skeleton", "info", "--json", "--run"])
+            .arg(&run),
+    );
+    assert!(
+        info["data_bn"].as_str().unwrap().contains("2 persons"),
+        "{}",
+        info["data_bn"]
+    );
+}
+
+#[test]
+fn eval_on_the_feeders_files_equals_the_pytorch_accuracy_and_cam_json_has_every_logit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("off");
+    import("official.safetensors", &run, &[]).success();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+            .unwrap();
+    let ev = json_stdout(
+        skelcam()
+            .args([
+                "skeleton",
+                "eval",
+                "--json",
+                "--format",
+                "stgcn-npy",
+                "--run",
+            ])
+            .arg(&run)
+            .arg("--data")
+            .arg(fixtures()),
+    );
+    assert_eq!(ev["samples"], 12);
+    assert!(
+        (ev["top1"].as_f64().unwrap() - want["official_val_top1"].as_f64().unwrap()).abs() < 1e-9
+    );
+    let cams = dir.path().join("cams");
+    skelcam()
+        .args([
+            "skeleton",
+            "cam",
+            "--format",
+            "stgcn-npy",
+            "--limit",
+            "2",
+            "--run",
+        ])
+        .arg(&run)
+        .arg("--data")
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&cams)
+        .assert()
+        .success();
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(cams.join("index.json")).unwrap()).unwrap();
+    let first = index["samples"][0]["folder"].as_str().unwrap();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(cams.join(first).join("cam.json")).unwrap())
+            .unwrap();
+    let (_, logits) = npy("official_logits.npy");
+    let got: Vec<f32> = doc["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    assert!(
+        rel_diff(&got, &logits[..5]) < 1e-4,
+        "{got:?} vs {:?}",
+        &logits[..5]
+    );
+}
+
+#[test]
+fn an_imported_run_is_a_baseline_for_ragcn_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("off");
+    import("official.safetensors", &run, &[]).success();
+    let rag = dir.path().join("rag");
+    skelcam()
+        .args([
+            "ragcn",
+            "train",
+            "--streams",
+            "2",
+            "--epochs",
+            "1",
+            "--format",
+            "stgcn-npy",
+            "--baseline",
+        ])
+        .arg(&run)
+        .arg("--data")
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&rag)
+        .assert()
+        .success();
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(rag.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["streams_top1"].as_array().unwrap().len(), 2);
+}
+
+/// A copy of the fixture data folder to damage.
+fn data_copy(dir: &Path) -> PathBuf {
+    let d = dir.join("data");
+    std::fs::create_dir_all(&d).unwrap();
+    for f in [
+        "train_data.npy",
+        "train_label.pkl",
+        "val_data.npy",
+        "val_label.pkl",
+    ] {
+        std::fs::copy(fixtures().join(f), d.join(f)).unwrap();
+    }
+    d
+}
+
+fn eval_err(run: &Path, data: &Path, layout: &str) -> String {
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "eval",
+            "--format",
+            "stgcn-npy",
+            "--layout",
+            layout,
+            "--run",
+        ])
+        .arg(run)
+        .arg("--data")
+        .arg(data)
+        .assert()
+        .failure();
+    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
+#[test]
+fn bad_data_files_and_checkpoints_are_refused_with_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("off");
+    import("official.safetensors", &run, &[]).success();
+    let d = data_copy(dir.path());
+    // Truncated array.
+    let bytes = std::fs::read(d.join("val_data.npy")).unwrap();
+    std::fs::write(d.join("val_data.npy"), &bytes[..bytes.len() - 1000]).unwrap();
+    let e = eval_err(&run, &d, "ntu25");
+    assert!(e.contains("val_data.npy") && e.contains("truncated"), "{e}");
+    // float64 instead of float32: the header says <f8 and the file is twice as long.
+    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape: Vec<u64> = f.shape().to_vec();
+    let vals: Vec<f64> = f
+        .into_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let mut out = Vec::new();
+    {
+        use npyz::WriterBuilder;
+        let mut w = npyz::WriteOptions::<f64>::new()
+            .default_dtype()
+            .shape(&shape)
+            .writer(&mut out)
+            .begin_nd()
+            .unwrap();
+        w.extend(vals).unwrap();
+        w.finish().unwrap();
+    }
+    std::fs::write(d.join("val_data.npy"), out).unwrap();
+    let e = eval_err(&run, &d, "ntu25");
+    assert!(e.contains("val_data.npy") && e.contains("float32"), "{e}");
+    std::fs::write(d.join("val_data.npy"), &bytes).unwrap();
+    // A layout of another joint count.
+    let e = eval_err(&run, &d, "kinect20");
+    assert!(e.contains("25 joints") && e.contains("kinect20"), "{e}");
+    // A label file with another count.
+    std::fs::copy(fixtures().join("train_label.pkl"), d.join("val_label.pkl")).unwrap();
+    let e = eval_err(&run, &d, "ntu25");
+    assert!(e.contains("12 samples") && e.contains("8 labels"), "{e}");
+    // A label pickle that asks for os.system is refused before anything runs.
+    let marker = dir.path().join("ran");
+    let cmd = format!("touch {}", marker.display());
+    let mut evil = b"\x80\x02cos\nsystem\nX".to_vec();
+    evil.extend_from_slice(&(cmd.len() as u32).to_le_bytes());
+    evil.extend_from_slice(cmd.as_bytes());
+    evil.extend_from_slice(b"\x85R.");
+    std::fs::write(d.join("val_label.pkl"), evil).unwrap();
+    let e = eval_err(&run, &d, "ntu25");
+    assert!(
+        e.contains("val_label.pkl") && e.contains("os.system") && e.contains("refuses"),
+        "{e}"
+    );
+    assert!(!marker.exists(), "the pickle ran code");
+    // A checkpoint with a key missing, and one with a misshaped key.
+    let (mut t, _) =
+        skelcam::models::weights::load(&fixtures().join("official.safetensors")).unwrap();
+    let dropped = t.remove("st_gcn_networks.2.tcn.2.weight").unwrap();
+    let missing = dir.path().join("missing.safetensors");
+    skelcam::models::weights::save(&missing, &t, None).unwrap();
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "import",
+            "--layout",
+            "ntu25",
+            "--frames",
+            "20",
+            "--weights",
+        ])
+        .arg(&missing)
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .assert()
+        .failure();
+    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        e.contains("missing.safetensors") && e.contains("st_gcn_networks.2.tcn.2.weight"),
+        "{e}"
+    );
+    t.insert(
+        "st_gcn_networks.2.tcn.2.weight".into(),
+        dropped.narrow(0, 0, 8).unwrap(),
+    );
+    let bad = dir.path().join("bad.safetensors");
+    skelcam::models::weights::save(&bad, &t, None).unwrap();
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "import",
+            "--layout",
+            "ntu25",
+            "--frames",
+            "20",
+            "--weights",
+        ])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.path().join("b"))
+        .assert()
+        .failure();
+    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        e.contains("st_gcn_networks.2.tcn.2.weight")
+            && e.contains("[8, 16, 9, 1]")
+            && e.contains("[16, 16, 9, 1]"),
+        "{e}"
+    );
+    // The wrong layout for the checkpoint.
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "import",
+            "--layout",
+            "openpose18",
+            "--frames",
+            "20",
+            "--weights",
+        ])
+        .arg(fixtures().join("official.safetensors"))
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .failure();
+    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(e.contains("data_bn") && e.contains("18 joints"), "{e}");
+}
