@@ -5,6 +5,7 @@
 use crate::data::preprocess::{Augment, LengthMode, Preprocess};
 use crate::data::split::Split;
 use crate::data::Format;
+use crate::graph::Partition;
 use crate::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,13 @@ pub struct SkeletonTrainConfig {
     /// tool's coordinates).
     #[serde(skip_serializing_if = "Preprocess::is_normalize")]
     pub preprocess: Preprocess,
+    /// How the graph's neighbourhoods are partitioned (uniform, distance, spatial).
+    #[serde(skip_serializing_if = "is_spatial")]
+    pub strategy: Partition,
+}
+
+fn is_spatial(p: &Partition) -> bool {
+    *p == Partition::Spatial
 }
 
 impl Default for SkeletonTrainConfig {
@@ -85,6 +93,7 @@ impl Default for SkeletonTrainConfig {
             skip_bad: false,
             eval_every: 1,
             preprocess: Preprocess::Normalize,
+            strategy: Partition::Spatial,
         }
     }
 }

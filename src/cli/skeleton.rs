@@ -272,6 +272,9 @@ pub struct TrainArgs {
     /// Input channels: xyz only (default adds frame-to-frame motion channels).
     #[arg(long)]
     pub no_motion: bool,
+    /// Partition of each joint's neighbourhood: spatial (ST-GCN's 3 subsets), distance, uniform.
+    #[arg(long, value_enum)]
+    pub strategy: Option<Partition>,
 }
 
 #[derive(Args, Debug)]
@@ -341,6 +344,7 @@ impl TrainArgs {
             .set("length_mode", &self.length_mode)
             .set("persons", &self.persons)
             .set("dropout", &self.dropout)
+            .set("strategy", &self.strategy)
             .set_if("motion", self.no_motion, Value::Bool(false));
         let source = self.data.source();
         self.run.start(|c| source.apply(c), o, Value::Null)

@@ -26,6 +26,11 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../data/layouts/openpose18.json"),
     ),
     ("msr20", include_str!("../../data/layouts/msr20.json")),
+    (
+        "ntu25-pyskl",
+        include_str!("../../data/layouts/ntu25-pyskl.json"),
+    ),
+    ("coco17", include_str!("../../data/layouts/coco17.json")),
 ];
 
 /// Body-part groups every layout must define (used by occlusion tests and plots).
@@ -36,7 +41,8 @@ impl Layout {
         BUILTIN.iter().map(|(n, _)| *n).collect()
     }
 
-    /// A built-in name (`ntu25`, `kinect20`, `openpose18`, `msr20`) or a path to a JSON file.
+    /// A built-in name (`ntu25`, `ntu25-pyskl`, `kinect20`, `openpose18`, `coco17`, `msr20`) or a path to a JSON
+    /// file.
     pub fn resolve(name_or_path: &str) -> Result<Layout> {
         if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
             return Self::from_json(text, Path::new(&format!("<built-in {name_or_path}>")));

@@ -155,6 +155,7 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
     if let Some(p) = cfg.dropout {
         model.dropout = p;
     }
+    model.partition = cfg.strategy;
     let stride = model.temporal_stride();
     if cfg.frames % stride != 0 {
         return Err(Error::invalid(

@@ -115,3 +115,36 @@ fn custom_layout_file_is_validated() {
     let missing = Layout::resolve("no_such_layout").unwrap_err().to_string();
     assert!(missing.contains("ntu25"), "{missing}");
 }
+
+#[test]
+fn pyskl_ntu_and_coco_layouts_are_trees_and_pyskls_hand_edges_change_18_entries() {
+    for (name, v) in [("ntu25-pyskl", 25), ("coco17", 17)] {
+        let l = Layout::resolve(name).unwrap();
+        assert_eq!((l.num_joints(), l.edges.len()), (v, v - 1), "{name}");
+    }
+    let a = |name: &str| {
+        let l = Layout::resolve(name).unwrap();
+        partitioned_adjacency(l.num_joints(), &l.edges, l.center, Partition::Spatial, 1)
+    };
+    let (ours, pyskl) = (a("ntu25"), a("ntu25-pyskl"));
+    let differ = (0..3)
+        .flat_map(|k| (0..25).flat_map(move |j| (0..25).map(move |i| (k, j, i))))
+        .filter(|&(k, j, i)| (ours[k][j][i] - pyskl[k][j][i]).abs() > 1e-6)
+        .count();
+    assert_eq!(differ, 18);
+}
+
+#[test]
+fn training_takes_a_partition_strategy_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("uniform");
+    crate::common::tiny_cmd(&run, &["--epochs", "1", "--strategy", "distance"])
+        .assert()
+        .success();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["train"]["strategy"], "distance");
+    assert_eq!(cfg["model"]["partition"], "distance");
+    let (t, _) = skelcam::models::weights::load(&run.join("model.safetensors")).unwrap();
+    assert_eq!(t["edge_importance.0"].dims(), &[2, 20, 20]);
+}
