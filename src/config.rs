@@ -24,6 +24,11 @@ pub struct SkeletonTrainConfig {
     pub split: Split,
     /// Explicit training subjects for cross-subject splits.
     pub train_subjects: Option<Vec<u32>>,
+    /// For files that come split (pyskl pickles): the names of the training and test parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_train: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_test: Option<String>,
     /// Model preset: stgcn, stgcn-small, stgcn-tiny.
     pub model: String,
     /// Dropout override (preset default 0.5).
@@ -73,6 +78,8 @@ impl Default for SkeletonTrainConfig {
             layout: None,
             split: Split::CrossSubject,
             train_subjects: None,
+            split_train: None,
+            split_test: None,
             model: "stgcn-small".into(),
             dropout: None,
             epochs: 50,
@@ -131,6 +138,9 @@ pub struct DataSource {
     pub layout: Option<String>,
     pub split: Option<Split>,
     pub train_subjects: Option<Vec<u32>>,
+    /// The named parts to train and test on, for files that come split.
+    pub split_train: Option<String>,
+    pub split_test: Option<String>,
     pub skip_bad: bool,
 }
 
@@ -151,6 +161,12 @@ impl DataSource {
         }
         if self.train_subjects.is_some() {
             c.train_subjects = self.train_subjects.clone();
+        }
+        if self.split_train.is_some() {
+            c.split_train = self.split_train.clone();
+        }
+        if self.split_test.is_some() {
+            c.split_test = self.split_test.clone();
         }
         c.skip_bad |= self.skip_bad;
     }
@@ -195,6 +211,11 @@ impl ImageSource {
 }
 
 impl SkeletonTrainConfig {
+    /// The named parts to train and test on (for files that come split), when given.
+    pub fn part_names(&self) -> (Option<&str>, Option<&str>) {
+        (self.split_train.as_deref(), self.split_test.as_deref())
+    }
+
     pub fn validate(&self) -> Result<()> {
         check_recipe(
             self.epochs,

@@ -243,6 +243,12 @@ pub struct DataArgs {
     /// Training subjects for a cross-subject split, e.g. 1,3,5.
     #[arg(long, value_delimiter = ',')]
     pub train_subjects: Option<Vec<u32>>,
+    /// Files that come split (pyskl pickles): the part to train on (default xsub_train / xview_train).
+    #[arg(long)]
+    pub split_train: Option<String>,
+    /// The part to test on (default xsub_val, or xsub_test when there is no xsub_val).
+    #[arg(long)]
+    pub split_test: Option<String>,
     /// Skip unreadable files (they are listed) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad: bool,
@@ -329,6 +335,8 @@ impl DataArgs {
             layout: self.layout.clone(),
             split: self.split,
             train_subjects: self.train_subjects.clone(),
+            split_train: self.split_train.clone(),
+            split_test: self.split_test.clone(),
             skip_bad: self.skip_bad,
         }
     }

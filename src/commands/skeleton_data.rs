@@ -18,7 +18,15 @@ impl RunData {
     /// The test split's sample indices.
     pub fn test(&self) -> Result<Vec<usize>> {
         let c = &self.cfg;
-        Ok(data::split::split(&self.ds, c.format, c.split, c.train_subjects.as_deref())?.1)
+        let parts = c.part_names();
+        Ok(data::split::split_parts(
+            &self.ds,
+            c.format,
+            c.split,
+            c.train_subjects.as_deref(),
+            parts,
+        )?
+        .1)
     }
 }
 
@@ -84,10 +92,10 @@ pub fn read_input(path: &Path, format: Format, model: &SkeletonModel) -> Result<
                     w,
                 )
             }
-            Format::StgcnNpy => return Err(Error::invalid(
+            Format::StgcnNpy | Format::Pyskl => return Err(Error::invalid(
                 "input",
                 path.display(),
-                "a single sequence file; stgcn-npy data is a folder (pass it as the data folder)",
+                "a single sequence file; stgcn-npy and pyskl data are read as a whole (pass them as the data)",
             )),
             Format::Synthetic => {
                 return Err(Error::invalid(

@@ -294,7 +294,7 @@ pub fn load_dir(
         skipped,
         warnings: c.warnings,
         gt_joints: None,
-        parts: None,
+        parts: Default::default(),
     })
 }
 

@@ -13,6 +13,7 @@ pub mod ntu;
 pub mod perturb;
 pub mod pickle;
 pub mod preprocess;
+pub mod pyskl;
 pub mod split;
 pub mod stgcn_npy;
 pub mod synth;
@@ -24,6 +25,7 @@ pub use layout::Layout;
 use crate::{Error, Result};
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The skeleton data formats skelcam reads.
@@ -41,12 +43,15 @@ pub enum Format {
     /// ST-GCN / 2s-AGCN preprocessed files: `{train,val}_data.npy` and `{train,val}_label.pkl`.
     #[serde(rename = "stgcn-npy")]
     StgcnNpy,
+    /// A pyskl / mmaction2 annotation pickle (`split` and `annotations`, or a bare list).
+    Pyskl,
 }
 
 impl Format {
     pub fn default_layout(self) -> &'static str {
         match self {
             Format::Ntu | Format::StgcnNpy => "ntu25",
+            Format::Pyskl => "ntu25-pyskl",
             Format::Msr => "msr20",
             Format::Csv | Format::Synthetic => "kinect20",
         }
@@ -89,8 +94,9 @@ pub struct Dataset {
     pub warnings: Vec<String>,
     /// For synthetic data: the ground-truth discriminative joints of each class.
     pub gt_joints: Option<Vec<Vec<usize>>>,
-    /// The training and test samples, for formats whose files come split (`train_*` / `val_*`).
-    pub parts: Option<(Vec<usize>, Vec<usize>)>,
+    /// Named parts of the samples, for formats whose files come split (`train` / `val` files, the `split`
+    /// lists of a pyskl pickle); empty for formats split by subject or camera.
+    pub parts: BTreeMap<String, Vec<usize>>,
 }
 
 impl Dataset {
@@ -156,7 +162,15 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
             format!("a dataset folder for the {:?} format", opts.format).to_lowercase(),
         )
     })?);
-    if !dir.is_dir() {
+    if opts.format == Format::Pyskl {
+        if !dir.is_file() {
+            return Err(Error::invalid(
+                "data",
+                dir.display(),
+                "an annotation pickle file",
+            ));
+        }
+    } else if !dir.is_dir() {
         return Err(Error::invalid(
             "data",
             dir.display(),
@@ -168,6 +182,7 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         Format::Ntu => ntu::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
         Format::Csv => csv::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
         Format::StgcnNpy => stgcn_npy::load_dir(&dir, &layout, opts.max_persons),
+        Format::Pyskl => pyskl::load_file(&dir, &layout, opts.max_persons),
         Format::Synthetic => unreachable!(),
     }
 }

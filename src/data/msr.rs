@@ -155,6 +155,6 @@ pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool) -> Result<Dataset> 
         skipped: c.skipped,
         warnings: c.warnings,
         gt_joints: None,
-        parts: None,
+        parts: Default::default(),
     })
 }

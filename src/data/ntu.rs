@@ -200,6 +200,6 @@ pub fn load_dir(
         skipped: c.skipped,
         warnings: c.warnings,
         gt_joints: None,
-        parts: None,
+        parts: Default::default(),
     })
 }

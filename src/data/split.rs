@@ -26,8 +26,51 @@ pub fn split(
     split: Split,
     train_subjects: Option<&[u32]>,
 ) -> Result<(Vec<usize>, Vec<usize>)> {
-    if let Some((train, test)) = &ds.parts {
-        return Ok((train.clone(), test.clone()));
+    split_parts(ds, format, split, train_subjects, (None, None))
+}
+
+/// [`split`], choosing among the named parts of files that come split: `names` (train, test) when given,
+/// else `train`/`val` for ST-GCN's files and `xsub_*` / `xview_*` (by `split`) for pyskl pickles, with
+/// `*_test` when there is no `*_val`.
+pub fn split_parts(
+    ds: &Dataset,
+    format: Format,
+    split: Split,
+    train_subjects: Option<&[u32]>,
+    names: (Option<&str>, Option<&str>),
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !ds.parts.is_empty() || format == Format::Pyskl {
+        let prefix = match (format, split) {
+            (Format::Pyskl, Split::CrossSubject) => "xsub_",
+            (Format::Pyskl, Split::CrossView) => "xview_",
+            _ => "",
+        };
+        let train = names
+            .0
+            .map(String::from)
+            .unwrap_or(format!("{prefix}train"));
+        let test = match names.1 {
+            Some(t) => t.to_string(),
+            None if ds.parts.contains_key(&format!("{prefix}val")) => format!("{prefix}val"),
+            None => format!("{prefix}test"),
+        };
+        let part = |name: &str, option: &str| {
+            ds.parts.get(name).cloned().ok_or_else(|| {
+                Error::invalid(
+                    option,
+                    name,
+                    format!(
+                        "a part the data has: {}",
+                        if ds.parts.is_empty() {
+                            "it has none (a pickle without a split)".to_string()
+                        } else {
+                            ds.parts.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ),
+                )
+            })
+        };
+        return Ok((part(&train, "split_train")?, part(&test, "split_test")?));
     }
     let is_train: Box<dyn Fn(&super::Sequence) -> Result<bool>> = match (split, train_subjects) {
         (Split::CrossSubject, Some(list)) => {
@@ -36,7 +79,7 @@ pub fn split(
         }
         (Split::CrossSubject, None) => match format {
             Format::Ntu => Box::new(|s| Ok(NTU_TRAIN_SUBJECTS.contains(&s.subject))),
-            Format::Msr | Format::Synthetic | Format::StgcnNpy => {
+            Format::Msr | Format::Synthetic | Format::StgcnNpy | Format::Pyskl => {
                 Box::new(|s| Ok(s.subject % 2 == 1))
             }
             Format::Csv => {

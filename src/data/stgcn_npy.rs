@@ -222,9 +222,10 @@ pub fn load_dir(dir: &Path, layout: &Layout, max_persons: usize) -> Result<Datas
         skipped: vec![],
         warnings,
         gt_joints: None,
-        parts: Some((
-            (0..n_train).collect(),
-            (n_train..n_train + n_test).collect(),
-        )),
+        parts: [
+            ("train".to_string(), (0..n_train).collect()),
+            ("val".to_string(), (n_train..n_train + n_test).collect()),
+        ]
+        .into(),
     })
 }

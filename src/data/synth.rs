@@ -358,6 +358,6 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                 .map(|m| m.iter().map(|&(j, _)| j).collect())
                 .collect(),
         ),
-        parts: None,
+        parts: Default::default(),
     })
 }

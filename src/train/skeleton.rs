@@ -215,8 +215,13 @@ impl<'a> SkeletonTask<'a> {
     /// Build the run's model; an RA-GCN run that has no checkpoint yet starts from its baseline's weights.
     pub fn new(run: &SkeletonRunConfig, ds: &'a Dataset, dir: &RunDir) -> Result<Self> {
         let cfg = &run.train;
-        let (train_idx, test_idx) =
-            split::split(ds, cfg.format, cfg.split, cfg.train_subjects.as_deref())?;
+        let (train_idx, test_idx) = split::split_parts(
+            ds,
+            cfg.format,
+            cfg.split,
+            cfg.train_subjects.as_deref(),
+            cfg.part_names(),
+        )?;
         let model = SkeletonModel::build(run)?;
         if let (Some(r), false) = (&run.ragcn, dir.checkpoint().is_file()) {
             model.load_baseline(&RunDir::open(
