@@ -92,7 +92,7 @@ pub fn read_input(path: &Path, format: Format, model: &SkeletonModel) -> Result<
                     w,
                 )
             }
-            Format::StgcnNpy | Format::Pyskl => return Err(Error::invalid(
+            Format::StgcnNpy | Format::Pyskl | Format::CtrgcnNpz | Format::KineticsJson => return Err(Error::invalid(
                 "input",
                 path.display(),
                 "a single sequence file; stgcn-npy and pyskl data are read as a whole (pass them as the data)",

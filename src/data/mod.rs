@@ -5,7 +5,9 @@
 
 pub mod augment;
 pub mod csv;
+pub mod ctrgcn_npz;
 pub mod images;
+pub mod kinetics;
 pub mod layout;
 pub mod mix;
 pub mod msr;
@@ -45,13 +47,20 @@ pub enum Format {
     StgcnNpy,
     /// A pyskl / mmaction2 annotation pickle (`split` and `annotations`, or a bare list).
     Pyskl,
+    /// CTR-GCN's NTU archive: `x_train`/`x_test` N × T × 150 and one-hot `y_train`/`y_test`.
+    #[serde(rename = "ctrgcn-npz")]
+    CtrgcnNpz,
+    /// Kinetics-skeleton JSON: `kinetics_{train,val}/` and `kinetics_{train,val}_label.json`.
+    #[serde(rename = "kinetics-json")]
+    KineticsJson,
 }
 
 impl Format {
     pub fn default_layout(self) -> &'static str {
         match self {
-            Format::Ntu | Format::StgcnNpy => "ntu25",
+            Format::Ntu | Format::StgcnNpy | Format::CtrgcnNpz => "ntu25",
             Format::Pyskl => "ntu25-pyskl",
+            Format::KineticsJson => "openpose18",
             Format::Msr => "msr20",
             Format::Csv | Format::Synthetic => "kinect20",
         }
@@ -162,12 +171,12 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
             format!("a dataset folder for the {:?} format", opts.format).to_lowercase(),
         )
     })?);
-    if opts.format == Format::Pyskl {
+    if matches!(opts.format, Format::Pyskl | Format::CtrgcnNpz) {
         if !dir.is_file() {
             return Err(Error::invalid(
                 "data",
                 dir.display(),
-                "an annotation pickle file",
+                "a data file (.pkl or .npz)",
             ));
         }
     } else if !dir.is_dir() {
@@ -183,6 +192,8 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         Format::Csv => csv::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
         Format::StgcnNpy => stgcn_npy::load_dir(&dir, &layout, opts.max_persons),
         Format::Pyskl => pyskl::load_file(&dir, &layout, opts.max_persons),
+        Format::CtrgcnNpz => ctrgcn_npz::load_file(&dir, &layout, opts.max_persons),
+        Format::KineticsJson => kinetics::load_dir(&dir, &layout, opts.max_persons),
         Format::Synthetic => unreachable!(),
     }
 }

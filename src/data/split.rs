@@ -79,9 +79,12 @@ pub fn split_parts(
         }
         (Split::CrossSubject, None) => match format {
             Format::Ntu => Box::new(|s| Ok(NTU_TRAIN_SUBJECTS.contains(&s.subject))),
-            Format::Msr | Format::Synthetic | Format::StgcnNpy | Format::Pyskl => {
-                Box::new(|s| Ok(s.subject % 2 == 1))
-            }
+            Format::Msr
+            | Format::Synthetic
+            | Format::StgcnNpy
+            | Format::Pyskl
+            | Format::CtrgcnNpz
+            | Format::KineticsJson => Box::new(|s| Ok(s.subject % 2 == 1)),
             Format::Csv => {
                 return Err(Error::invalid(
                     "train_subjects",

@@ -145,56 +145,80 @@ fn read_part(
             "truncated: shape {shape:?} needs {expected} bytes of data, the file has {on_disk} in all"
         )));
     }
-    let mut values = npy.data::<f32>().map_err(|e| {
-        Error::data(
-            &path,
-            format!("the array is not float32 ({e}); save it with .astype(np.float32)"),
-        )
-    })?;
     let keep_m = m.min(max_persons.max(1));
-    let per = c * t * v * m;
-    let mut out = Vec::with_capacity(n);
-    let bar = crate::progress::bar(n as u64, part);
-    let mut buf = Vec::with_capacity(per);
-    for i in 0..n {
-        buf.clear();
-        for _ in 0..per {
-            let x = values
-                .next()
-                .ok_or_else(|| Error::data(&path, format!("truncated in sample {i}")))?
-                .map_err(|e| Error::data(&path, format!("sample {i}: {e}")))?;
-            if !x.is_finite() {
-                return Err(Error::data(
-                    &path,
-                    format!("sample {i} ({}) holds NaN or Inf", names[i]),
-                ));
-            }
-            buf.push(x);
-        }
-        let full = Array4::from_shape_vec((c, t, v, m), std::mem::take(&mut buf))
-            .expect("the sample's size");
-        let last = (0..t)
-            .rev()
-            .find(|&f| full.slice(s![.., f, .., ..]).iter().any(|&x| x != 0.0));
-        buf = Vec::with_capacity(per);
-        let Some(last) = last else {
-            warnings.push(format!(
-                "{}: sample {i} ({}) is all zero: skipped",
-                path.display(),
-                names[i]
-            ));
-            bar.inc(1);
-            continue;
-        };
-        let data = full.slice(s![.., ..=last, .., ..keep_m]).to_owned();
-        out.push(Sequence {
-            name: names[i].trim_end_matches(".skeleton").to_string(),
+    let names_of = |i: usize| names[i].trim_end_matches(".skeleton").to_string();
+    let samples = stream_samples(npy, &path, n, c * t * v * m, part, |i, flat| {
+        let full = Array4::from_shape_vec((c, t, v, m), flat).expect("the sample's size");
+        Ok(trimmed(full, keep_m).map(|data| Sequence {
+            name: names_of(i),
             label: labels[i],
             subject: 0,
             camera: None,
             setup: None,
             data,
-        });
+        }))
+    })?;
+    report_empty(&samples, &path, &names_of, warnings);
+    Ok(samples.into_iter().flatten().collect())
+}
+
+/// The sample without its trailing all-zero frames and with at most `persons` person slots; `None` when
+/// every value is zero.
+pub(crate) fn trimmed(full: Array4<f32>, persons: usize) -> Option<Array4<f32>> {
+    let t = full.shape()[1];
+    let last = (0..t)
+        .rev()
+        .find(|&f| full.slice(s![.., f, .., ..]).iter().any(|&x| x != 0.0))?;
+    Some(full.slice(s![.., ..=last, .., ..persons]).to_owned())
+}
+
+/// A warning for every sample that was all zero (and so left out).
+pub(crate) fn report_empty<T>(
+    samples: &[Option<T>],
+    path: &Path,
+    name: &dyn Fn(usize) -> String,
+    warnings: &mut Vec<String>,
+) {
+    for (i, _) in samples.iter().enumerate().filter(|(_, s)| s.is_none()) {
+        warnings.push(format!(
+            "{}: sample {i} ({}) is all zero: skipped",
+            path.display(),
+            name(i)
+        ));
+    }
+}
+
+/// Read `n` samples of `per` float32 values each from an array, streaming, and build each with `make`;
+/// a value that is not finite is an error naming the sample.
+pub(crate) fn stream_samples<R: std::io::Read, T>(
+    npy: npyz::NpyFile<R>,
+    path: &Path,
+    n: usize,
+    per: usize,
+    what: &str,
+    mut make: impl FnMut(usize, Vec<f32>) -> Result<Option<T>>,
+) -> Result<Vec<Option<T>>> {
+    let mut values = npy.data::<f32>().map_err(|e| {
+        Error::data(
+            path,
+            format!("the array is not float32 ({e}); save it with .astype(np.float32)"),
+        )
+    })?;
+    let bar = crate::progress::bar(n as u64, what);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut flat = Vec::with_capacity(per);
+        for _ in 0..per {
+            let x = values
+                .next()
+                .ok_or_else(|| Error::data(path, format!("truncated in sample {i}")))?
+                .map_err(|e| Error::data(path, format!("sample {i}: {e}")))?;
+            if !x.is_finite() {
+                return Err(Error::data(path, format!("sample {i} holds NaN or Inf")));
+            }
+            flat.push(x);
+        }
+        out.push(make(i, flat)?);
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -472,3 +472,85 @@ fn a_pyskl_pickle_of_protocol_2_with_float16_keypoints_is_a_dataset() {
         "{e}"
     );
 }
+
+#[test]
+fn ctrgcn_archives_and_kinetics_json_read_as_their_tools_read_them() {
+    let opts = |format, data: PathBuf, layout: &str| LoadOptions {
+        format,
+        data: Some(data.to_string_lossy().into_owned()),
+        layout: Some(layout.into()),
+        skip_bad: false,
+        max_persons: 2,
+        seed: 1,
+        preprocess: Preprocess::Raw,
+    };
+    // CTR-GCN's (N, T, M·V·C) archive holds the same samples as the feeder files.
+    let npz = data::load(&opts(
+        Format::CtrgcnNpz,
+        fixtures().join("ctrgcn.npz"),
+        "ntu25",
+    ))
+    .unwrap();
+    let feeder = data::load(&opts(Format::StgcnNpy, fixtures(), "ntu25")).unwrap();
+    assert_eq!((npz.parts["train"].len(), npz.parts["test"].len()), (8, 12));
+    for (a, b) in npz.samples.iter().zip(&feeder.samples) {
+        assert_eq!(a.label, b.label);
+        assert_eq!(a.data, b.data);
+    }
+    // Kinetics: centred, score-zero joints zeroed, persons ranked by summed score in every frame.
+    let kin = data::load(&opts(
+        Format::KineticsJson,
+        fixtures().join("kinetics"),
+        "openpose18",
+    ))
+    .unwrap();
+    assert_eq!(
+        (kin.parts["train"].len(), kin.parts["val"].len()),
+        (3, 2),
+        "videos without skeleton skipped"
+    );
+    let (shape, want) = npy("kinetics/val_expected.npy");
+    let per: usize = shape[1..].iter().product();
+    for (k, &i) in kin.parts["val"].iter().enumerate() {
+        let got: Vec<f32> = kin.samples[i].data.iter().copied().collect();
+        assert_eq!(
+            kin.samples[i].data.dim(),
+            (shape[1], shape[2], shape[3], shape[4])
+        );
+        assert!(
+            rel_diff(&got, &want[k * per..(k + 1) * per]) < 1e-6,
+            "video {k}"
+        );
+    }
+    // A truncated archive and a broken video file are errors naming them.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixtures().join("ctrgcn.npz")).unwrap();
+    let cut = dir.path().join("cut.npz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = data::load(&opts(Format::CtrgcnNpz, cut, "ntu25"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cut.npz"), "{e}");
+    let k2 = dir.path().join("kin");
+    for part in ["train", "val"] {
+        std::fs::create_dir_all(k2.join(format!("kinetics_{part}"))).unwrap();
+        let label = format!("kinetics_{part}_label.json");
+        std::fs::copy(fixtures().join("kinetics").join(&label), k2.join(&label)).unwrap();
+        for v in 0..3 {
+            let f = format!("kinetics_{part}/{part}{v}.json");
+            let _ = std::fs::copy(fixtures().join("kinetics").join(&f), k2.join(&f));
+        }
+    }
+    std::fs::write(
+        k2.join("kinetics_val/val1.json"),
+        "{\"data\": [{\"frame_index\": 2, ",
+    )
+    .unwrap();
+    let e = data::load(&opts(Format::KineticsJson, k2, "openpose18"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("val1.json") && e.contains("Kinetics-skeleton"),
+        "{e}"
+    );
+}
