@@ -103,26 +103,9 @@ pub fn load_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Dat
     let mut warnings = Vec::new();
     let train = part(&mut npz, path, "train", layout, max_persons, &mut warnings)?;
     let test = part(&mut npz, path, "test", layout, max_persons, &mut warnings)?;
-    let classes = train
-        .iter()
-        .chain(&test)
-        .map(|s| s.label + 1)
-        .max()
-        .unwrap_or(0);
-    let (a, b) = (train.len(), test.len());
-    let mut samples = train;
-    samples.extend(test);
-    Ok(Dataset {
-        classes: (0..classes).map(|i| i.to_string()).collect(),
-        layout: layout.clone(),
-        samples,
-        skipped: vec![],
+    Ok(Dataset::from_parts(
+        layout,
+        vec![("train", train), ("test", test)],
         warnings,
-        gt_joints: None,
-        parts: [
-            ("train".to_string(), (0..a).collect()),
-            ("test".to_string(), (a..a + b).collect()),
-        ]
-        .into(),
-    })
+    ))
 }

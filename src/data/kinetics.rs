@@ -8,7 +8,7 @@ use super::{Dataset, Layout, Sequence};
 use crate::{Error, Result};
 use ndarray::Array4;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Persons read per frame before ranking (as the feeder's `num_person_in`).
@@ -113,8 +113,8 @@ fn part(
     name: &str,
     layout: &Layout,
     persons: usize,
-    ds: &mut Dataset,
-) -> Result<Vec<usize>> {
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Sequence>> {
     let label_path = dir.join(format!("kinetics_{name}_label.json"));
     let text = std::fs::read_to_string(&label_path).map_err(|e| Error::io(&label_path, e))?;
     let labels: BTreeMap<String, LabelEntry> = serde_json::from_str(&text).map_err(|e| {
@@ -125,7 +125,7 @@ fn part(
         )
     })?;
     let folder = dir.join(format!("kinetics_{name}"));
-    let mut idx = Vec::new();
+    let mut out = Vec::new();
     let bar = crate::progress::bar(labels.len() as u64, name);
     for (id, l) in &labels {
         bar.inc(1);
@@ -140,44 +140,30 @@ fn part(
         }
         let path = folder.join(format!("{id}.json"));
         match video(&path, layout.num_joints(), persons)? {
-            Some(data) => {
-                idx.push(ds.samples.len());
-                ds.samples.push(Sequence {
-                    name: id.clone(),
-                    label: l.label_index,
-                    subject: 0,
-                    camera: None,
-                    setup: None,
-                    data,
-                });
-            }
-            None => ds
-                .warnings
-                .push(format!("{}: no frames: skipped", path.display())),
+            Some(data) => out.push(Sequence {
+                name: id.clone(),
+                label: l.label_index,
+                subject: 0,
+                camera: None,
+                setup: None,
+                data,
+            }),
+            None => warnings.push(format!("{}: no frames: skipped", path.display())),
         }
     }
     bar.finish_and_clear();
-    Ok(idx)
+    Ok(out)
 }
 
 /// Read a Kinetics-skeleton folder.
 pub fn load_dir(dir: &Path, layout: &Layout, max_persons: usize) -> Result<Dataset> {
-    let mut ds = Dataset {
-        classes: vec![],
-        layout: layout.clone(),
-        samples: vec![],
-        skipped: vec![],
-        warnings: vec![],
-        gt_joints: None,
-        parts: Default::default(),
-    };
     let persons = max_persons.clamp(1, PERSONS_IN);
-    let train = part(dir, "train", layout, persons, &mut ds)?;
-    let val = part(dir, "val", layout, persons, &mut ds)?;
-    ds.parts = HashMap::from([("train".to_string(), train), ("val".to_string(), val)])
-        .into_iter()
-        .collect();
-    let classes = ds.samples.iter().map(|s| s.label + 1).max().unwrap_or(0);
-    ds.classes = (0..classes).map(|i| i.to_string()).collect();
-    Ok(ds)
+    let mut warnings = Vec::new();
+    let train = part(dir, "train", layout, persons, &mut warnings)?;
+    let val = part(dir, "val", layout, persons, &mut warnings)?;
+    Ok(Dataset::from_parts(
+        layout,
+        vec![("train", train), ("val", val)],
+        warnings,
+    ))
 }

@@ -109,6 +109,32 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A dataset whose files come split: the named parts in order, classes numbered up to the largest label.
+    pub(crate) fn from_parts(
+        layout: &Layout,
+        parts: Vec<(&str, Vec<Sequence>)>,
+        warnings: Vec<String>,
+    ) -> Self {
+        let mut ds = Dataset {
+            classes: vec![],
+            layout: layout.clone(),
+            samples: vec![],
+            skipped: vec![],
+            warnings,
+            gt_joints: None,
+            parts: BTreeMap::new(),
+        };
+        for (name, samples) in parts {
+            let start = ds.samples.len();
+            ds.samples.extend(samples);
+            ds.parts
+                .insert(name.to_string(), (start..ds.samples.len()).collect());
+        }
+        let classes = ds.samples.iter().map(|s| s.label + 1).max().unwrap_or(0);
+        ds.classes = (0..classes).map(|i| i.to_string()).collect();
+        ds
+    }
+
     /// Check that the data has the model's `classes`. Files that number their classes (0, 1, …, as the Python
     /// tools' files do) take the model's names, as long as every number is one of its classes.
     pub fn match_classes(&mut self, classes: &[String], what: &str) -> Result<()> {

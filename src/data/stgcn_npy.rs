@@ -230,26 +230,9 @@ pub fn load_dir(dir: &Path, layout: &Layout, max_persons: usize) -> Result<Datas
     let mut warnings = Vec::new();
     let train = read_part(dir, "train", layout, max_persons, &mut warnings)?;
     let test = read_part(dir, "val", layout, max_persons, &mut warnings)?;
-    let classes = train
-        .iter()
-        .chain(&test)
-        .map(|s| s.label + 1)
-        .max()
-        .unwrap_or(0);
-    let (n_train, n_test) = (train.len(), test.len());
-    let mut samples = train;
-    samples.extend(test);
-    Ok(Dataset {
-        classes: (0..classes).map(|i| i.to_string()).collect(),
-        layout: layout.clone(),
-        samples,
-        skipped: vec![],
+    Ok(Dataset::from_parts(
+        layout,
+        vec![("train", train), ("val", test)],
         warnings,
-        gt_joints: None,
-        parts: [
-            ("train".to_string(), (0..n_train).collect()),
-            ("val".to_string(), (n_train..n_train + n_test).collect()),
-        ]
-        .into(),
-    })
+    ))
 }

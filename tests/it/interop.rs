@@ -238,6 +238,28 @@ fn an_imported_run_is_a_baseline_for_ragcn_training() {
     assert_eq!(m["streams_top1"].as_array().unwrap().len(), 2);
 }
 
+/// The error of an import that must fail.
+fn import_failure(weights: &Path, out: &Path, layout: &str) -> String {
+    let out = skelcam()
+        .args([
+            "skeleton",
+            "import",
+            "--frames",
+            "20",
+            "--layout",
+            layout,
+            "--weights",
+        ])
+        .arg(weights)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .failure();
+    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
 /// A copy of the fixture data folder to damage.
 fn data_copy(dir: &Path) -> PathBuf {
     let d = dir.join("data");
@@ -337,22 +359,7 @@ fn bad_data_files_and_checkpoints_are_refused_with_their_names() {
     let dropped = t.remove("st_gcn_networks.2.tcn.2.weight").unwrap();
     let missing = dir.path().join("missing.safetensors");
     skelcam::models::weights::save(&missing, &t, None).unwrap();
-    let out = skelcam()
-        .args([
-            "skeleton",
-            "import",
-            "--layout",
-            "ntu25",
-            "--frames",
-            "20",
-            "--weights",
-        ])
-        .arg(&missing)
-        .arg("--out")
-        .arg(dir.path().join("m"))
-        .assert()
-        .failure();
-    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let e = import_failure(&missing, &dir.path().join("m"), "ntu25");
     assert!(
         e.contains("missing.safetensors") && e.contains("st_gcn_networks.2.tcn.2.weight"),
         "{e}"
@@ -363,22 +370,7 @@ fn bad_data_files_and_checkpoints_are_refused_with_their_names() {
     );
     let bad = dir.path().join("bad.safetensors");
     skelcam::models::weights::save(&bad, &t, None).unwrap();
-    let out = skelcam()
-        .args([
-            "skeleton",
-            "import",
-            "--layout",
-            "ntu25",
-            "--frames",
-            "20",
-            "--weights",
-        ])
-        .arg(&bad)
-        .arg("--out")
-        .arg(dir.path().join("b"))
-        .assert()
-        .failure();
-    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let e = import_failure(&bad, &dir.path().join("b"), "ntu25");
     assert!(
         e.contains("st_gcn_networks.2.tcn.2.weight")
             && e.contains("[8, 16, 9, 1]")
@@ -386,22 +378,11 @@ fn bad_data_files_and_checkpoints_are_refused_with_their_names() {
         "{e}"
     );
     // The wrong layout for the checkpoint.
-    let out = skelcam()
-        .args([
-            "skeleton",
-            "import",
-            "--layout",
-            "openpose18",
-            "--frames",
-            "20",
-            "--weights",
-        ])
-        .arg(fixtures().join("official.safetensors"))
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .assert()
-        .failure();
-    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let e = import_failure(
+        &fixtures().join("official.safetensors"),
+        &dir.path().join("o"),
+        "openpose18",
+    );
     assert!(e.contains("data_bn") && e.contains("18 joints"), "{e}");
 }
 
