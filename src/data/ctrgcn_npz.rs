@@ -83,14 +83,7 @@ fn part(
             .permuted_axes([3, 0, 2, 1])
             .as_standard_layout()
             .to_owned();
-        Ok(trimmed(full, keep).map(|data| Sequence {
-            name: name_of(i),
-            label: labels[i],
-            subject: 0,
-            camera: None,
-            setup: None,
-            data,
-        }))
+        Ok(trimmed(full, keep).map(|data| Sequence::labelled(name_of(i), labels[i], data)))
     })?;
     report_empty(&samples, path, &name_of, warnings);
     Ok(samples.into_iter().flatten().collect())

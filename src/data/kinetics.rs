@@ -140,14 +140,7 @@ fn part(
         }
         let path = folder.join(format!("{id}.json"));
         match video(&path, layout.num_joints(), persons)? {
-            Some(data) => out.push(Sequence {
-                name: id.clone(),
-                label: l.label_index,
-                subject: 0,
-                camera: None,
-                setup: None,
-                data,
-            }),
+            Some(data) => out.push(Sequence::labelled(id.clone(), l.label_index, data)),
             None => warnings.push(format!("{}: no frames: skipped", path.display())),
         }
     }

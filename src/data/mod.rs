@@ -81,6 +81,18 @@ pub struct Sequence {
 }
 
 impl Sequence {
+    /// A sequence with a name and a label only (no subject, camera or setup: files of other tools).
+    pub fn labelled(name: String, label: usize, data: Array4<f32>) -> Self {
+        Sequence {
+            name,
+            label,
+            subject: 0,
+            camera: None,
+            setup: None,
+            data,
+        }
+    }
+
     pub fn frames(&self) -> usize {
         self.data.shape()[1]
     }

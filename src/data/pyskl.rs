@@ -91,14 +91,7 @@ fn sequence(
         .slice_axis(Axis(3), (0..keep).into())
         .as_standard_layout()
         .to_owned();
-    Ok(Sequence {
-        name,
-        label,
-        subject: 0,
-        camera: None,
-        setup: None,
-        data,
-    })
+    Ok(Sequence::labelled(name, label, data))
 }
 
 /// Read an annotation pickle.

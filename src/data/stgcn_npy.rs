@@ -149,14 +149,7 @@ fn read_part(
     let names_of = |i: usize| names[i].trim_end_matches(".skeleton").to_string();
     let samples = stream_samples(npy, &path, n, c * t * v * m, part, |i, flat| {
         let full = Array4::from_shape_vec((c, t, v, m), flat).expect("the sample's size");
-        Ok(trimmed(full, keep_m).map(|data| Sequence {
-            name: names_of(i),
-            label: labels[i],
-            subject: 0,
-            camera: None,
-            setup: None,
-            data,
-        }))
+        Ok(trimmed(full, keep_m).map(|data| Sequence::labelled(names_of(i), labels[i], data)))
     })?;
     report_empty(&samples, &path, &names_of, warnings);
     Ok(samples.into_iter().flatten().collect())
