@@ -11,14 +11,24 @@ use std::path::Path;
 /// Persons per sample in CTR-GCN's archives.
 const PERSONS: usize = 2;
 
-type Archive = npyz::npz::NpzArchive<std::io::BufReader<std::fs::File>>;
+type Archive = zip::ZipArchive<std::io::BufReader<std::fs::File>>;
+
+/// The array `key` of the archive, its header read.
+fn array<'a>(
+    npz: &'a mut Archive,
+    path: &Path,
+    key: &str,
+) -> Result<npyz::NpyFile<zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>>> {
+    let entry = npz.by_name(&format!("{key}.npy")).map_err(|e| {
+        Error::data(path, format!("{key}: {e} (archives written by np.savez are read; np.savez_compressed ones are not)"))
+    })?;
+    npyz::NpyFile::new(entry)
+        .map_err(|e| Error::data(path, format!("{key}: not a readable array: {e}")))
+}
 
 /// The class of every row of a one-hot label array.
 fn labels(npz: &mut Archive, path: &Path, key: &str) -> Result<Vec<usize>> {
-    let y = npz
-        .by_name(key)
-        .map_err(|e| Error::data(path, format!("{key}: {e}")))?
-        .ok_or_else(|| Error::data(path, format!("no array '{key}' in the archive")))?;
+    let y = array(npz, path, key)?;
     let shape: Vec<usize> = y.shape().iter().map(|&d| d as usize).collect();
     if shape.len() != 2 || shape[1] == 0 || shape[1] > MAX_CLASSES {
         return Err(Error::data(
@@ -51,10 +61,7 @@ fn part(
 ) -> Result<Vec<Sequence>> {
     let labels = labels(npz, path, &format!("y_{name}"))?;
     let key = format!("x_{name}");
-    let x = npz
-        .by_name(&key)
-        .map_err(|e| Error::data(path, format!("{key}: {e}")))?
-        .ok_or_else(|| Error::data(path, format!("no array '{key}' in the archive")))?;
+    let x = array(npz, path, &key)?;
     let shape: Vec<usize> = x.shape().iter().map(|&d| d as usize).collect();
     let v = layout.num_joints();
     if shape.len() != 3 || shape[2] != PERSONS * v * 3 {
@@ -91,7 +98,8 @@ fn part(
 
 /// Read a CTR-GCN archive.
 pub fn load_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Dataset> {
-    let mut npz = npyz::npz::NpzArchive::open(path)
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut npz = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| Error::data(path, format!("not a readable .npz archive: {e}")))?;
     let mut warnings = Vec::new();
     let train = part(&mut npz, path, "train", layout, max_persons, &mut warnings)?;
