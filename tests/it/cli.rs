@@ -365,3 +365,22 @@ fn flop_count_matches_a_hand_count() {
     assert_eq!(cfg.forward_flops(20, 16, 1, 3), 2.0 * 5_371_008.0);
     assert_eq!(cfg.forward_flops(20, 16, 2, 3), 4.0 * 5_371_008.0);
 }
+
+#[test]
+fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
+    // `skelcam skeleton info | true`: the reader has closed the pipe before the first line is written.
+    let exe = assert_cmd::cargo::cargo_bin("skelcam");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' skeleton info --model stgcn | true",
+            exe.display()
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
