@@ -535,3 +535,43 @@ fn ctrgcn_archives_and_kinetics_json_read_as_their_tools_read_them() {
         "{e}"
     );
 }
+
+#[test]
+fn pickles_written_by_numpy_1_name_numpy_core_and_read_the_same() {
+    // NumPy 2 writes `numpy._core.multiarray`, NumPy 1 `numpy.core.multiarray`: the same file under both
+    // names (protocol 2 spells globals as newline-ended text) gives the same dataset.
+    let bytes = std::fs::read(fixtures().join("pyskl_ntu.pkl")).unwrap();
+    let (new, old) = (
+        &b"cnumpy._core.multiarray\n"[..],
+        &b"cnumpy.core.multiarray\n"[..],
+    );
+    let at = bytes
+        .windows(new.len())
+        .position(|w| w == new)
+        .expect("the fixture names numpy._core");
+    let mut v1 = bytes[..at].to_vec();
+    v1.extend_from_slice(old);
+    v1.extend_from_slice(&bytes[at + new.len()..]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("numpy1.pkl");
+    std::fs::write(&p, v1).unwrap();
+    let load = |path: &Path| {
+        data::load(&LoadOptions {
+            format: Format::Pyskl,
+            data: Some(path.to_string_lossy().into_owned()),
+            layout: Some("ntu25".into()),
+            skip_bad: false,
+            max_persons: 2,
+            seed: 1,
+            preprocess: Preprocess::Raw,
+        })
+        .unwrap()
+    };
+    let (a, b) = (load(&p), load(&fixtures().join("pyskl_ntu.pkl")));
+    assert_eq!(a.samples.len(), b.samples.len());
+    assert!(a
+        .samples
+        .iter()
+        .zip(&b.samples)
+        .all(|(x, y)| x.data == y.data && x.label == y.label));
+}
