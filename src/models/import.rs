@@ -120,15 +120,6 @@ fn detect(keys: &BTreeMap<String, Tensor>, path: &Path) -> Result<Source> {
     }
 }
 
-fn dims(t: &Tensor) -> Vec<usize> {
-    t.dims().to_vec()
-}
-
-/// The (K, V, V) adjacency as nested vectors.
-fn adjacency_of(t: &Tensor) -> Result<Vec<Vec<Vec<f32>>>> {
-    Ok(t.to_vec3::<f32>()?)
-}
-
 /// Map a state dict onto skelcam's ST-GCN for a skeleton of `joints` joints.
 pub fn convert(
     tensors: HashMap<String, Tensor>,
@@ -184,7 +175,7 @@ pub fn convert(
                         path,
                         format!(
                             "'{k}' (shape {:?}) has no counterpart in skelcam's ST-GCN",
-                            dims(v)
+                            v.dims()
                         ),
                     )
                 })?;
@@ -208,7 +199,7 @@ pub fn convert(
         _ => {
             return Err(Error::data(
                 path,
-                format!("the classifier weight has shape {:?}; expected (classes, channels) or (classes, channels, 1, 1)", dims(&fc)),
+                format!("the classifier weight has shape {:?}; expected (classes, channels) or (classes, channels, 1, 1)", fc.dims()),
             ))
         }
     };
@@ -238,7 +229,7 @@ pub fn convert(
         if c != cin || rows % k != 0 {
             return Err(Error::data(path, format!(
                 "block {i}'s graph convolution has shape {:?}; expected ({k}·C, {cin}, 1, 1) after block {}",
-                dims(w), i.saturating_sub(1)
+                w.dims(), i.saturating_sub(1)
             )));
         }
         let cout = rows / k;
@@ -271,11 +262,11 @@ pub fn convert(
                     path,
                     format!(
                         "A has shape {:?}, the layout needs ({k}, {joints}, {joints})",
-                        dims(&a)
+                        a.dims()
                     ),
                 ));
             }
-            Some(adjacency_of(&a)?)
+            Some(a.to_vec3::<f32>()?)
         }
         None => None,
     };

@@ -39,17 +39,21 @@ fn import(weights: &str, out: &Path, extra: &[&str]) -> assert_cmd::assert::Asse
         .assert()
 }
 
-fn fixture_data() -> data::Dataset {
+/// `data` in `format` on `layout`, coordinates as stored, two persons.
+fn load_raw(format: Format, data: &Path, layout: &str) -> skelcam::Result<data::Dataset> {
     data::load(&LoadOptions {
-        format: Format::StgcnNpy,
-        data: Some(fixtures().to_string_lossy().into_owned()),
-        layout: Some("ntu25".into()),
+        format,
+        data: Some(data.to_string_lossy().into_owned()),
+        layout: Some(layout.into()),
         skip_bad: false,
         max_persons: 2,
         seed: 1,
         preprocess: Preprocess::Raw,
     })
-    .unwrap()
+}
+
+fn fixture_data() -> data::Dataset {
+    load_raw(Format::StgcnNpy, &fixtures(), "ntu25").unwrap()
 }
 
 /// Largest |a − b| relative to the largest |b|.
@@ -389,17 +393,8 @@ fn bad_data_files_and_checkpoints_are_refused_with_their_names() {
 #[test]
 fn a_pyskl_pickle_of_protocol_2_with_float16_keypoints_is_a_dataset() {
     let pkl = fixtures().join("pyskl_ntu.pkl");
-    let opts = |format, data: &Path| LoadOptions {
-        format,
-        data: Some(data.to_string_lossy().into_owned()),
-        layout: Some("ntu25".into()),
-        skip_bad: false,
-        max_persons: 2,
-        seed: 1,
-        preprocess: Preprocess::Raw,
-    };
-    let from_pickle = data::load(&opts(Format::Pyskl, &pkl)).unwrap();
-    let from_npy = data::load(&opts(Format::StgcnNpy, &fixtures())).unwrap();
+    let from_pickle = load_raw(Format::Pyskl, &pkl, "ntu25").unwrap();
+    let from_npy = fixture_data();
     assert_eq!(from_pickle.samples.len(), from_npy.samples.len());
     assert_eq!(from_pickle.parts["xsub_val"].len(), 12);
     for (p, n) in from_pickle.samples.iter().zip(&from_npy.samples) {
@@ -456,34 +451,20 @@ fn a_pyskl_pickle_of_protocol_2_with_float16_keypoints_is_a_dataset() {
 
 #[test]
 fn ctrgcn_archives_and_kinetics_json_read_as_their_tools_read_them() {
-    let opts = |format, data: PathBuf, layout: &str| LoadOptions {
-        format,
-        data: Some(data.to_string_lossy().into_owned()),
-        layout: Some(layout.into()),
-        skip_bad: false,
-        max_persons: 2,
-        seed: 1,
-        preprocess: Preprocess::Raw,
-    };
     // CTR-GCN's (N, T, M·V·C) archive holds the same samples as the feeder files.
-    let npz = data::load(&opts(
-        Format::CtrgcnNpz,
-        fixtures().join("ctrgcn.npz"),
-        "ntu25",
-    ))
-    .unwrap();
-    let feeder = data::load(&opts(Format::StgcnNpy, fixtures(), "ntu25")).unwrap();
+    let npz = load_raw(Format::CtrgcnNpz, &fixtures().join("ctrgcn.npz"), "ntu25").unwrap();
+    let feeder = fixture_data();
     assert_eq!((npz.parts["train"].len(), npz.parts["test"].len()), (8, 12));
     for (a, b) in npz.samples.iter().zip(&feeder.samples) {
         assert_eq!(a.label, b.label);
         assert_eq!(a.data, b.data);
     }
     // Kinetics: centred, score-zero joints zeroed, persons ranked by summed score in every frame.
-    let kin = data::load(&opts(
+    let kin = load_raw(
         Format::KineticsJson,
-        fixtures().join("kinetics"),
+        &fixtures().join("kinetics"),
         "openpose18",
-    ))
+    )
     .unwrap();
     assert_eq!(
         (kin.parts["train"].len(), kin.parts["val"].len()),
@@ -508,7 +489,7 @@ fn ctrgcn_archives_and_kinetics_json_read_as_their_tools_read_them() {
     let bytes = std::fs::read(fixtures().join("ctrgcn.npz")).unwrap();
     let cut = dir.path().join("cut.npz");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let e = data::load(&opts(Format::CtrgcnNpz, cut, "ntu25"))
+    let e = load_raw(Format::CtrgcnNpz, &cut, "ntu25")
         .unwrap_err()
         .to_string();
     assert!(e.contains("cut.npz"), "{e}");
@@ -527,7 +508,7 @@ fn ctrgcn_archives_and_kinetics_json_read_as_their_tools_read_them() {
         "{\"data\": [{\"frame_index\": 2, ",
     )
     .unwrap();
-    let e = data::load(&opts(Format::KineticsJson, k2, "openpose18"))
+    let e = load_raw(Format::KineticsJson, &k2, "openpose18")
         .unwrap_err()
         .to_string();
     assert!(
@@ -555,18 +536,7 @@ fn pickles_written_by_numpy_1_name_numpy_core_and_read_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("numpy1.pkl");
     std::fs::write(&p, v1).unwrap();
-    let load = |path: &Path| {
-        data::load(&LoadOptions {
-            format: Format::Pyskl,
-            data: Some(path.to_string_lossy().into_owned()),
-            layout: Some("ntu25".into()),
-            skip_bad: false,
-            max_persons: 2,
-            seed: 1,
-            preprocess: Preprocess::Raw,
-        })
-        .unwrap()
-    };
+    let load = |path: &Path| load_raw(Format::Pyskl, path, "ntu25").unwrap();
     let (a, b) = (load(&p), load(&fixtures().join("pyskl_ntu.pkl")));
     assert_eq!(a.samples.len(), b.samples.len());
     assert!(a
