@@ -124,15 +124,20 @@ pub struct SkeletonImportArgs {
     /// Partition strategy of the graph (used when the file has no adjacency A).
     #[arg(long, value_enum, default_value = "spatial")]
     pub strategy: Partition,
-    /// Input length T the model is fed, zero-padded (the official ST-GCN: 300).
-    #[arg(long, default_value_t = 300)]
-    pub frames: usize,
+    /// Input length T the model is fed (default: 300 for the official ST-GCN, 100 for pyskl/mmaction2).
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// How a sequence is brought to T frames (default: pad for the official ST-GCN, whose files are
+    /// zero-padded to 300; resample for pyskl/mmaction2, trained on clips sampled uniformly over the action).
+    #[arg(long, value_enum)]
+    pub length_mode: Option<LengthMode>,
     /// Person slots M.
     #[arg(long, default_value_t = 2)]
     pub persons: usize,
-    /// raw: coordinates as stored (the official ST-GCN); normalize: skelcam's centring and scaling.
-    #[arg(long, value_enum, default_value = "raw")]
-    pub preprocess: Preprocess,
+    /// raw: coordinates as stored; pyskl-3d: pyskl's PreNormalize3D; normalize: skelcam's centring and
+    /// scaling (default: raw for the official ST-GCN and 2-D layouts, pyskl-3d for pyskl/mmaction2 on 25 joints).
+    #[arg(long, value_enum)]
+    pub preprocess: Option<Preprocess>,
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long)]
@@ -416,6 +421,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             classes: a.classes,
             strategy: a.strategy,
             frames: a.frames,
+            length_mode: a.length_mode,
             persons: a.persons,
             preprocess: a.preprocess,
             out: a.out,

@@ -111,6 +111,11 @@ pub fn read_input(path: &Path, format: Format, model: &SkeletonModel) -> Result<
             return Err(Error::data(path, format!("nothing to explain: {why}")))
         }
     };
-    model.run.train.preprocess.apply(&mut seq, layout);
+    model
+        .run
+        .train
+        .preprocess
+        .apply(&mut seq, layout)
+        .map_err(|why| Error::data(path, why))?;
     Ok(seq)
 }

@@ -25,11 +25,12 @@ pub struct SkeletonImportOptions {
     /// Class names: a count, a comma-separated list, or a file with one name per line.
     pub classes: Option<String>,
     pub strategy: Partition,
-    /// Input length T the model is fed (zero-padded).
-    pub frames: usize,
+    /// Input length T the model is fed; `None`: by source (see [`Defaults`]).
+    pub frames: Option<usize>,
+    pub length_mode: Option<LengthMode>,
     /// Person slots M.
     pub persons: usize,
-    pub preprocess: Preprocess,
+    pub preprocess: Option<Preprocess>,
     pub out: PathBuf,
     pub force: bool,
 }
@@ -60,30 +61,65 @@ fn class_names(spec: Option<&str>, n: usize) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The input each tool's models were trained on, used where the options leave it open.
+struct Defaults {
+    frames: usize,
+    length_mode: LengthMode,
+    preprocess: Preprocess,
+}
+
+impl Defaults {
+    /// The official ST-GCN reads raw coordinates zero-padded to 300 frames; pyskl and mmaction2 3-D models
+    /// (25 joints) pre-normalise and sample 100-frame clips over the whole action; their 2-D models read
+    /// the stored coordinates.
+    fn of(source: Source, joints: usize) -> Defaults {
+        match source {
+            Source::Pyskl | Source::Mmaction2 => Defaults {
+                frames: 100,
+                length_mode: LengthMode::Resample,
+                preprocess: if joints == 25 {
+                    Preprocess::Pyskl3d
+                } else {
+                    Preprocess::Raw
+                },
+            },
+            Source::Stgcn | Source::Auto => Defaults {
+                frames: 300,
+                length_mode: LengthMode::Pad,
+                preprocess: Preprocess::Raw,
+            },
+        }
+    }
+}
+
 pub fn skeleton_import(a: &SkeletonImportOptions) -> Result<()> {
     let layout = Layout::resolve(&a.layout)?;
     let (tensors, _) = weights::load(&a.weights)?;
     let imp = convert(tensors, &a.weights, a.from, layout.num_joints(), a.strategy)?;
     let classes = class_names(a.classes.as_deref(), imp.config.num_class)?;
+    let defaults = Defaults::of(imp.source, layout.num_joints());
+    let frames = a.frames.unwrap_or(defaults.frames);
+    let length_mode = a.length_mode.unwrap_or(defaults.length_mode);
+    let preprocess = a.preprocess.unwrap_or(defaults.preprocess);
     let train = SkeletonTrainConfig {
         data: None,
         format: Format::Csv,
         layout: Some(a.layout.clone()),
         model: "imported".into(),
         dropout: Some(imp.config.dropout),
-        frames: a.frames,
-        length_mode: LengthMode::Pad,
+        frames,
+        length_mode,
         motion: false,
         persons: Some(a.persons),
         augment: None,
-        preprocess: a.preprocess,
+        preprocess,
         ..SkeletonTrainConfig::default()
     };
     let stride = imp.config.temporal_stride();
-    if a.frames % stride != 0 {
+    if frames % stride != 0 {
         return Err(Error::invalid(
             "frames",
-            a.frames,
+            frames,
             format!("a multiple of the model's temporal stride {stride}"),
         ));
     }
@@ -128,7 +164,8 @@ pub fn skeleton_import(a: &SkeletonImportOptions) -> Result<()> {
     dir.write_config(&run)?;
     weights::save(&dir.model(), &weights::varmap_tensors(&model.varmap), None)?;
     eprintln!(
-        "imported {} ({:?} checkpoint, {} parameters, {} classes, {} blocks, adjacency {}) into {}",
+        "imported {} ({:?} checkpoint, {} parameters, {} classes, {} blocks, adjacency {}; input {preprocess:?}, \
+         T = {frames} ({length_mode:?}), M = {}) into {}",
         a.weights.display(),
         imp.source,
         model.num_params(),
@@ -139,6 +176,7 @@ pub fn skeleton_import(a: &SkeletonImportOptions) -> Result<()> {
         } else {
             "rebuilt from the layout"
         },
+        a.persons,
         a.out.display()
     );
     if !imp.ignored.is_empty() {

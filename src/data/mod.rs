@@ -14,6 +14,7 @@ pub mod msr;
 pub mod ntu;
 pub mod perturb;
 pub mod pickle;
+pub mod prenorm3d;
 pub mod preprocess;
 pub mod pyskl;
 pub mod split;

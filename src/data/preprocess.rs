@@ -31,6 +31,10 @@ pub enum Preprocess {
     /// The coordinates exactly as stored (models trained by other tools on their own files, such as the
     /// official ST-GCN's raw camera coordinates).
     Raw,
+    /// pyskl's `PreNormalize3D` (pyskl and mmaction2 3-D models): see [`super::prenorm3d`].
+    #[value(name = "pyskl-3d")]
+    #[serde(rename = "pyskl-3d")]
+    Pyskl3d,
 }
 
 impl Preprocess {
@@ -38,11 +42,14 @@ impl Preprocess {
         *self == Preprocess::Normalize
     }
 
-    /// Apply to a sequence that was just read.
-    pub fn apply(self, seq: &mut Sequence, layout: &Layout) {
-        if self == Preprocess::Normalize {
-            normalize(seq, layout);
+    /// Apply to a sequence that was just read; the error says why the sequence cannot take it.
+    pub fn apply(self, seq: &mut Sequence, layout: &Layout) -> std::result::Result<(), String> {
+        match self {
+            Preprocess::Normalize => normalize(seq, layout),
+            Preprocess::Raw => {}
+            Preprocess::Pyskl3d => super::prenorm3d::pyskl_prenormalize_3d(seq)?,
         }
+        Ok(())
     }
 }
 

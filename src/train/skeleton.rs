@@ -38,7 +38,10 @@ pub fn load_dataset(opts: &LoadOptions) -> Result<Dataset> {
     }
     let layout = ds.layout.clone();
     for s in ds.samples.iter_mut() {
-        opts.preprocess.apply(s, &layout);
+        let place = opts.data.as_deref().unwrap_or("the data");
+        opts.preprocess
+            .apply(s, &layout)
+            .map_err(|why| Error::data(place, format!("sequence '{}': {why}", s.name)))?;
     }
     Ok(ds)
 }

@@ -133,7 +133,16 @@ fn an_official_stgcn_checkpoint_gives_pytorchs_logits_and_cams() {
 fn a_pyskl_checkpoint_with_per_person_data_bn_gives_pytorchs_logits_and_cams() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("pyskl");
-    let out = import("pyskl.safetensors", &run, &["--classes", "a,b,c,d,e"]).success();
+    // The fixture's PyTorch logits are of the stored coordinates, at their own 20 frames.
+    let raw = [
+        "--classes",
+        "a,b,c,d,e",
+        "--preprocess",
+        "raw",
+        "--length-mode",
+        "pad",
+    ];
+    let out = import("pyskl.safetensors", &run, &raw).success();
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("Pyskl"));
     check_against_pytorch(&run, "pyskl");
     let info = json_stdout(
@@ -544,4 +553,94 @@ fn pickles_written_by_numpy_1_name_numpy_core_and_read_the_same() {
         .iter()
         .zip(&b.samples)
         .all(|(x, y)| x.data == y.data && x.label == y.label));
+}
+
+/// `tests/fixtures/prenorm3d/{name}` (made by tests/fixtures/make_prenorm3d_fixture.py).
+fn prenorm_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
+    npy(&format!("../prenorm3d/{name}"))
+}
+
+#[test]
+fn pyskl_3d_prenormalisation_equals_an_independent_numpy_computation() {
+    let (shape, input) = prenorm_npy("input.npy");
+    let (_, expected) = prenorm_npy("expected.npy");
+    let bytes = std::fs::read(fixtures().join("../prenorm3d/frames.npy")).unwrap();
+    let frames = npyz::NpyFile::new(&bytes[..])
+        .unwrap()
+        .into_vec::<i64>()
+        .unwrap();
+    let per: usize = shape[1..].iter().product();
+    let dims = (shape[1], shape[2], shape[3], shape[4]);
+    let layout = skelcam::data::Layout::resolve("ntu25").unwrap();
+    for (i, &keep) in frames.iter().enumerate() {
+        let data = ndarray::Array4::from_shape_vec(dims, input[i * per..(i + 1) * per].to_vec());
+        let mut seq = data::Sequence::labelled(format!("case{i}"), 0, data.unwrap());
+        Preprocess::Pyskl3d.apply(&mut seq, &layout).unwrap();
+        assert_eq!(seq.data.dim().1, keep as usize, "case {i}: frames kept");
+        let want = ndarray::Array4::from_shape_vec(dims, expected[i * per..(i + 1) * per].to_vec());
+        let want = want.unwrap();
+        let want = want.slice(ndarray::s![.., ..keep as usize, .., ..]);
+        let d = seq
+            .data
+            .iter()
+            .zip(want.iter())
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(d < 1e-5, "case {i}: differs from NumPy by {d:.2e}");
+    }
+}
+
+#[test]
+fn a_pyskl_checkpoint_imports_with_pyskls_input_by_default_and_explains_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("pyskl");
+    skelcam()
+        .args(["skeleton", "import", "--layout", "ntu25", "--weights"])
+        .arg(fixtures().join("pyskl.safetensors"))
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success();
+    let info = json_stdout(
+        skelcam()
+            .args(["skeleton", "info", "--json", "--run"])
+            .arg(&run),
+    );
+    assert_eq!(info["input"]["preprocess"], "pyskl-3d");
+    assert_eq!(info["input"]["frames"], 100);
+    assert_eq!(info["input"]["length_mode"], "resample");
+    let out = dir.path().join("cam");
+    skelcam()
+        .args([
+            "skeleton",
+            "cam",
+            "--format",
+            "stgcn-npy",
+            "--limit",
+            "2",
+            "--verify",
+        ])
+        .arg("--run")
+        .arg(&run)
+        .arg("--data")
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    // The official ST-GCN keeps the stored coordinates at 300 frames.
+    let off = dir.path().join("off");
+    skelcam()
+        .args(["skeleton", "import", "--layout", "ntu25", "--weights"])
+        .arg(fixtures().join("official.safetensors"))
+        .arg("--out")
+        .arg(&off)
+        .assert()
+        .success();
+    let info = json_stdout(
+        skelcam()
+            .args(["skeleton", "info", "--json", "--run"])
+            .arg(&off),
+    );
+    assert_eq!(info["input"]["preprocess"], "raw");
+    assert_eq!(info["input"]["frames"], 300);
 }
