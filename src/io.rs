@@ -50,3 +50,21 @@ pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<()> {
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
+
+/// Write a C-order float32 array of `shape` as a NumPy `.npy` file, atomically.
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    use npyz::WriterBuilder;
+    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let mut bytes = Vec::with_capacity(128 + 4 * data.len());
+    let mut w = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(&mut bytes)
+        .begin_nd()
+        .map_err(|e| Error::io(path, e))?;
+    w.extend(data.iter().copied())
+        .map_err(|e| Error::io(path, e))?;
+    w.finish().map_err(|e| Error::io(path, e))?;
+    write_atomic(path, &bytes)
+}

@@ -3,6 +3,7 @@
 
 use super::{Overrides, TrainRunArgs};
 use crate::cam::image::ImageCamMethod;
+use crate::commands::export::{Export, ExportFormat};
 use crate::commands::image_cam::ImageCamOptions;
 use crate::commands::image_eval::ImageEvalOptions;
 use crate::commands::image_import::ImportOptions;
@@ -115,6 +116,9 @@ pub struct ImageCamArgs {
     /// Skip unreadable pictures in a folder instead of stopping.
     #[arg(long)]
     pub skip_bad: bool,
+    /// Also write the maps as arrays: npy (raw.npy, map.npy), csv (cam.csv); e.g. `--export npy`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub export: Vec<ExportFormat>,
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +201,7 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
             method: a.method,
             alpha: a.alpha,
             skip_bad: a.skip_bad,
+            export: Export(a.export),
         }),
         ImageCommand::Localize(a) => image_localize::localize(&LocalizeOptions {
             run: a.run,

@@ -44,6 +44,31 @@ pub enum Command {
     Ragcn(RagcnCommand),
     /// Throughput of the ST-GCN and ResNet-18 training and inference+CAM cases (samples/s, GFLOP/s, peak RSS).
     Bench(BenchArgs),
+    /// One offline HTML page for a run: metrics, curves, confusion, class summaries, a gallery of explained
+    /// test samples (right and wrong, filterable by class), RA-GCN masks, robustness.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A run directory (skeleton, RA-GCN, imported or image).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Output folder: index.html and every file it shows.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// At most this many test samples in the gallery (default: the whole test split).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Explanation method: cam or gradcam (skeleton runs); cam, gradcam or gradcam++ (image runs).
+    #[arg(long, default_value = "cam")]
+    pub method: String,
+    /// A folder written by `skeleton robustness` whose table and plot the page shows.
+    #[arg(long)]
+    pub robustness: Option<PathBuf>,
+    /// Write into a non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -230,6 +255,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Skeleton(c) => skeleton::run_skeleton(c),
         Command::Image(c) => image::run(c),
         Command::Ragcn(c) => skeleton::run_ragcn(c),
+        Command::Report(a) => commands::report::report(&commands::report::ReportOptions {
+            run: a.run,
+            out: a.out,
+            limit: a.limit,
+            method: a.method,
+            robustness: a.robustness,
+            force: a.force,
+        }),
         Command::Bench(a) => commands::bench::bench(&commands::bench::BenchOptions {
             cases: a.cases,
             model: a.model,

@@ -6,6 +6,7 @@ use crate::cam::core::Normalization;
 use crate::cam::skeleton::Method;
 use crate::commands::cam_summary::CamSummaryOptions;
 use crate::commands::eval::EvalOptions;
+use crate::commands::export::{Export, ExportFormat};
 use crate::commands::faithfulness::FaithfulnessOptions;
 use crate::commands::info::InfoOptions;
 use crate::commands::ragcn::{RagcnCamOptions, RagcnTrainOptions};
@@ -46,6 +47,9 @@ pub struct RagcnCamArgs {
     pub data: DataArgs,
     #[arg(long)]
     pub out: PathBuf,
+    /// Do not write the animated skeletons (skeleton_stream{s}.gif).
+    #[arg(long)]
+    pub no_gif: bool,
 }
 
 #[derive(Args, Debug)]
@@ -179,12 +183,18 @@ pub struct CamArgs {
     /// Fail if |mean(CAM) + bias − logit| exceeds the float tolerance for any sample.
     #[arg(long)]
     pub verify: bool,
-    /// At most this many samples of the split.
+    /// At most this many samples, spread evenly over the split.
     #[arg(long)]
     pub limit: Option<usize>,
     /// Output folder (one sub-folder per sample for a split).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write the maps as arrays: npy (raw.npy, normalized.npy), csv (cam.csv); e.g. `--export npy,csv`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub export: Vec<ExportFormat>,
+    /// Do not write the animated skeleton (skeleton.gif).
+    #[arg(long)]
+    pub no_gif: bool,
 }
 
 #[derive(Args, Debug)]
@@ -206,6 +216,9 @@ pub struct CamSummaryArgs {
     pub top: usize,
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write the class means as arrays: npy (class_means.npy), csv (class_means.csv).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub export: Vec<ExportFormat>,
 }
 
 #[derive(Args, Debug)]
@@ -445,6 +458,8 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             verify: a.verify,
             limit: a.limit,
             out: a.out,
+            export: Export(a.export),
+            gif: !a.no_gif,
         }),
         SkeletonCommand::CamSummary(a) => cam_summary::cam_summary(&CamSummaryOptions {
             run: a.run,
@@ -454,6 +469,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             bins: a.bins,
             top: a.top,
             out: a.out,
+            export: Export(a.export),
         }),
         SkeletonCommand::Faithfulness(a) => faithfulness::faithfulness(&FaithfulnessOptions {
             run: a.run,
@@ -482,6 +498,7 @@ pub fn run_ragcn(cmd: RagcnCommand) -> Result<()> {
             input: a.input,
             data: a.data.source(),
             out: a.out,
+            gif: !a.no_gif,
         }),
     }
 }

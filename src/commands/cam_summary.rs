@@ -27,6 +27,8 @@ pub struct CamSummaryOptions {
     /// Joints listed per class.
     pub top: usize,
     pub out: PathBuf,
+    /// Arrays of the class means written beside the figures.
+    pub export: super::export::Export,
 }
 
 /// The most relative-time bins of a class map.
@@ -111,6 +113,7 @@ pub fn cam_summary(a: &CamSummaryOptions) -> Result<()> {
         x_desc: "joint index (names in top_joints.json)".into(),
     };
     save_figure(&fig, &a.out.join("class_joints.png"), None)?;
+    super::export::class_means(&a.out, &a.export, &means, classes, &model.run.layout.joints)?;
     let top: serde_json::Map<String, serde_json::Value> = classes
         .iter()
         .enumerate()

@@ -6,7 +6,8 @@ use super::cam_summary::{cam_summary, CamSummaryOptions};
 use super::faithfulness::{faithfulness, FaithfulnessOptions};
 use super::image_cam::{write_picture, ImageCamOptions};
 use super::image_localize::{localize, LocalizeOptions};
-use super::skeleton_cam::write_sample;
+use super::report::{report, ReportOptions};
+use super::skeleton_cam::{write_sample, SampleFiles};
 use super::skeleton_data;
 use super::train::{image_train, skeleton_train, Start};
 use crate::cam::core::Normalization;
@@ -78,8 +79,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
             &a.out.join("cam").join(&s.name),
             &c,
             &model,
-            Normalization::Minmax,
-            None,
+            &SampleFiles::new(Normalization::Minmax),
         )?;
     }
     let data = DataSource::default();
@@ -91,6 +91,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
         bins: 20,
         top: 5,
         out: a.out.join("summary"),
+        export: Default::default(),
     })?;
     faithfulness(&FaithfulnessOptions {
         run: a.run.clone(),
@@ -101,9 +102,17 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
         json: false,
         out: Some(a.out.join("faithfulness")),
     })?;
+    report(&ReportOptions {
+        run: a.run.clone(),
+        out: a.out.join("report"),
+        limit: Some(36),
+        method: "cam".into(),
+        robustness: None,
+        force: true,
+    })?;
     println!(
         "demo: test top-1 {:.3} on synthetic data; curves, confusion matrix, per-sample CAMs (cam/), class summaries \
-         (summary/) and faithfulness curves in {}",
+         (summary/), faithfulness curves and the HTML report (report/index.html) in {}",
         m.test_top1,
         a.out.display()
     );
@@ -154,6 +163,7 @@ fn image_demo(a: &DemoOptions) -> Result<()> {
             method: ImageCamMethod::Cam,
             alpha: 0.5,
             skip_bad: false,
+            export: Default::default(),
         };
         write_picture(&model, &args, &ClassChoice::Auto, &args.input, &args.out)?;
     }

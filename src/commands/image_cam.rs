@@ -6,6 +6,7 @@ use crate::cam::image::{explain_picture, minmax2, photo_input, upsample_bilinear
 use crate::cam::skeleton::ClassChoice;
 use crate::data::images::decode;
 use crate::models::ImageModel;
+use crate::plot::html;
 use crate::plot::overlay::{blend, caption, heatmap_image, save_png};
 use crate::{Error, Result};
 use ndarray::Array2;
@@ -26,13 +27,23 @@ pub struct ImageCamOptions {
     pub alpha: f32,
     /// Skip unreadable pictures in a folder instead of stopping.
     pub skip_bad: bool,
+    /// Arrays written beside the overlay.
+    pub export: super::export::Export,
 }
 
 fn nested(a: &Array2<f32>) -> serde_json::Value {
     json!(a.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>())
 }
 
-/// Write overlay.png, heatmap.png and cam.json for one picture into `dir`; returns the caption.
+/// What was explained in one picture.
+pub struct Explained {
+    /// The overlay's caption, e.g. `dog 97.3%`.
+    pub caption: String,
+    pub class: usize,
+    pub probability: f32,
+}
+
+/// Write overlay.png, heatmap.png, cam.json (and the asked-for arrays) for one picture file into `dir`.
 pub(crate) fn write_picture(
     model: &ImageModel,
     a: &ImageCamOptions,
@@ -41,6 +52,19 @@ pub(crate) fn write_picture(
     dir: &Path,
 ) -> Result<String> {
     let photo = decode(path)?;
+    Ok(write_photo(model, a, choice, &photo, path, dir)?.caption)
+}
+
+/// [`write_picture`] for a decoded picture; `path` names it in messages and in `cam.json`.
+pub(crate) fn write_photo(
+    model: &ImageModel,
+    a: &ImageCamOptions,
+    choice: &ClassChoice,
+    photo: &image::RgbImage,
+    path: &Path,
+    dir: &Path,
+) -> Result<Explained> {
+    let photo = photo.clone();
     let cam = explain_picture(model, &photo_input(&photo, model.size())?, choice, a.method)?;
     let id_err = identity_error(
         &cam.raw.clone().insert_axis(ndarray::Axis(2)),
@@ -86,7 +110,12 @@ pub(crate) fn write_picture(
             "raw": nested(&cam.raw), "map": nested(&cam.map),
         }),
     )?;
-    Ok(text)
+    super::export::picture(dir, &a.export, &cam.raw, &cam.map)?;
+    Ok(Explained {
+        caption: text,
+        class: cam.class,
+        probability: cam.probs[cam.class],
+    })
 }
 
 pub fn cam(a: &ImageCamOptions) -> Result<()> {
@@ -120,8 +149,10 @@ pub fn cam(a: &ImageCamOptions) -> Result<()> {
     for f in &files {
         let rel = f.strip_prefix(&a.input).unwrap_or(f).with_extension("");
         let sub = rel.to_string_lossy().replace(['/', '\\'], "_");
-        match write_picture(&model, a, &choice, f, &a.out.join(&sub)) {
-            Ok(text) => rows.push((sub, text)),
+        let explained =
+            decode(f).and_then(|p| write_photo(&model, a, &choice, &p, f, &a.out.join(&sub)));
+        match explained {
+            Ok(e) => rows.push((sub, e)),
             Err(e) if a.skip_bad => {
                 eprintln!("warning: skipping {e}");
                 skipped += 1;
@@ -135,18 +166,28 @@ pub fn cam(a: &ImageCamOptions) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let cells: String = rows
+    let cards: Vec<html::Card> = rows
         .iter()
-        .map(|(sub, text)| {
-            format!("<figure><a href=\"{sub}/overlay.png\"><img src=\"{sub}/overlay.png\"></a><figcaption>{sub}: {text}</figcaption></figure>\n")
+        .map(|(sub, e)| html::Card {
+            title: sub.clone(),
+            image: format!("{sub}/overlay.png"),
+            predicted: model.run.classes[e.class].clone(),
+            truth: None,
+            probability: e.probability as f64,
+            links: vec![
+                ("heatmap".into(), format!("{sub}/heatmap.png")),
+                ("cam.json".into(), format!("{sub}/cam.json")),
+            ],
         })
         .collect();
-    let html = format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>skelcam image cam</title>\n<style>body{{font-family:sans-serif}} figure{{display:inline-block;margin:6px}} img{{max-width:240px;max-height:240px}}</style>\n<h1>{:?} maps of {} ({} pictures)</h1>\n{cells}",
+    let title = format!(
+        "{:?} maps of {} ({} pictures)",
         a.method,
         a.run.display(),
         rows.len()
     );
+    let body = html::gallery(&cards, &model.run.classes);
+    let html = html::page(&title, &[("Explained pictures".into(), body)]);
     crate::io::write_atomic(&a.out.join("index.html"), html.as_bytes())?;
     eprintln!(
         "wrote {} overlays and {} ({} skipped)",

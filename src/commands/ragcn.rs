@@ -9,6 +9,7 @@ use crate::cam::skeleton::{argmax, model_input};
 use crate::config::DataSource;
 use crate::models::ragcn::{LossKind, MaskUnit, Mode, RagcnConfig};
 use crate::models::{Ctx, SkeletonModel, SkeletonRunConfig};
+use crate::plot::animation::SkeletonAnimation;
 use crate::plot::heatmap::HeatmapFigure;
 use crate::plot::save_figure;
 use crate::run_dir::RunDir;
@@ -133,6 +134,8 @@ pub struct RagcnCamOptions {
     pub input: Option<PathBuf>,
     pub data: DataSource,
     pub out: PathBuf,
+    /// Write one animated skeleton per stream (`skeleton_stream{s}.gif`).
+    pub gif: bool,
 }
 
 /// `skelcam ragcn cam`: for one sequence, each stream's CAM (for its own prediction, on the input it saw)
@@ -166,14 +169,17 @@ pub fn ragcn_cam(a: &RagcnCamOptions) -> Result<()> {
     } else {
         seq.frames().min(t_in)
     };
-    let person = (0..m)
-        .find(|&p| {
+    let present: Vec<bool> = (0..m)
+        .map(|p| {
             x.narrow(4, p, 1)
                 .and_then(|t| t.abs()?.sum_all()?.to_scalar::<f32>())
                 .unwrap_or(0.0)
                 > 0.0
         })
-        .unwrap_or(0);
+        .collect();
+    let person = present.iter().position(|&p| p).unwrap_or(0);
+    let coords = seq.data.slice_axis(Axis(1), (0..frames).into()).to_owned();
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     let keep = vec![true; m];
     let mut panels: Vec<(String, Array2<f32>)> = Vec::new();
     let mut doc = Vec::new();
@@ -218,9 +224,19 @@ pub fn ragcn_cam(a: &RagcnCamOptions) -> Result<()> {
             format!("stream {}: CAM, {}", s + 1, model.run.classes[class]),
             shown.index_axis(Axis(2), person).to_owned(),
         ));
+        if a.gif {
+            SkeletonAnimation {
+                layout: &model.run.layout,
+                coords: &coords,
+                importance: &shown,
+                persons_present: &present,
+                label: format!("stream {}: {}", s + 1, model.run.classes[class]),
+                delay_ms: 66,
+            }
+            .write(&a.out.join(format!("skeleton_stream{}.gif", s + 1)))?;
+        }
         doc.push(json!({"stream": s + 1, "predicted_class": model.run.classes[class], "masked_fraction": out.masked_fraction[s]}));
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     let fig = HeatmapFigure {
         title: format!("{}: RA-GCN streams (person {})", seq.name, person + 1),
         joints: model.run.layout.joints.clone(),

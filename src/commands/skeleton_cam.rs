@@ -1,15 +1,18 @@
-//! `skelcam skeleton cam`: per-sample CAM files (heatmap, joint bars, skeleton figure, `cam.json`) for one
+//! `skelcam skeleton cam`: per-sample CAM files (heatmap, joint bars, skeleton figure and animation, `cam.json`,
+//! arrays on request) for one
 //! input or a whole split (streamed, one sub-folder per sample, with `index.json`).
 
+use super::export::{self, Export};
 use super::{skeleton_data, SCHEMA_VERSION};
 use crate::cam::core::{identity_tolerance, joint_importance, Normalization};
 use crate::cam::skeleton::{explain, ClassChoice, Method, SampleCam};
 use crate::config::DataSource;
 use crate::models::SkeletonModel;
+use crate::plot::animation::SkeletonAnimation;
 use crate::plot::bars::JointBars;
 use crate::plot::heatmap::HeatmapFigure;
-use crate::plot::save_figure;
 use crate::plot::skeleton::{key_frames, SkeletonFrames};
+use crate::plot::{html, save_figure};
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
@@ -28,9 +31,71 @@ pub struct CamOptions {
     pub normalize: Normalization,
     /// Fail if the GAP identity does not hold for a sample.
     pub verify: bool,
-    /// At most this many samples of the split.
+    /// At most this many samples, spread evenly over the split.
     pub limit: Option<usize>,
     pub out: PathBuf,
+    /// Arrays written beside the figures.
+    pub export: Export,
+    /// Write `skeleton.gif`.
+    pub gif: bool,
+}
+
+/// Which files [`write_sample`] writes and how it scales the maps.
+#[derive(Debug, Clone)]
+pub struct SampleFiles {
+    pub norm: Normalization,
+    /// The split's max |CAM| for the `dataset` normalisation.
+    pub dataset_max: Option<f32>,
+    pub export: Export,
+    pub gif: bool,
+}
+
+impl SampleFiles {
+    /// Figures and `cam.json` with `norm`, the animation, no arrays.
+    pub fn new(norm: Normalization) -> Self {
+        SampleFiles {
+            norm,
+            dataset_max: None,
+            export: Export::default(),
+            gif: true,
+        }
+    }
+}
+
+/// The method's name in titles.
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Cam => "CAM",
+        Method::Gradcam => "Grad-CAM",
+    }
+}
+
+/// Gallery cards of the samples listed in `index.json` (`prefix`: the path from the page to its folder).
+pub fn cards(index: &[serde_json::Value], prefix: &str, gif: bool) -> Vec<html::Card> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    index
+        .iter()
+        .map(|e| {
+            let dir = format!("{prefix}{}", text(&e["folder"]));
+            let mut links = vec![
+                ("heatmap".to_string(), format!("{dir}/heatmap.png")),
+                ("joints".into(), format!("{dir}/joints.png")),
+                ("skeleton".into(), format!("{dir}/skeleton.png")),
+            ];
+            if gif {
+                links.push(("animation".into(), format!("{dir}/skeleton.gif")));
+            }
+            links.push(("cam.json".into(), format!("{dir}/cam.json")));
+            html::Card {
+                title: text(&e["sample"]),
+                image: format!("{dir}/heatmap.png"),
+                predicted: text(&e["predicted_class"]),
+                truth: e["true_class"].as_str().map(String::from),
+                probability: e["probability"].as_f64().unwrap_or(0.0),
+                links,
+            }
+        })
+        .collect()
 }
 
 /// Nested (A, B, C) array as JSON.
@@ -41,22 +106,20 @@ fn nested(a: &Array3<f32>) -> serde_json::Value {
         .collect::<Vec<_>>())
 }
 
-/// Write heatmap.png/svg, joints.png, skeleton.png and cam.json for one explained sample.
+/// Write heatmap.png/svg, joints.png, skeleton.png, skeleton.gif, cam.json and the asked-for arrays for
+/// one explained sample; returns whether the map was flat.
 pub fn write_sample(
     dir: &Path,
     cam: &SampleCam,
     model: &SkeletonModel,
-    norm: Normalization,
-    dataset_max: Option<f32>,
+    files: &SampleFiles,
 ) -> Result<bool> {
+    let (norm, dataset_max) = (files.norm, files.dataset_max);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let classes = &model.run.classes;
     let layout = &model.run.layout;
     let (normalized, flat) = cam.normalized(norm, dataset_max);
-    let method = match cam.method {
-        Method::Cam => "CAM",
-        Method::Gradcam => "Grad-CAM",
-    };
+    let method = method_name(cam.method);
     let title = format!(
         "{}: {method} for {} (p = {:.1}%)",
         cam.sample,
@@ -133,6 +196,18 @@ pub fn write_sample(
         frames: key_frames(cam.time.frames, 5),
     };
     save_figure(&sk, &dir.join("skeleton.png"), None)?;
+    if files.gif {
+        SkeletonAnimation {
+            layout,
+            coords: &cam.coords,
+            importance: &shown,
+            persons_present: &cam.persons_present,
+            label: format!("{} {:.1}%", classes[cam.class], 100.0 * cam.probability),
+            delay_ms: 66,
+        }
+        .write(&dir.join("skeleton.gif"))?;
+    }
+    export::skeleton_sample(dir, &files.export, &cam.raw, &normalized, &layout.joints)?;
     let doc = json!({
         "schema_version": SCHEMA_VERSION,
         "sample": cam.sample,
@@ -172,7 +247,12 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         let mut cam = explain(&model, &seq, &choice, a.method)?;
         cam.true_class = None;
         check_identity(&cam, a.verify)?;
-        let flat = write_sample(&a.out, &cam, &model, a.normalize, None)?;
+        let files = SampleFiles {
+            export: a.export.clone(),
+            gif: a.gif,
+            ..SampleFiles::new(a.normalize)
+        };
+        let flat = write_sample(&a.out, &cam, &model, &files)?;
         if flat {
             eprintln!(
                 "warning: the map is flat (no joint or frame stands out); the plots are uniform"
@@ -190,10 +270,9 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         return Ok(());
     }
     let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
-    let idx: Vec<usize> = test
-        .into_iter()
-        .take(a.limit.unwrap_or(usize::MAX))
-        .collect();
+    // `--limit N` takes N samples spread evenly over the split, so that every class has its share.
+    let n = test.len().min(a.limit.unwrap_or(usize::MAX));
+    let idx: Vec<usize> = (0..n).map(|i| test[i * test.len() / n]).collect();
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     // Per-dataset normalisation needs the split's max |CAM| first: one extra pass, nothing kept in memory.
     let dataset_max = if a.normalize == Normalization::Dataset {
@@ -205,6 +284,12 @@ pub fn cam(a: &CamOptions) -> Result<()> {
     } else {
         None
     };
+    let files = SampleFiles {
+        norm: a.normalize,
+        dataset_max,
+        export: a.export.clone(),
+        gif: a.gif,
+    };
     let bar = crate::progress::bar(idx.len() as u64, "cam");
     let (mut worst, mut index, mut flats) = (0f64, Vec::new(), 0usize);
     for &i in &idx {
@@ -212,7 +297,7 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         check_identity(&cam, a.verify)?;
         worst = worst.max(cam.identity_error);
         let sub = a.out.join(&cam.sample);
-        flats += write_sample(&sub, &cam, &model, a.normalize, dataset_max)? as usize;
+        flats += write_sample(&sub, &cam, &model, &files)? as usize;
         index.push(json!({
             "sample": cam.sample, "folder": cam.sample, "class": model.run.classes[cam.class],
             "true_class": cam.true_class.map(|c| model.run.classes[c].clone()),
@@ -226,6 +311,10 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         &a.out.join("index.json"),
         &json!({"schema_version": SCHEMA_VERSION, "samples": index}),
     )?;
+    let title = format!("{} of {}", method_name(a.method), a.run.display());
+    let body = html::gallery(&cards(&index, "", a.gif), &model.run.classes);
+    let page = html::page(&title, &[("Explained samples".into(), body)]);
+    crate::io::write_atomic(&a.out.join("index.html"), page.as_bytes())?;
     if flats > 0 {
         eprintln!("warning: {flats} flat map(s): uniform plots written");
     }

@@ -1,10 +1,12 @@
 //! Charts with plotters, rendered with a bundled font (DejaVu Sans) so they work on machines with no fonts.
 
+pub mod animation;
 pub mod bars;
 pub mod confusion;
 pub mod curves;
 pub mod faithfulness;
 pub mod heatmap;
+pub mod html;
 pub mod overlay;
 pub mod robustness;
 pub mod skeleton;

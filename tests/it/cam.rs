@@ -161,8 +161,9 @@ fn flat_maps_become_uniform_not_nan() {
         dir.path(),
         &cam,
         &model,
-        skelcam::cam::core::Normalization::Minmax,
-        None,
+        &skelcam::commands::skeleton_cam::SampleFiles::new(
+            skelcam::cam::core::Normalization::Minmax,
+        ),
     )
     .unwrap();
     assert!(was_flat);
@@ -302,12 +303,21 @@ fn faithfulness_and_summary_commands() {
     }
     let dir = tempfile::tempdir().unwrap();
     skelcam()
-        .args(["skeleton", "cam-summary", "--run"])
+        .args(["skeleton", "cam-summary", "--export", "npy,csv", "--run"])
         .arg(run_dir())
         .arg("--out")
         .arg(dir.path())
         .assert()
         .success();
+    let bytes = std::fs::read(dir.path().join("class_means.npy")).unwrap();
+    let means = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = means.shape().to_vec();
+    assert_eq!((shape[0], shape[2]), (4, 20), "classes × bins × joints");
+    let csv = std::fs::read_to_string(dir.path().join("class_means.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count() as u64,
+        1 + shape.iter().product::<u64>()
+    );
     for f in [
         "summary.png",
         "summary.svg",
@@ -354,4 +364,94 @@ fn cam_finds_the_moving_joints_of_synthetic_actions_and_beats_a_random_ranking()
     assert!(f("topk_hit_rate") >= 0.9, "{v}");
     assert!(f("deletion_auc") < f("random_deletion_auc") - 0.05, "{v}");
     assert!(f("insertion_auc") > f("random_insertion_auc") + 0.05, "{v}");
+}
+
+/// A (A, B, C) nested JSON array, flattened as f32 (cam.json writes each f32 so that it reads back exactly).
+fn flat3(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a.as_array().unwrap().iter())
+        .flat_map(|b| b.as_array().unwrap().iter())
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+#[test]
+fn exported_arrays_equal_cam_json_and_the_animation_shows_every_frame() {
+    use image::AnimationDecoder;
+    let out = tempfile::tempdir().unwrap();
+    skelcam()
+        .args([
+            "skeleton", "cam", "--limit", "1", "--export", "npy,csv", "--run",
+        ])
+        .arg(run_dir())
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("index.json")).unwrap())
+            .unwrap();
+    let sub = out
+        .path()
+        .join(index["samples"][0]["folder"].as_str().unwrap());
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(sub.join("cam.json")).unwrap()).unwrap();
+    let read = |name: &str| {
+        let bytes = std::fs::read(sub.join(name)).unwrap();
+        let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+        let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();
+        (shape, f.into_vec::<f32>().unwrap())
+    };
+    let (tf, frames) = (
+        doc["frames_feature"].as_u64().unwrap() as usize,
+        doc["frames"].as_u64().unwrap() as usize,
+    );
+    let (shape, raw) = read("raw.npy");
+    assert_eq!(shape, vec![tf, 20, 2]);
+    assert_eq!(
+        raw,
+        flat3(&doc["raw"]),
+        "raw.npy is cam.json's raw, exactly"
+    );
+    let (shape, norm) = read("normalized.npy");
+    assert_eq!(shape, vec![frames, 20, 2]);
+    assert_eq!(norm, flat3(&doc["normalized"]));
+    // cam.csv: one row per (frame, joint, person) cell, with the joint's name and the raw value.
+    let csv = std::fs::read_to_string(sub.join("cam.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("frame,person,joint,joint_name,value"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), tf * 20 * 2);
+    let joints = doc["joints"].as_array().unwrap();
+    for r in &rows {
+        let (t, m, v): (usize, usize, usize) = (
+            r[0].parse().unwrap(),
+            r[1].parse().unwrap(),
+            r[2].parse().unwrap(),
+        );
+        assert_eq!(r[3], joints[v].as_str().unwrap());
+        assert_eq!(r[4].parse::<f32>().unwrap(), raw[(t * 20 + v) * 2 + m]);
+    }
+    // skeleton.gif: one frame per frame of the sequence (it has fewer than 100), looping.
+    let gif = std::fs::File::open(sub.join("skeleton.gif")).unwrap();
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(gif)).unwrap();
+    let shown = decoder.into_frames().collect_frames().unwrap();
+    assert_eq!(shown.len(), frames);
+    assert!(shown.windows(2).any(|w| w[0].buffer() != w[1].buffer()));
+    // --no-gif leaves it out.
+    let quiet = tempfile::tempdir().unwrap();
+    skelcam()
+        .args(["skeleton", "cam", "--limit", "1", "--no-gif", "--run"])
+        .arg(run_dir())
+        .arg("--out")
+        .arg(quiet.path())
+        .assert()
+        .success();
+    assert!(!quiet
+        .path()
+        .join(index["samples"][0]["folder"].as_str().unwrap())
+        .join("skeleton.gif")
+        .exists());
 }

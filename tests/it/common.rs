@@ -76,3 +76,14 @@ pub fn json_stdout(cmd: &mut Command) -> serde_json::Value {
     let out = cmd.assert().success();
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }
+
+/// A config for a quick run: 2 synthetic classes, 24 + 6 pictures each, 32-px input, narrow ResNet.
+pub fn tiny_image_config(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("tiny.json");
+    let cfg = serde_json::json!({
+        "format": "synthetic", "model": "resnet18-narrow", "size": 32, "epochs": 3, "batch_size": 16,
+        "synthetic": {"classes": 2, "train_per_class": 24, "test_per_class": 6, "side": 64, "seed": 4}
+    });
+    std::fs::write(&p, cfg.to_string()).unwrap();
+    p
+}

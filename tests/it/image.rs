@@ -2,20 +2,9 @@
 //! and exact resume, CAM overlays and cam.json (identity, Grad-CAM ∝ ReLU(CAM)), import of a torchvision-named
 //! state dict, localisation output, and corrupt folders that never panic.
 
-use crate::common::{json, json_stdout, skelcam};
+use crate::common::{json, json_stdout, skelcam, tiny_image_config as tiny_config};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-/// A config for a quick run: 2 synthetic classes, 24 + 6 pictures each, 32-px input, narrow ResNet.
-fn tiny_config(dir: &Path) -> PathBuf {
-    let p = dir.join("tiny.json");
-    let cfg = serde_json::json!({
-        "format": "synthetic", "model": "resnet18-narrow", "size": 32, "epochs": 3, "batch_size": 16,
-        "synthetic": {"classes": 2, "train_per_class": 24, "test_per_class": 6, "side": 64, "seed": 4}
-    });
-    std::fs::write(&p, cfg.to_string()).unwrap();
-    p
-}
 
 fn train(cfg: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     skelcam()
@@ -162,6 +151,29 @@ fn cam_overlay_keeps_the_photo_size_and_cam_json_satisfies_the_identities() {
             "{gv} vs {rv}"
         );
     }
+    // --export npy: raw.npy and map.npy are cam.json's raw and map, exactly.
+    let ex = dir.path().join("ex");
+    skelcam()
+        .args([
+            "image", "cam", "--method", "gradcam", "--export", "npy", "--run",
+        ])
+        .arg(&run)
+        .arg("--input")
+        .arg(&pic)
+        .arg("--out")
+        .arg(&ex)
+        .assert()
+        .success();
+    let doc = json(&ex.join("cam.json"));
+    for (file, key) in [("raw.npy", "raw"), ("map.npy", "map")] {
+        let bytes = std::fs::read(ex.join(file)).unwrap();
+        let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+        let rows = doc[key].as_array().unwrap().len() as u64;
+        assert_eq!(f.shape()[0], rows);
+        let got = f.into_vec::<f32>().unwrap();
+        let want: Vec<f32> = grid(&doc[key]).iter().map(|&x| x as f32).collect();
+        assert_eq!(got, want, "{file}");
+    }
     let pp = grid(&cam_json(&run, &pic, &dir.path().join("pp"), "gradcam++")["map"]);
     assert!(pp.iter().all(|v| v.is_finite() && *v >= 0.0));
     // A folder: one overlay per picture and a gallery.
@@ -176,7 +188,8 @@ fn cam_overlay_keeps_the_photo_size_and_cam_json_satisfies_the_identities() {
         .assert()
         .success();
     let html = std::fs::read_to_string(all.join("index.html")).unwrap();
-    assert_eq!(html.matches("<figure>").count(), 2);
+    assert_eq!(html.matches("class=\"card").count(), 2);
+    assert!(html.contains("trees_tree.00002/overlay.png"));
     assert!(all.join("trees_tree.00002/overlay.png").is_file());
 }
 

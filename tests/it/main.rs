@@ -14,6 +14,7 @@ mod model;
 mod ragcn;
 mod readers;
 mod real_data;
+mod report;
 mod resnet;
 mod robustness;
 mod training;

@@ -245,6 +245,10 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
             .unwrap();
     assert_eq!(doc["streams"].as_array().unwrap().len(), 3);
     assert!(cam_dir.join("ragcn_cam.png").is_file());
+    for s in 1..=3 {
+        let gif = cam_dir.join(format!("skeleton_stream{s}.gif"));
+        assert!(image::open(&gif).is_ok(), "{}", gif.display());
+    }
     // The run evaluates like any skeleton run.
     skelcam()
         .args(["skeleton", "eval", "--json", "--run"])
