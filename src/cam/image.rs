@@ -22,6 +22,17 @@ pub enum ImageCamMethod {
     GradcamPp,
 }
 
+impl ImageCamMethod {
+    /// The method's name in titles.
+    pub fn label(self) -> &'static str {
+        match self {
+            ImageCamMethod::Cam => "CAM",
+            ImageCamMethod::Gradcam => "Grad-CAM",
+            ImageCamMethod::GradcamPp => "Grad-CAM++",
+        }
+    }
+}
+
 /// Σ_k w[k] · a[k, p] for activations a (C, P) and channel weights w (C).
 pub fn weighted_sum(a: ArrayView2<f32>, w: ArrayView1<f32>) -> Array1<f32> {
     w.dot(&a)

@@ -181,8 +181,8 @@ pub fn cam(a: &ImageCamOptions) -> Result<()> {
         })
         .collect();
     let title = format!(
-        "{:?} maps of {} ({} pictures)",
-        a.method,
+        "{} maps of {} ({} pictures)",
+        a.method.label(),
         a.run.display(),
         rows.len()
     );

@@ -351,7 +351,8 @@ fn image_sections(a: &ReportOptions, sections: &mut Sections) -> Result<()> {
         .filter(|c| c.truth.as_ref() != Some(&c.predicted))
         .count();
     let mut s = format!(
-        "<p>{n} test pictures explained with {method:?} for the predicted class, {wrong} of them wrong.</p>\n"
+        "<p>{n} test pictures explained with {} for the predicted class, {wrong} of them wrong.</p>\n",
+        method.label()
     );
     s += &html::gallery(&cards, &model.run.classes);
     sections.push(("Explained test pictures".into(), s));
