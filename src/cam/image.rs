@@ -1,37 +1,20 @@
-//! Image CAM on plain arrays: the class map of a (C, h, w) feature map, its Grad-CAM and Grad-CAM++
-//! variants, bilinear upsampling to the photo and min-max scaling that survives a flat map; and a whole
+//! Image CAM on plain arrays: the class map of a (C, h, w) feature map and every method of the CAM family
+//! through [`super::methods`], bilinear upsampling to the photo and min-max scaling that survives a flat map; and a whole
 //! picture explained by an image model ([`explain_picture`]).
 
-use super::gradcam::{feature_gradients, gradcam_pp_weights};
+use super::methods::method_map;
+use super::probes::{channels, upsample_corners, NetProbe};
 use super::skeleton::{argmax, ClassChoice};
 use crate::data::augment::{batch_tensor, eval_view, Jitter};
 use crate::models::{Ctx, ImageModel};
-use candle_core::{Result, Tensor};
+use candle_core::Tensor;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-/// How a picture is explained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-pub enum ImageCamMethod {
-    /// Class weights × last conv features (Zhou et al. 2016).
-    Cam,
-    /// Gradient-weighted (Selvaraju et al. 2017); ReLU(CAM) up to scale for this head.
-    Gradcam,
-    /// Grad-CAM++ (Chattopadhay et al. 2018).
-    #[value(name = "gradcam++")]
-    #[serde(rename = "gradcam++")]
-    GradcamPp,
-}
+/// How a picture is explained (the same methods as for skeletons).
+pub use super::methods::CamMethod as ImageCamMethod;
 
-impl ImageCamMethod {
-    /// The method's name in titles.
-    pub fn label(self) -> &'static str {
-        match self {
-            ImageCamMethod::Cam => "CAM",
-            ImageCamMethod::Gradcam => "Grad-CAM",
-            ImageCamMethod::GradcamPp => "Grad-CAM++",
-        }
-    }
-}
+/// Masked pictures or ablated feature maps run through the network this many at a time.
+pub const SCORE_BATCH: usize = 16;
 
 /// Σ_k w[k] · a[k, p] for activations a (C, P) and channel weights w (C).
 pub fn weighted_sum(a: ArrayView2<f32>, w: ArrayView1<f32>) -> Array1<f32> {
@@ -73,28 +56,36 @@ pub fn minmax2(map: &Array2<f32>) -> (Array2<f32>, bool) {
 /// The map of one picture's features (1, C, h, w) for `class` by `method`, at feature resolution, plus
 /// the raw CAM (always computed: it carries the identity mean(raw) + bias = logit).
 pub fn explain(
+    model: &ImageModel,
+    input: &Tensor,
     features: &Tensor,
-    head: impl Fn(&Tensor) -> Result<Tensor>,
     class_weights: ArrayView1<f32>,
     class: usize,
+    score: f32,
     method: ImageCamMethod,
-) -> Result<(Array2<f32>, Array2<f32>)> {
-    let (_, c, h, w) = features.dims4()?;
-    let acts: Vec<f32> = features.flatten_all()?.to_vec1()?;
-    let a = Array2::from_shape_vec((c, h * w), acts)
-        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+) -> crate::Result<(Array2<f32>, Array2<f32>)> {
+    let (_, _, h, w) = features.dims4()?;
+    let side = input.dim(3)?;
+    let a = channels(features)?;
     let raw = weighted_sum(a.view(), class_weights);
     let to_map = |v: Array1<f32>| v.into_shape_with_order((h, w)).expect("h·w values");
     let map = match method {
         ImageCamMethod::Cam => raw.clone(),
-        ImageCamMethod::Gradcam | ImageCamMethod::GradcamPp => {
-            let (a, g) = feature_gradients(features, head, class)?;
-            let weights = if method == ImageCamMethod::Gradcam {
-                g.mean_axis(ndarray::Axis(1)).expect("positions")
-            } else {
-                gradcam_pp_weights(a.view(), g.view())
+        _ => {
+            let net = &model.net;
+            let head = |f: &Tensor| net.head(f);
+            let forward = |x: &Tensor| net.forward(x, &mut Ctx::eval());
+            let upsample = |m: &[f32]| upsample_corners(m, h, w, side);
+            let probe = NetProbe {
+                features,
+                input,
+                head: &head,
+                forward: &forward,
+                upsample: &upsample,
+                class,
+                batch: SCORE_BATCH,
             };
-            weighted_sum(a.view(), weights.view()).mapv(|x| x.max(0.0))
+            method_map(method, &a, &class_weights.to_owned(), score, &probe)?
         }
     };
     Ok((to_map(raw), to_map(map)))
@@ -146,10 +137,12 @@ pub fn explain_picture_classes(
             };
             let wc: Vec<f32> = w.get(class)?.to_vec1()?;
             let (raw, map) = explain(
+                model,
+                x,
                 &feats,
-                |f| net.head(f),
                 Array1::from(wc).view(),
                 class,
+                logits[class],
                 method,
             )?;
             Ok(PictureCam {

@@ -2,6 +2,8 @@
 //! (or Grad-CAM), check the GAP identity, map T' back to the sequence's own frames, mark absent persons.
 
 use super::core::{class_activation, identity_error, minmax, scale_by, Normalization, TimeMap};
+use super::methods::method_map;
+use super::probes::{channels, upsample_time, NetProbe};
 use crate::data::preprocess::{prepare, with_motion, LengthMode};
 use crate::data::Sequence;
 use crate::models::Ctx;
@@ -9,16 +11,13 @@ use crate::models::SkeletonModel;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor, D};
 use ndarray::{Array3, Array4};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Class weights × last features (Zhou et al.); signed, exact.
-    Cam,
-    /// Gradient-weighted (Selvaraju et al.), ReLU'd.
-    Gradcam,
-}
+/// Masked inputs or ablated feature maps run through the network this many at a time (Score-CAM,
+/// Ablation-CAM).
+pub const SCORE_BATCH: usize = 32;
+
+/// The explanation methods (one set for joints and pixels).
+pub use super::methods::CamMethod as Method;
 
 /// Which class to explain: the prediction, or a given class.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,11 +141,29 @@ pub fn explain(
     let f = super::gradcam::to_array4(&features.squeeze(0)?)?;
     let cam = class_activation(f.view(), w_c.view());
     let id_err = identity_error(&cam, bias, logits_v[class]);
+    let (_, _, t_in, _, m) = x.dims5()?;
     let raw = match method {
         Method::Cam => cam,
-        Method::Gradcam => super::gradcam::gradcam(&features, |h| net.head(h), class)?.0,
+        _ => {
+            let (t_feat, v, mm) = cam.dim();
+            let head = |h: &Tensor| net.head(h);
+            let forward = |x: &Tensor| net.forward(x, &mut Ctx::eval());
+            let upsample = |map: &[f32]| upsample_time(map, t_feat, t_in);
+            let probe = NetProbe {
+                features: &features,
+                input: &x,
+                head: &head,
+                forward: &forward,
+                upsample: &upsample,
+                class,
+                batch: SCORE_BATCH,
+            };
+            let a = channels(&features)?;
+            let map = method_map(method, &a, &w_c, logits_v[class], &probe)?;
+            map.into_shape_with_order((t_feat, v, mm))
+                .map_err(|e| Error::Other(e.to_string()))?
+        }
     };
-    let (_, _, t_in, _, m) = x.dims5()?;
     let t_feat = raw.dim().0;
     let train = &model.run.train;
     let resampled = train.length_mode == LengthMode::Resample;

@@ -64,10 +64,7 @@ impl SampleFiles {
 
 /// The method's name in titles.
 pub fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::Cam => "CAM",
-        Method::Gradcam => "Grad-CAM",
-    }
+    m.label()
 }
 
 /// Gallery cards of the samples listed in `index.json` (`prefix`: the path from the page to its folder).
@@ -211,7 +208,7 @@ pub fn write_sample(
     let doc = json!({
         "schema_version": SCHEMA_VERSION,
         "sample": cam.sample,
-        "method": format!("{:?}", cam.method).to_lowercase(),
+        "method": cam.method.name(),
         "class": classes[cam.class],
         "class_index": cam.class,
         "predicted_class": classes[cam.predicted],

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use crate::common::{json_stdout, skelcam};
 
 /// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows).
-fn run_dir() -> &'static Path {
+pub(crate) fn run_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("skelcam-cam-test-{}", std::process::id()));
@@ -45,7 +45,7 @@ fn run_dir() -> &'static Path {
     })
 }
 
-fn sample(frames: usize, two_persons: bool) -> Sequence {
+pub(crate) fn sample(frames: usize, two_persons: bool) -> Sequence {
     let mut data = Array4::<f32>::zeros((3, frames, 20, 2));
     for t in 0..frames {
         for v in 0..20 {

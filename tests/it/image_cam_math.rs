@@ -2,9 +2,9 @@
 //! flat maps, the localisation helpers (largest component box, IoU, pointing game), CutMix and soft targets.
 
 use ndarray::{array, Array2};
-use skelcam::cam::gradcam::gradcam_pp_weights;
 use skelcam::cam::image::{minmax2, upsample_bilinear};
 use skelcam::cam::localize::{argmax2, cam_box, iou, largest_component_box, pointing_hit};
+use skelcam::cam::methods::gradcam_pp_weights;
 
 #[test]
 fn gradcam_pp_weights_match_a_hand_computed_case() {
@@ -13,7 +13,7 @@ fn gradcam_pp_weights_match_a_hand_computed_case() {
     // Channel 2: g = 0 everywhere: a is defined as 0, w = 0.
     let a = array![[1.0f32, 2.0], [3.0, 0.0], [5.0, 1.0]];
     let g = array![[0.5f32, 0.5], [-1.0, 2.0], [0.0, 0.0]];
-    let w = gradcam_pp_weights(a.view(), g.view());
+    let w = gradcam_pp_weights(&a, &g);
     let expect = [2.0 / 7.0, 0.25, 0.0];
     for (x, e) in w.iter().zip(expect) {
         assert!((x - e).abs() < 1e-6, "{w:?}");

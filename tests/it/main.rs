@@ -3,6 +3,7 @@
 
 mod architecture;
 mod cam;
+mod cam_methods;
 mod cli;
 mod common;
 mod graph_layouts;
