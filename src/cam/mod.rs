@@ -9,6 +9,7 @@ pub mod localize;
 pub mod methods;
 pub mod metrics;
 pub mod probes;
+pub mod road;
 pub mod skeleton;
 
 pub use self::core::{Normalization, TimeMap};

@@ -103,6 +103,9 @@ pub enum SkeletonCommand {
     Cam(CamArgs),
     /// Class-level CAM aggregates: mean map per class, top joints per class.
     CamSummary(CamSummaryArgs),
+    /// Every explanation method on the same test samples: deletion/insertion, ROAD, Average Drop,
+    /// Increase in Confidence, time, top-k hit rate (JSON, a ranking table, figures).
+    CamCompare(CamCompareArgs),
     /// Deletion / insertion faithfulness of the CAM joint ranking against a random ranking.
     Faithfulness(FaithfulnessArgs),
     /// Accuracy of several runs under every occlusion and jitter condition: table (JSON, Markdown) and plot.
@@ -195,6 +198,48 @@ pub struct CamArgs {
     /// Do not write the animated skeleton (skeleton.gif).
     #[arg(long)]
     pub no_gif: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CamCompareArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// `all`, or a comma-separated list: cam, hirescam, gradcam, xgradcam, gradcam++, layercam, scorecam,
+    /// ablationcam, eigencam, random.
+    #[arg(long, default_value = "all", value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// At most this many test samples, spread evenly over the split (default: all).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write compare.json, ranking.md, methods.png and metrics.png here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The methods named on the command line (`all`: every one).
+fn parse_methods(names: &[String]) -> Result<Vec<Method>> {
+    use clap::ValueEnum;
+    if names.iter().any(|n| n == "all") {
+        return Ok(Method::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            Method::from_str(n, true).map_err(|_| {
+                crate::Error::invalid(
+                    "methods",
+                    n,
+                    "all, or names among cam, hirescam, gradcam, xgradcam, gradcam++, layercam, scorecam, \
+                     ablationcam, eigencam, random",
+                )
+            })
+        })
+        .collect()
 }
 
 #[derive(Args, Debug)]
@@ -461,6 +506,16 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             export: Export(a.export),
             gif: !a.no_gif,
         }),
+        SkeletonCommand::CamCompare(a) => crate::commands::cam_compare::cam_compare(
+            &crate::commands::cam_compare::CamCompareOptions {
+                run: a.run,
+                data: a.data.source(),
+                methods: parse_methods(&a.methods)?,
+                limit: a.limit,
+                json: a.json,
+                out: a.out,
+            },
+        ),
         SkeletonCommand::CamSummary(a) => cam_summary::cam_summary(&CamSummaryOptions {
             run: a.run,
             data: a.data.source(),

@@ -85,11 +85,17 @@ pub fn cam_summary(a: &CamSummaryOptions) -> Result<()> {
         .zip(&counts)
         .map(|(s, &n)| s.mapv(|x| (x / n.max(1) as f64) as f32))
         .collect();
+    let captions: Vec<String> = classes
+        .iter()
+        .zip(&counts)
+        .map(|(c, n)| format!("{c} (n={n})"))
+        .collect();
     let grid = SummaryGrid {
-        classes,
+        title: "mean normalised CAM per class (joints × relative time)",
+        classes: &captions,
         joints: &model.run.layout.joints,
         means: &means,
-        counts: &counts,
+        x_desc: "relative time",
     };
     save_figure(
         &grid,

@@ -17,7 +17,12 @@ use std::path::PathBuf;
 
 /// Probability of `class` for each keep-mask over joints (all channels, frames and persons of a removed
 /// joint are zeroed), in one batch.
-fn curve(model: &SkeletonModel, x: &Tensor, masks: &[Vec<f32>], class: usize) -> Result<Vec<f64>> {
+pub(crate) fn curve(
+    model: &SkeletonModel,
+    x: &Tensor,
+    masks: &[Vec<f32>],
+    class: usize,
+) -> Result<Vec<f64>> {
     let v = masks[0].len();
     let flat: Vec<f32> = masks.iter().flatten().copied().collect();
     let m = Tensor::from_vec(flat, (masks.len(), 1, 1, v, 1), &Device::Cpu)?;

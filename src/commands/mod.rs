@@ -3,6 +3,7 @@
 //! options; nothing here knows about argument parsing.
 
 pub mod bench;
+pub mod cam_compare;
 pub mod cam_summary;
 pub mod demo;
 pub mod eval;

@@ -156,12 +156,15 @@ impl Figure for HeatmapFigure {
     }
 }
 
-/// Class summaries: one small joint × relative-time map per class, with one colour bar (`summary.png`).
+/// A grid of small joint × time maps with one colour bar: the class summaries (`summary.png`, one map per
+/// class) or one sample explained by every method (`cam-compare`).
 pub struct SummaryGrid<'a> {
+    pub title: &'a str,
+    /// One caption per map.
     pub classes: &'a [String],
     pub joints: &'a [String],
     pub means: &'a [Array2<f32>],
-    pub counts: &'a [usize],
+    pub x_desc: &'a str,
 }
 
 impl Figure for SummaryGrid<'_> {
@@ -178,10 +181,7 @@ impl Figure for SummaryGrid<'_> {
         DB::ErrorType: 'static,
     {
         root.fill(&WHITE)?;
-        let root = root.titled(
-            "mean normalised CAM per class (joints × relative time)",
-            ("sans-serif", 20),
-        )?;
+        let root = root.titled(self.title, ("sans-serif", 20))?;
         let (w, _) = root.dim_in_pixel();
         let (main, bar) = root.split_horizontally(w.saturating_sub(110));
         let cols = 4.min(self.classes.len()).max(1);
@@ -192,11 +192,10 @@ impl Figure for SummaryGrid<'_> {
             .enumerate()
             .take(self.classes.len())
         {
-            let title = format!("{} (n={})", self.classes[c], self.counts[c]);
             let p = [Panel {
-                title,
+                title: self.classes[c].clone(),
                 map: &self.means[c],
-                x_desc: "relative time",
+                x_desc: self.x_desc,
             }];
             draw_panel_only(area, self.joints, &p[0])?;
         }

@@ -2,6 +2,7 @@
 
 pub mod animation;
 pub mod bars;
+pub mod compare;
 pub mod confusion;
 pub mod curves;
 pub mod faithfulness;

@@ -213,3 +213,63 @@ fn image_methods_give_pytorch_grad_cams_maps_and_eigen_cam_the_svd_projection() 
         assert!(max_rel(&map, &proj.mapv(|v| v.max(0.0))) < 1e-6);
     }
 }
+
+#[test]
+fn cam_compare_scores_every_method_on_the_same_samples() {
+    let out = tempfile::tempdir().unwrap();
+    let doc = crate::common::json_stdout(
+        skelcam()
+            .args(["skeleton", "cam-compare", "--limit", "4", "--json", "--run"])
+            .arg(run_dir())
+            .arg("--out")
+            .arg(out.path()),
+    );
+    assert_eq!(doc["samples"], 4);
+    let methods = doc["methods"].as_object().unwrap();
+    assert_eq!(methods.len(), 10);
+    for m in CamMethod::ALL {
+        let r = &methods[m.name()];
+        for k in [
+            "deletion_auc",
+            "insertion_auc",
+            "road_morf",
+            "road_lerf",
+            "road_combined",
+            "average_drop",
+            "increase_in_confidence",
+            "seconds",
+            "topk_hit_rate",
+        ] {
+            let v = r[k]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{} lacks {k}", m.name()));
+            assert!(v.is_finite(), "{} {k}", m.name());
+        }
+        let combined = r["road_combined"].as_f64().unwrap();
+        let (morf, lerf) = (
+            r["road_morf"].as_f64().unwrap(),
+            r["road_lerf"].as_f64().unwrap(),
+        );
+        assert!((combined - (lerf - morf) / 2.0).abs() < 1e-9);
+    }
+    // The CAM ranking removes evidence faster than the seeded random one.
+    let road = |m: &str| methods[m]["road_combined"].as_f64().unwrap();
+    assert!(road("cam") > road("random"), "{doc}");
+    for f in ["compare.json", "ranking.md", "methods.png", "metrics.png"] {
+        assert!(out.path().join(f).is_file(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.path().join("ranking.md")).unwrap();
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| method"))
+            .count(),
+        10
+    );
+    // A method that does not exist is refused by name.
+    let bad = skelcam()
+        .args(["skeleton", "cam-compare", "--methods", "cam,nope", "--run"])
+        .arg(run_dir())
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("nope"));
+}

@@ -1,0 +1,231 @@
+//! `skelcam skeleton cam-compare`: every explanation method on the same test samples, scored by the same
+//! metrics (deletion / insertion over joints, ROAD over cells, Average Drop and Increase in Confidence, the
+//! time per sample, and on synthetic data the top-k hit rate against the generator's moving joints), as one
+//! JSON object, a ranking table and two figures.
+
+use super::faithfulness::curve;
+use super::skeleton_data;
+use crate::cam::core::{joint_importance, minmax};
+use crate::cam::gradcam::to_array4;
+use crate::cam::methods::CamMethod;
+use crate::cam::metrics::{auc, deletion_masks, insertion_masks, ranking, topk_precision};
+use crate::cam::probes::upsample_time;
+use crate::cam::road::{cell_ranking, impute, masked_by_map, neighbours, road_masks, road_scores};
+use crate::cam::skeleton::{explain, model_input, ClassChoice, SampleCam};
+use crate::config::DataSource;
+use crate::models::{Ctx, SkeletonModel};
+use crate::plot::heatmap::SummaryGrid;
+use crate::plot::save_figure;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor, D};
+use ndarray::{Array3, Array4, Axis};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What `cam-compare` compares.
+#[derive(Debug, Clone)]
+pub struct CamCompareOptions {
+    pub run: PathBuf,
+    pub data: DataSource,
+    pub methods: Vec<CamMethod>,
+    /// At most this many test samples, spread evenly over the split.
+    pub limit: Option<usize>,
+    pub json: bool,
+    /// Also write compare.json, ranking.md, methods.png and metrics.png here.
+    pub out: Option<PathBuf>,
+}
+
+/// The metrics, in the order of the table and the bar chart.
+const METRICS: [&str; 9] = [
+    "deletion_auc",
+    "insertion_auc",
+    "road_morf",
+    "road_lerf",
+    "road_combined",
+    "average_drop",
+    "increase_in_confidence",
+    "seconds",
+    "topk_hit_rate",
+];
+
+/// The probability of `class` for each input (C, T, V, M), in one batch.
+fn probabilities(model: &SkeletonModel, xs: &[Array4<f32>], class: usize) -> Result<Vec<f64>> {
+    let (c, t, v, m) = xs[0].dim();
+    let flat: Vec<f32> = xs.iter().flat_map(|x| x.iter().copied()).collect();
+    let batch = Tensor::from_vec(flat, (xs.len(), c, t, v, m), &Device::Cpu)?;
+    let logits = model.logits(&batch, &mut Ctx::eval())?;
+    let p: Vec<f32> = candle_nn::ops::softmax(&logits, D::Minus1)?
+        .narrow(1, class, 1)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok(p.into_iter().map(f64::from).collect())
+}
+
+/// The method's map at the input's frames (T, V, M): each feature step covers `stride` input frames.
+fn input_map(cam: &SampleCam, t_in: usize) -> Result<Array3<f32>> {
+    let (t_feat, v, m) = cam.raw.dim();
+    let flat: Vec<f32> = cam.raw.iter().copied().collect();
+    Array3::from_shape_vec((t_in, v, m), upsample_time(&flat, t_feat, t_in))
+        .map_err(|e| Error::Other(e.to_string()))
+}
+
+/// Every metric of one method on one sample (NaN where it does not apply).
+fn score(model: &SkeletonModel, cam: &SampleCam, x: &Tensor, base: f64) -> Result<[f64; 7]> {
+    let xa = to_array4(&x.squeeze(0)?)?;
+    let t_in = xa.dim().1;
+    let order = ranking(&joint_importance(&cam.raw, &cam.persons_present));
+    let del = auc(&curve(model, x, &deletion_masks(&order), cam.class)?);
+    let ins = auc(&curve(model, x, &insertion_masks(&order), cam.class)?);
+    let map = input_map(cam, t_in)?;
+    let cells = cell_ranking(&map, &cam.persons_present);
+    let near = neighbours(&model.run.layout.edges, model.run.layout.num_joints());
+    let imputed: Vec<Array4<f32>> = road_masks(&cells, map.dim())
+        .iter()
+        .map(|r| impute(&xa, r, &near))
+        .collect();
+    let (morf, lerf, combined) = road_scores(&probabilities(model, &imputed, cam.class)?);
+    let masked = masked_by_map(&xa, &map, &cam.persons_present);
+    let o = probabilities(model, &[masked], cam.class)?[0];
+    let drop = (base - o).max(0.0) / base.max(1e-12);
+    let increase = if o > base { 1.0 } else { 0.0 };
+    Ok([del, ins, morf, lerf, combined, drop, increase])
+}
+
+pub fn cam_compare(a: &CamCompareOptions) -> Result<()> {
+    let model = SkeletonModel::load(&a.run)?;
+    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
+    let n = test.len().min(a.limit.unwrap_or(usize::MAX));
+    if n == 0 {
+        return Err(Error::usage("no test sample to compare on"));
+    }
+    let idx: Vec<usize> = (0..n).map(|i| test[i * test.len() / n]).collect();
+    let k = a.methods.len();
+    let mut sums = vec![[0f64; 9]; k];
+    let bar = crate::progress::bar((n * k) as u64, "compare");
+    let mut first: Vec<ndarray::Array2<f32>> = Vec::new();
+    for (j, &i) in idx.iter().enumerate() {
+        let s = &ds.samples[i];
+        let (x, _, _) = model_input(&model, s)?;
+        let full = to_array4(&x.squeeze(0)?)?;
+        for (mi, &m) in a.methods.iter().enumerate() {
+            let t0 = Instant::now();
+            let cam = explain(&model, s, &ClassChoice::Auto, m)?;
+            let secs = t0.elapsed().as_secs_f64();
+            let base = probabilities(&model, std::slice::from_ref(&full), cam.class)?[0];
+            let r = score(&model, &cam, &x, base)?;
+            for (q, v) in r.iter().enumerate() {
+                sums[mi][q] += v;
+            }
+            sums[mi][7] += secs;
+            if let Some(gt) = &ds.gt_joints {
+                let truth = if cam.class == s.label {
+                    cam.clone()
+                } else {
+                    explain(&model, s, &ClassChoice::Index(s.label), m)?
+                };
+                let order = ranking(&joint_importance(&truth.raw, &truth.persons_present));
+                sums[mi][8] += topk_precision(&order, &gt[s.label]);
+            }
+            if j == 0 {
+                let person = cam.persons_present.iter().position(|&p| p).unwrap_or(0);
+                let (norm, _) = minmax(&cam.raw_frames, &cam.persons_present);
+                first.push(norm.index_axis(Axis(2), person).to_owned());
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let mean = |v: f64| v / n as f64;
+    let mut methods = Map::new();
+    for (mi, m) in a.methods.iter().enumerate() {
+        let mut o = Map::new();
+        for (q, name) in METRICS.iter().enumerate() {
+            let v = if q == 8 && ds.gt_joints.is_none() {
+                Value::Null
+            } else {
+                json!(mean(sums[mi][q]))
+            };
+            o.insert((*name).into(), v);
+        }
+        methods.insert(m.name().into(), Value::Object(o));
+    }
+    let doc = json!({"samples": n, "methods": methods});
+    if let Some(out) = &a.out {
+        write_outputs(out, &doc, a, &model, &first, &ds.samples[idx[0]].name)?;
+    }
+    if a.json {
+        println!("{doc}");
+    } else {
+        println!("{}", table(&doc, &a.methods));
+    }
+    Ok(())
+}
+
+/// The Markdown ranking table (best ROAD combined first).
+fn table(doc: &Value, methods: &[CamMethod]) -> String {
+    let mut order: Vec<CamMethod> = methods.to_vec();
+    let key = |m: &CamMethod| {
+        doc["methods"][m.name()]["road_combined"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    order.sort_by(|x, y| key(y).total_cmp(&key(x)));
+    let mut s = format!(
+        "| method | {} |\n|---|{}\n",
+        METRICS.join(" | "),
+        "---|".repeat(METRICS.len())
+    );
+    for m in order {
+        let cells: Vec<String> = METRICS
+            .iter()
+            .map(|k| match doc["methods"][m.name()][k].as_f64() {
+                Some(v) => format!("{v:.4}"),
+                None => "n/a".into(),
+            })
+            .collect();
+        s += &format!("| {} | {} |\n", m.name(), cells.join(" | "));
+    }
+    s
+}
+
+fn write_outputs(
+    out: &std::path::Path,
+    doc: &Value,
+    a: &CamCompareOptions,
+    model: &SkeletonModel,
+    first: &[ndarray::Array2<f32>],
+    sample: &str,
+) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::io::write_json(&out.join("compare.json"), doc)?;
+    let md = format!(
+        "# Explanation methods on {} samples of {}\n\nHigher is better for insertion, ROAD LeRF and combined, \
+         increase in confidence and the top-k hit rate; lower for deletion, ROAD MoRF, average drop and seconds.\n\n{}",
+        doc["samples"],
+        a.run.display(),
+        table(doc, &a.methods)
+    );
+    crate::io::write_atomic(&out.join("ranking.md"), md.as_bytes())?;
+    let names: Vec<String> = a.methods.iter().map(|m| m.name().to_string()).collect();
+    let title = format!("{sample}: every method (min-max per map, first present person)");
+    let grid = SummaryGrid {
+        title: &title,
+        classes: &names,
+        joints: &model.run.layout.joints,
+        means: first,
+        x_desc: "frame",
+    };
+    save_figure(&grid, &out.join("methods.png"), None)?;
+    let values: Vec<Vec<f64>> = a
+        .methods
+        .iter()
+        .map(|m| {
+            METRICS
+                .iter()
+                .map(|k| doc["methods"][m.name()][k].as_f64().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    crate::plot::compare::draw(&out.join("metrics.png"), &names, &METRICS, &values)
+}
