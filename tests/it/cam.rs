@@ -179,19 +179,24 @@ fn flat_maps_become_uniform_not_nan() {
     assert!(dir.path().join("heatmap.png").is_file());
 }
 
+/// `skeleton cam` of the shared run's test split into `out` with `extra` options; its index.json.
+fn cam_of_split(out: &Path, extra: &[&str]) -> Value {
+    skelcam()
+        .args(["skeleton", "cam"])
+        .args(extra)
+        .arg("--run")
+        .arg(run_dir())
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+    serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn cam_command_writes_every_file_with_the_documented_schema() {
     let out = tempfile::tempdir().unwrap();
-    skelcam()
-        .args(["skeleton", "cam", "--verify", "--limit", "2", "--run"])
-        .arg(run_dir())
-        .arg("--out")
-        .arg(out.path())
-        .assert()
-        .success();
-    let index: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("index.json")).unwrap())
-            .unwrap();
+    let index = cam_of_split(out.path(), &["--verify", "--limit", "2"]);
     let samples = index["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 2);
     let sub = out.path().join(samples[0]["folder"].as_str().unwrap());
@@ -381,18 +386,7 @@ fn flat3(v: &Value) -> Vec<f32> {
 fn exported_arrays_equal_cam_json_and_the_animation_shows_every_frame() {
     use image::AnimationDecoder;
     let out = tempfile::tempdir().unwrap();
-    skelcam()
-        .args([
-            "skeleton", "cam", "--limit", "1", "--export", "npy,csv", "--run",
-        ])
-        .arg(run_dir())
-        .arg("--out")
-        .arg(out.path())
-        .assert()
-        .success();
-    let index: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("index.json")).unwrap())
-            .unwrap();
+    let index = cam_of_split(out.path(), &["--limit", "1", "--export", "npy,csv"]);
     let sub = out
         .path()
         .join(index["samples"][0]["folder"].as_str().unwrap());

@@ -589,25 +589,31 @@ fn pyskl_3d_prenormalisation_equals_an_independent_numpy_computation() {
     }
 }
 
+/// `skeleton import` of `weights` with every default, and the input `info --run` reports for the run.
+fn import_defaults(weights: &str, run: &Path) -> Value {
+    skelcam()
+        .args(["skeleton", "import", "--layout", "ntu25", "--weights"])
+        .arg(fixtures().join(weights))
+        .arg("--out")
+        .arg(run)
+        .assert()
+        .success();
+    json_stdout(
+        skelcam()
+            .args(["skeleton", "info", "--json", "--run"])
+            .arg(run),
+    )["input"]
+        .clone()
+}
+
 #[test]
 fn a_pyskl_checkpoint_imports_with_pyskls_input_by_default_and_explains_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("pyskl");
-    skelcam()
-        .args(["skeleton", "import", "--layout", "ntu25", "--weights"])
-        .arg(fixtures().join("pyskl.safetensors"))
-        .arg("--out")
-        .arg(&run)
-        .assert()
-        .success();
-    let info = json_stdout(
-        skelcam()
-            .args(["skeleton", "info", "--json", "--run"])
-            .arg(&run),
-    );
-    assert_eq!(info["input"]["preprocess"], "pyskl-3d");
-    assert_eq!(info["input"]["frames"], 100);
-    assert_eq!(info["input"]["length_mode"], "resample");
+    let input = import_defaults("pyskl.safetensors", &run);
+    assert_eq!(input["preprocess"], "pyskl-3d");
+    assert_eq!(input["frames"], 100);
+    assert_eq!(input["length_mode"], "resample");
     let out = dir.path().join("cam");
     skelcam()
         .args([
@@ -628,19 +634,7 @@ fn a_pyskl_checkpoint_imports_with_pyskls_input_by_default_and_explains_with_it(
         .assert()
         .success();
     // The official ST-GCN keeps the stored coordinates at 300 frames.
-    let off = dir.path().join("off");
-    skelcam()
-        .args(["skeleton", "import", "--layout", "ntu25", "--weights"])
-        .arg(fixtures().join("official.safetensors"))
-        .arg("--out")
-        .arg(&off)
-        .assert()
-        .success();
-    let info = json_stdout(
-        skelcam()
-            .args(["skeleton", "info", "--json", "--run"])
-            .arg(&off),
-    );
-    assert_eq!(info["input"]["preprocess"], "raw");
-    assert_eq!(info["input"]["frames"], 300);
+    let input = import_defaults("official.safetensors", &dir.path().join("off"));
+    assert_eq!(input["preprocess"], "raw");
+    assert_eq!(input["frames"], 300);
 }
