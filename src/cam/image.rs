@@ -63,6 +63,7 @@ pub fn explain(
     class: usize,
     score: f32,
     method: ImageCamMethod,
+    batch: usize,
 ) -> crate::Result<(Array2<f32>, Array2<f32>)> {
     let (_, _, h, w) = features.dims4()?;
     let side = input.dim(3)?;
@@ -83,7 +84,7 @@ pub fn explain(
                 forward: &forward,
                 upsample: &upsample,
                 class,
-                batch: SCORE_BATCH,
+                batch,
             };
             method_map(method, &a, &class_weights.to_owned(), score, &probe)?
         }
@@ -109,8 +110,9 @@ pub fn explain_picture(
     x: &candle_core::Tensor,
     choice: &ClassChoice,
     method: ImageCamMethod,
+    batch: usize,
 ) -> crate::Result<PictureCam> {
-    Ok(explain_picture_classes(model, x, &[choice.clone()], method)?.remove(0))
+    Ok(explain_picture_classes(model, x, &[choice.clone()], method, batch)?.remove(0))
 }
 
 /// One forward pass, then the map of every class in `choices` (for `auto`, the predicted class).
@@ -119,6 +121,7 @@ pub fn explain_picture_classes(
     x: &candle_core::Tensor,
     choices: &[ClassChoice],
     method: ImageCamMethod,
+    batch: usize,
 ) -> crate::Result<Vec<PictureCam>> {
     let net = &model.net;
     let feats = net.features(x, &mut Ctx::eval())?;
@@ -144,6 +147,7 @@ pub fn explain_picture_classes(
                 class,
                 logits[class],
                 method,
+                batch,
             )?;
             Ok(PictureCam {
                 class,

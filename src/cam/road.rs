@@ -66,6 +66,57 @@ pub fn impute(x: &Array4<f32>, removed: &Array3<bool>, neighbours: &[Vec<usize>]
     out
 }
 
+/// A picture (3 × s × s, C order) with `removed` pixels (s × s) imputed, ROAD's noisy linear imputer
+/// approximated: each removed pixel starts at the mean of the kept ones, takes the mean of its 4-neighbours
+/// over [`SWEEPS`] Jacobi sweeps (kept pixels fixed), then gets N(0, `noise`²) added.
+pub fn impute_picture(
+    x: &[f32],
+    removed: &[bool],
+    s: usize,
+    noise: f32,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<f32> {
+    let hw = s * s;
+    let mut out = x.to_vec();
+    let holes: Vec<usize> = (0..hw).filter(|&p| removed[p]).collect();
+    let kept = hw - holes.len();
+    for c in 0..3 {
+        let plane = &mut out[c * hw..(c + 1) * hw];
+        let mean = if kept > 0 {
+            (0..hw)
+                .filter(|&p| !removed[p])
+                .map(|p| plane[p])
+                .sum::<f32>()
+                / kept as f32
+        } else {
+            0.0
+        };
+        for &p in &holes {
+            plane[p] = mean;
+        }
+        for _ in 0..SWEEPS {
+            let prev = plane.to_vec();
+            for &p in &holes {
+                let (y, x) = (p / s, p % s);
+                let mut sum = 0.0;
+                let mut n = 0.0;
+                for (dy, dx) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                    let (yy, xx) = (y as i64 + dy, x as i64 + dx);
+                    if yy >= 0 && xx >= 0 && (yy as usize) < s && (xx as usize) < s {
+                        sum += prev[yy as usize * s + xx as usize];
+                        n += 1.0;
+                    }
+                }
+                plane[p] = sum / n;
+            }
+        }
+        for &p in &holes {
+            plane[p] += noise * crate::rng::normal(rng) as f32;
+        }
+    }
+    out
+}
+
 /// The removal masks of ROAD for a ranking over a (T, V, M) grid: MoRF for each fraction, then LeRF.
 pub fn road_masks(
     order: &[(usize, usize, usize)],

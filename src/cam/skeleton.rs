@@ -14,7 +14,7 @@ use ndarray::{Array3, Array4};
 
 /// Masked inputs or ablated feature maps run through the network this many at a time (Score-CAM,
 /// Ablation-CAM).
-pub const SCORE_BATCH: usize = 32;
+pub const SCORE_BATCH: usize = 16;
 
 /// The explanation methods (one set for joints and pixels).
 pub use super::methods::CamMethod as Method;
@@ -122,6 +122,17 @@ pub fn explain(
     choice: &ClassChoice,
     method: Method,
 ) -> Result<SampleCam> {
+    explain_batched(model, seq, choice, method, SCORE_BATCH)
+}
+
+/// [`explain`] with Score-CAM's masked inputs and Ablation-CAM's feature maps run `batch` at a time.
+pub fn explain_batched(
+    model: &SkeletonModel,
+    seq: &Sequence,
+    choice: &ClassChoice,
+    method: Method,
+    batch: usize,
+) -> Result<SampleCam> {
     let (x, input_coords, valid) = model_input(model, seq)?;
     let net = &model.net;
     let features = net.features(&x, &mut Ctx::eval())?;
@@ -156,7 +167,7 @@ pub fn explain(
                 forward: &forward,
                 upsample: &upsample,
                 class,
-                batch: SCORE_BATCH,
+                batch,
             };
             let a = channels(&features)?;
             let map = method_map(method, &a, &w_c, logits_v[class], &probe)?;

@@ -27,10 +27,23 @@ pub enum ImageCommand {
     Cam(ImageCamArgs),
     /// Localisation (CAM paper protocol, pointing game) and deletion/insertion AUC against a random map.
     Localize(LocalizeArgs),
+    /// Every explanation method on the same test pictures: deletion/insertion, ROAD, Average Drop, Increase
+    /// in Confidence, time, pointing game (JSON, a ranking table, figures).
+    CamCompare(ImageCompareArgs),
     /// Turn a torchvision-named ResNet-18 state dict (safetensors) into a run directory.
     Import(ImportArgs),
     /// Write the synthetic picture set to a folder (train/, test/, boxes.json).
     Synth(ImageSynthArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImageCompareArgs {
+    #[arg(long)]
+    pub run: PathBuf,
+    #[command(flatten)]
+    pub data: ImageDataArgs,
+    #[command(flatten)]
+    pub compare: super::CompareArgs,
 }
 
 /// Where pictures come from.
@@ -119,6 +132,9 @@ pub struct ImageCamArgs {
     /// Also write the maps as arrays: npy (raw.npy, map.npy), csv (cam.csv); e.g. `--export npy`.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub export: Vec<ExportFormat>,
+    /// Score-CAM's masked pictures and Ablation-CAM's feature maps per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
 }
 
 #[derive(Args, Debug)]
@@ -202,7 +218,19 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
             alpha: a.alpha,
             skip_bad: a.skip_bad,
             export: Export(a.export),
+            batch: a.batch as usize,
         }),
+        ImageCommand::CamCompare(a) => crate::commands::image_compare::image_compare(
+            &crate::commands::image_compare::ImageCompareOptions {
+                run: a.run,
+                data: a.data.source(),
+                methods: a.compare.methods()?,
+                limit: a.compare.limit,
+                json: a.compare.json,
+                out: a.compare.out,
+                batch: a.compare.batch as usize,
+            },
+        ),
         ImageCommand::Localize(a) => image_localize::localize(&LocalizeOptions {
             run: a.run,
             data: a.data.source(),

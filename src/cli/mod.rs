@@ -49,6 +49,51 @@ pub enum Command {
     Report(ReportArgs),
 }
 
+/// The options every `cam-compare` has.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// `all`, or a comma-separated list: cam, hirescam, gradcam, xgradcam, gradcam++, layercam, scorecam,
+    /// ablationcam, eigencam, random.
+    #[arg(long, default_value = "all", value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// At most this many test samples, spread evenly over them (default: all).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write compare.json, ranking.md, methods.png and metrics.png here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
+}
+
+impl CompareArgs {
+    /// The methods named (`all`: every one).
+    pub fn methods(&self) -> Result<Vec<crate::cam::methods::CamMethod>> {
+        use crate::cam::methods::CamMethod;
+        use clap::ValueEnum;
+        if self.methods.iter().any(|n| n == "all") {
+            return Ok(CamMethod::ALL.to_vec());
+        }
+        self.methods
+            .iter()
+            .map(|n| {
+                CamMethod::from_str(n, true).map_err(|_| {
+                    crate::Error::invalid(
+                        "methods",
+                        n,
+                        "all, or names among cam, hirescam, gradcam, xgradcam, gradcam++, layercam, \
+                         scorecam, ablationcam, eigencam, random",
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// A run directory (skeleton, RA-GCN, imported or image).

@@ -50,6 +50,12 @@ pub struct RagcnCamArgs {
     /// Do not write the animated skeletons (skeleton_stream{s}.gif).
     #[arg(long)]
     pub no_gif: bool,
+    /// The explanation method of every stream (see `skeleton cam --help`).
+    #[arg(long, value_enum, default_value = "cam")]
+    pub method: Method,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
 }
 
 #[derive(Args, Debug)]
@@ -198,6 +204,9 @@ pub struct CamArgs {
     /// Do not write the animated skeleton (skeleton.gif).
     #[arg(long)]
     pub no_gif: bool,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
 }
 
 #[derive(Args, Debug)]
@@ -206,40 +215,8 @@ pub struct CamCompareArgs {
     pub run: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// `all`, or a comma-separated list: cam, hirescam, gradcam, xgradcam, gradcam++, layercam, scorecam,
-    /// ablationcam, eigencam, random.
-    #[arg(long, default_value = "all", value_delimiter = ',')]
-    pub methods: Vec<String>,
-    /// At most this many test samples, spread evenly over the split (default: all).
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write compare.json, ranking.md, methods.png and metrics.png here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// The methods named on the command line (`all`: every one).
-fn parse_methods(names: &[String]) -> Result<Vec<Method>> {
-    use clap::ValueEnum;
-    if names.iter().any(|n| n == "all") {
-        return Ok(Method::ALL.to_vec());
-    }
-    names
-        .iter()
-        .map(|n| {
-            Method::from_str(n, true).map_err(|_| {
-                crate::Error::invalid(
-                    "methods",
-                    n,
-                    "all, or names among cam, hirescam, gradcam, xgradcam, gradcam++, layercam, scorecam, \
-                     ablationcam, eigencam, random",
-                )
-            })
-        })
-        .collect()
+    #[command(flatten)]
+    pub compare: super::CompareArgs,
 }
 
 #[derive(Args, Debug)]
@@ -505,15 +482,17 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             out: a.out,
             export: Export(a.export),
             gif: !a.no_gif,
+            batch: a.batch as usize,
         }),
         SkeletonCommand::CamCompare(a) => crate::commands::cam_compare::cam_compare(
             &crate::commands::cam_compare::CamCompareOptions {
                 run: a.run,
                 data: a.data.source(),
-                methods: parse_methods(&a.methods)?,
-                limit: a.limit,
-                json: a.json,
-                out: a.out,
+                methods: a.compare.methods()?,
+                limit: a.compare.limit,
+                json: a.compare.json,
+                out: a.compare.out,
+                batch: a.compare.batch as usize,
             },
         ),
         SkeletonCommand::CamSummary(a) => cam_summary::cam_summary(&CamSummaryOptions {
@@ -554,6 +533,8 @@ pub fn run_ragcn(cmd: RagcnCommand) -> Result<()> {
             data: a.data.source(),
             out: a.out,
             gif: !a.no_gif,
+            method: a.method,
+            batch: a.batch as usize,
         }),
     }
 }

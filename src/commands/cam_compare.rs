@@ -11,7 +11,7 @@ use crate::cam::methods::CamMethod;
 use crate::cam::metrics::{auc, deletion_masks, insertion_masks, ranking, topk_precision};
 use crate::cam::probes::upsample_time;
 use crate::cam::road::{cell_ranking, impute, masked_by_map, neighbours, road_masks, road_scores};
-use crate::cam::skeleton::{explain, model_input, ClassChoice, SampleCam};
+use crate::cam::skeleton::{explain_batched, model_input, ClassChoice, SampleCam};
 use crate::config::DataSource;
 use crate::models::{Ctx, SkeletonModel};
 use crate::plot::heatmap::SummaryGrid;
@@ -34,6 +34,8 @@ pub struct CamCompareOptions {
     pub json: bool,
     /// Also write compare.json, ranking.md, methods.png and metrics.png here.
     pub out: Option<PathBuf>,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    pub batch: usize,
 }
 
 /// The metrics, in the order of the table and the bar chart.
@@ -110,7 +112,7 @@ pub fn cam_compare(a: &CamCompareOptions) -> Result<()> {
         let full = to_array4(&x.squeeze(0)?)?;
         for (mi, &m) in a.methods.iter().enumerate() {
             let t0 = Instant::now();
-            let cam = explain(&model, s, &ClassChoice::Auto, m)?;
+            let cam = explain_batched(&model, s, &ClassChoice::Auto, m, a.batch)?;
             let secs = t0.elapsed().as_secs_f64();
             let base = probabilities(&model, std::slice::from_ref(&full), cam.class)?[0];
             let r = score(&model, &cam, &x, base)?;
@@ -122,7 +124,7 @@ pub fn cam_compare(a: &CamCompareOptions) -> Result<()> {
                 let truth = if cam.class == s.label {
                     cam.clone()
                 } else {
-                    explain(&model, s, &ClassChoice::Index(s.label), m)?
+                    explain_batched(&model, s, &ClassChoice::Index(s.label), m, a.batch)?
                 };
                 let order = ranking(&joint_importance(&truth.raw, &truth.persons_present));
                 sums[mi][8] += topk_precision(&order, &gt[s.label]);
@@ -136,34 +138,36 @@ pub fn cam_compare(a: &CamCompareOptions) -> Result<()> {
         }
     }
     bar.finish_and_clear();
-    let mean = |v: f64| v / n as f64;
-    let mut methods = Map::new();
-    for (mi, m) in a.methods.iter().enumerate() {
-        let mut o = Map::new();
-        for (q, name) in METRICS.iter().enumerate() {
-            let v = if q == 8 && ds.gt_joints.is_none() {
-                Value::Null
-            } else {
-                json!(mean(sums[mi][q]))
-            };
-            o.insert((*name).into(), v);
-        }
-        methods.insert(m.name().into(), Value::Object(o));
-    }
-    let doc = json!({"samples": n, "methods": methods});
+    let sums: Vec<Vec<f64>> = sums.iter().map(|r| r.to_vec()).collect();
+    let doc = summary(&a.methods, &METRICS, &sums, n, |k| {
+        k != "topk_hit_rate" || ds.gt_joints.is_some()
+    });
     if let Some(out) = &a.out {
-        write_outputs(out, &doc, a, &model, &first, &ds.samples[idx[0]].name)?;
+        write_tables(out, &doc, &a.run, &a.methods, &METRICS)?;
+        let names: Vec<String> = a.methods.iter().map(|m| m.name().to_string()).collect();
+        let title = format!(
+            "{}: every method (min-max per map, first present person)",
+            ds.samples[idx[0]].name
+        );
+        let grid = SummaryGrid {
+            title: &title,
+            classes: &names,
+            joints: &model.run.layout.joints,
+            means: &first,
+            x_desc: "frame",
+        };
+        save_figure(&grid, &out.join("methods.png"), None)?;
     }
     if a.json {
         println!("{doc}");
     } else {
-        println!("{}", table(&doc, &a.methods));
+        println!("{}", table(&doc, &a.methods, &METRICS));
     }
     Ok(())
 }
 
-/// The Markdown ranking table (best ROAD combined first).
-fn table(doc: &Value, methods: &[CamMethod]) -> String {
+/// The Markdown ranking table of `metrics` (best ROAD combined first).
+pub(crate) fn table(doc: &Value, methods: &[CamMethod], metrics: &[&str]) -> String {
     let mut order: Vec<CamMethod> = methods.to_vec();
     let key = |m: &CamMethod| {
         doc["methods"][m.name()]["road_combined"]
@@ -173,11 +177,11 @@ fn table(doc: &Value, methods: &[CamMethod]) -> String {
     order.sort_by(|x, y| key(y).total_cmp(&key(x)));
     let mut s = format!(
         "| method | {} |\n|---|{}\n",
-        METRICS.join(" | "),
-        "---|".repeat(METRICS.len())
+        metrics.join(" | "),
+        "---|".repeat(metrics.len())
     );
     for m in order {
-        let cells: Vec<String> = METRICS
+        let cells: Vec<String> = metrics
             .iter()
             .map(|k| match doc["methods"][m.name()][k].as_f64() {
                 Some(v) => format!("{v:.4}"),
@@ -189,43 +193,61 @@ fn table(doc: &Value, methods: &[CamMethod]) -> String {
     s
 }
 
-fn write_outputs(
+/// `compare.json`, `ranking.md` and `metrics.png` of a comparison in `doc` over `metrics`.
+pub(crate) fn write_tables(
     out: &std::path::Path,
     doc: &Value,
-    a: &CamCompareOptions,
-    model: &SkeletonModel,
-    first: &[ndarray::Array2<f32>],
-    sample: &str,
+    run: &std::path::Path,
+    methods: &[CamMethod],
+    metrics: &[&str],
 ) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     crate::io::write_json(&out.join("compare.json"), doc)?;
     let md = format!(
         "# Explanation methods on {} samples of {}\n\nHigher is better for insertion, ROAD LeRF and combined, \
-         increase in confidence and the top-k hit rate; lower for deletion, ROAD MoRF, average drop and seconds.\n\n{}",
+         increase in confidence, the top-k hit rate and the pointing game; lower for deletion, ROAD MoRF, average \
+         drop and seconds.\n\n{}",
         doc["samples"],
-        a.run.display(),
-        table(doc, &a.methods)
+        run.display(),
+        table(doc, methods, metrics)
     );
     crate::io::write_atomic(&out.join("ranking.md"), md.as_bytes())?;
-    let names: Vec<String> = a.methods.iter().map(|m| m.name().to_string()).collect();
-    let title = format!("{sample}: every method (min-max per map, first present person)");
-    let grid = SummaryGrid {
-        title: &title,
-        classes: &names,
-        joints: &model.run.layout.joints,
-        means: first,
-        x_desc: "frame",
-    };
-    save_figure(&grid, &out.join("methods.png"), None)?;
-    let values: Vec<Vec<f64>> = a
-        .methods
+    let names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
+    let values: Vec<Vec<f64>> = methods
         .iter()
         .map(|m| {
-            METRICS
+            metrics
                 .iter()
                 .map(|k| doc["methods"][m.name()][k].as_f64().unwrap_or(f64::NAN))
                 .collect()
         })
         .collect();
-    crate::plot::compare::draw(&out.join("metrics.png"), &names, &METRICS, &values)
+    crate::plot::compare::draw(&out.join("metrics.png"), &names, metrics, &values)
+}
+
+/// The JSON document: the mean of each metric per method (`null` where `applies(metric)` is false).
+pub(crate) fn summary(
+    methods: &[CamMethod],
+    metrics: &[&str],
+    sums: &[Vec<f64>],
+    n: usize,
+    applies: impl Fn(&str) -> bool,
+) -> Value {
+    let mut out = Map::new();
+    for (mi, m) in methods.iter().enumerate() {
+        let o: Map<String, Value> = metrics
+            .iter()
+            .enumerate()
+            .map(|(q, name)| {
+                let v = if applies(name) {
+                    json!(sums[mi][q] / n as f64)
+                } else {
+                    Value::Null
+                };
+                ((*name).to_string(), v)
+            })
+            .collect();
+        out.insert(m.name().into(), Value::Object(o));
+    }
+    json!({"samples": n, "methods": out})
 }

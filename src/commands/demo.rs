@@ -164,6 +164,7 @@ fn image_demo(a: &DemoOptions) -> Result<()> {
             alpha: 0.5,
             skip_bad: false,
             export: Default::default(),
+            batch: crate::cam::image::SCORE_BATCH,
         };
         write_picture(&model, &args, &ClassChoice::Auto, &args.input, &args.out)?;
     }

@@ -29,6 +29,8 @@ pub struct ImageCamOptions {
     pub skip_bad: bool,
     /// Arrays written beside the overlay.
     pub export: super::export::Export,
+    /// Score-CAM's masked pictures and Ablation-CAM's feature maps per forward pass.
+    pub batch: usize,
 }
 
 fn nested(a: &Array2<f32>) -> serde_json::Value {
@@ -65,7 +67,8 @@ pub(crate) fn write_photo(
     dir: &Path,
 ) -> Result<Explained> {
     let photo = photo.clone();
-    let cam = explain_picture(model, &photo_input(&photo, model.size())?, choice, a.method)?;
+    let x = photo_input(&photo, model.size())?;
+    let cam = explain_picture(model, &x, choice, a.method, a.batch)?;
     let id_err = identity_error(
         &cam.raw.clone().insert_axis(ndarray::Axis(2)),
         cam.bias,

@@ -42,7 +42,7 @@ pub struct LocalizeOptions {
 const STEPS: usize = 16;
 
 /// Probability of `class` on STEPS + 1 pictures that take pixels from `to` in `order`, starting from `from`.
-fn curve(
+pub(crate) fn curve(
     model: &ImageModel,
     from: &[f32],
     to: &[f32],
@@ -82,7 +82,7 @@ struct Scores {
     curves: [CurveMean; 4],
 }
 
-fn box_scale(item: &ImageItem) -> (f32, f32) {
+pub(crate) fn box_scale(item: &ImageItem) -> (f32, f32) {
     let (w, h) = item.image.dimensions();
     (
         w as f32 / item.original.0 as f32,
@@ -126,7 +126,7 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         let x = batch_tensor(&[(view.clone(), Jitter::NONE)], size)?;
         let choices = [ClassChoice::Index(item.label), ClassChoice::Auto];
         let [truth, pred]: [_; 2] =
-            explain_picture_classes(&model, &x, &choices, ImageCamMethod::Cam)?
+            explain_picture_classes(&model, &x, &choices, ImageCamMethod::Cam, 1)?
                 .try_into()
                 .map_err(|_| Error::Other("one map per class".into()))?;
         // Localisation at the cached picture's resolution, boxes scaled to it.

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod export;
 pub mod faithfulness;
 pub mod image_cam;
+pub mod image_compare;
 pub mod image_eval;
 pub mod image_import;
 pub mod image_localize;

@@ -5,6 +5,9 @@ use super::skeleton_data;
 use super::train::{train_skeleton_run, Start};
 use crate::cam::core::{class_activation, minmax, TimeMap};
 use crate::cam::gradcam::to_array4;
+use crate::cam::methods::method_map;
+use crate::cam::probes::{channels, upsample_time, NetProbe};
+use crate::cam::skeleton::Method;
 use crate::cam::skeleton::{argmax, model_input};
 use crate::config::DataSource;
 use crate::models::ragcn::{LossKind, MaskUnit, Mode, RagcnConfig};
@@ -16,6 +19,7 @@ use crate::run_dir::RunDir;
 use crate::train::skeleton::{load_dataset, load_options};
 use crate::train::Metrics;
 use crate::{Error, Result};
+use candle_core::Tensor;
 use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
 use std::path::PathBuf;
@@ -136,6 +140,10 @@ pub struct RagcnCamOptions {
     pub out: PathBuf,
     /// Write one animated skeleton per stream (`skeleton_stream{s}.gif`).
     pub gif: bool,
+    /// The explanation method of every stream.
+    pub method: Method,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    pub batch: usize,
 }
 
 /// `skelcam ragcn cam`: for one sequence, each stream's CAM (for its own prediction, on the input it saw)
@@ -193,8 +201,26 @@ pub fn ragcn_cam(a: &RagcnCamOptions) -> Result<()> {
         let class = argmax(&logits);
         let (w, _) = net.head_params()?;
         let w_c = ndarray::Array1::from(w.narrow(0, class, 1)?.squeeze(0)?.to_vec1::<f32>()?);
-        let cam = class_activation(to_array4(&f.squeeze(0)?)?.view(), w_c.view());
+        let mut cam = class_activation(to_array4(&f.squeeze(0)?)?.view(), w_c.view());
         let tf = cam.dim().0;
+        if a.method != Method::Cam {
+            let head = |h: &Tensor| net.head(h);
+            let forward = |x: &Tensor| net.forward(x, &mut Ctx::eval());
+            let upsample = |map: &[f32]| upsample_time(map, tf, t_in);
+            let probe = NetProbe {
+                features: &f,
+                input: &xs,
+                head: &head,
+                forward: &forward,
+                upsample: &upsample,
+                class,
+                batch: a.batch,
+            };
+            let map = method_map(a.method, &channels(&f)?, &w_c, logits[class], &probe)?;
+            cam = map
+                .into_shape_with_order(cam.dim())
+                .map_err(|e| Error::Other(e.to_string()))?;
+        }
         let time = TimeMap {
             frames,
             input_frames: t_in,
@@ -221,7 +247,12 @@ pub fn ragcn_cam(a: &RagcnCamOptions) -> Result<()> {
             ));
         }
         panels.push((
-            format!("stream {}: CAM, {}", s + 1, model.run.classes[class]),
+            format!(
+                "stream {}: {}, {}",
+                s + 1,
+                a.method.label(),
+                model.run.classes[class]
+            ),
             shown.index_axis(Axis(2), person).to_owned(),
         ));
         if a.gif {

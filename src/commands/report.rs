@@ -247,6 +247,7 @@ fn skeleton_sections(a: &ReportOptions, dir: &RunDir, sections: &mut Sections) -
         out: a.out.join("samples"),
         export: Default::default(),
         gif: true,
+        batch: crate::cam::skeleton::SCORE_BATCH,
     })?;
     let index: Value = crate::io::read_json(&a.out.join("samples/index.json"))?;
     let list = index["samples"].as_array().cloned().unwrap_or_default();
@@ -319,6 +320,7 @@ fn image_sections(a: &ReportOptions, sections: &mut Sections) -> Result<()> {
         alpha: 0.5,
         skip_bad: false,
         export: Default::default(),
+        batch: crate::cam::image::SCORE_BATCH,
     };
     let bar = crate::progress::bar(n as u64, "overlays");
     let mut cards = Vec::with_capacity(n);

@@ -5,7 +5,7 @@
 use super::export::{self, Export};
 use super::{skeleton_data, SCHEMA_VERSION};
 use crate::cam::core::{identity_tolerance, joint_importance, Normalization};
-use crate::cam::skeleton::{explain, ClassChoice, Method, SampleCam};
+use crate::cam::skeleton::{explain_batched, ClassChoice, Method, SampleCam};
 use crate::config::DataSource;
 use crate::models::SkeletonModel;
 use crate::plot::animation::SkeletonAnimation;
@@ -38,6 +38,8 @@ pub struct CamOptions {
     pub export: Export,
     /// Write `skeleton.gif`.
     pub gif: bool,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    pub batch: usize,
 }
 
 /// Which files [`write_sample`] writes and how it scales the maps.
@@ -241,7 +243,7 @@ pub fn cam(a: &CamOptions) -> Result<()> {
     if let Some(input) = &a.input {
         let format = a.data.format.unwrap_or(model.run.train.format);
         let seq = skeleton_data::read_input(input, format, &model)?;
-        let mut cam = explain(&model, &seq, &choice, a.method)?;
+        let mut cam = explain_batched(&model, &seq, &choice, a.method, a.batch)?;
         cam.true_class = None;
         check_identity(&cam, a.verify)?;
         let files = SampleFiles {
@@ -275,7 +277,9 @@ pub fn cam(a: &CamOptions) -> Result<()> {
     let dataset_max = if a.normalize == Normalization::Dataset {
         let mut m = 0f32;
         for &i in &idx {
-            m = m.max(explain(&model, &ds.samples[i], &choice, a.method)?.max_abs());
+            m = m.max(
+                explain_batched(&model, &ds.samples[i], &choice, a.method, a.batch)?.max_abs(),
+            );
         }
         Some(m)
     } else {
@@ -290,7 +294,7 @@ pub fn cam(a: &CamOptions) -> Result<()> {
     let bar = crate::progress::bar(idx.len() as u64, "cam");
     let (mut worst, mut index, mut flats) = (0f64, Vec::new(), 0usize);
     for &i in &idx {
-        let cam = explain(&model, &ds.samples[i], &choice, a.method)?;
+        let cam = explain_batched(&model, &ds.samples[i], &choice, a.method, a.batch)?;
         check_identity(&cam, a.verify)?;
         worst = worst.max(cam.identity_error);
         let sub = a.out.join(&cam.sample);

@@ -249,6 +249,16 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
         let gif = cam_dir.join(format!("skeleton_stream{s}.gif"));
         assert!(image::open(&gif).is_ok(), "{}", gif.display());
     }
+    // Any method of the family explains each stream.
+    let lc = dir.path().join("cam_layercam");
+    skelcam()
+        .args(["ragcn", "cam", "--method", "layercam", "--no-gif", "--run"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&lc)
+        .assert()
+        .success();
+    assert!(lc.join("ragcn_cam.png").is_file() && !lc.join("skeleton_stream1.gif").exists());
     // The run evaluates like any skeleton run.
     skelcam()
         .args(["skeleton", "eval", "--json", "--run"])
