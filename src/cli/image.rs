@@ -224,11 +224,7 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
             &crate::commands::image_compare::ImageCompareOptions {
                 run: a.run,
                 data: a.data.source(),
-                methods: a.compare.methods()?,
-                limit: a.compare.limit,
-                json: a.compare.json,
-                out: a.compare.out,
-                batch: a.compare.batch as usize,
+                compare: a.compare.settings()?,
             },
         ),
         ImageCommand::Localize(a) => image_localize::localize(&LocalizeOptions {

@@ -71,6 +71,17 @@ pub struct CompareArgs {
 }
 
 impl CompareArgs {
+    /// The typed settings.
+    pub fn settings(&self) -> Result<crate::commands::cam_compare::CompareSettings> {
+        Ok(crate::commands::cam_compare::CompareSettings {
+            methods: self.methods()?,
+            limit: self.limit,
+            json: self.json,
+            out: self.out.clone(),
+            batch: self.batch as usize,
+        })
+    }
+
     /// The methods named (`all`: every one).
     pub fn methods(&self) -> Result<Vec<crate::cam::methods::CamMethod>> {
         use crate::cam::methods::CamMethod;

@@ -488,11 +488,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             &crate::commands::cam_compare::CamCompareOptions {
                 run: a.run,
                 data: a.data.source(),
-                methods: a.compare.methods()?,
-                limit: a.compare.limit,
-                json: a.compare.json,
-                out: a.compare.out,
-                batch: a.compare.batch as usize,
+                compare: a.compare.settings()?,
             },
         ),
         SkeletonCommand::CamSummary(a) => cam_summary::cam_summary(&CamSummaryOptions {

@@ -23,13 +23,11 @@ use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// What `cam-compare` compares.
+/// How any `cam-compare` runs, whatever the model kind.
 #[derive(Debug, Clone)]
-pub struct CamCompareOptions {
-    pub run: PathBuf,
-    pub data: DataSource,
+pub struct CompareSettings {
     pub methods: Vec<CamMethod>,
-    /// At most this many test samples, spread evenly over the split.
+    /// At most this many test samples, spread evenly over them.
     pub limit: Option<usize>,
     pub json: bool,
     /// Also write compare.json, ranking.md, methods.png and metrics.png here.
@@ -38,18 +36,31 @@ pub struct CamCompareOptions {
     pub batch: usize,
 }
 
-/// The metrics, in the order of the table and the bar chart.
-const METRICS: [&str; 9] = [
-    "deletion_auc",
-    "insertion_auc",
-    "road_morf",
-    "road_lerf",
-    "road_combined",
-    "average_drop",
-    "increase_in_confidence",
-    "seconds",
-    "topk_hit_rate",
-];
+/// What `skeleton cam-compare` compares.
+#[derive(Debug, Clone)]
+pub struct CamCompareOptions {
+    pub run: PathBuf,
+    pub data: DataSource,
+    pub compare: CompareSettings,
+}
+
+/// The metrics of every comparison, in the order of the table and the bar chart, then `last` (the
+/// kind's own: the top-k hit rate for skeletons, the pointing game for pictures).
+pub(crate) const fn metrics(last: &'static str) -> [&'static str; 9] {
+    [
+        "deletion_auc",
+        "insertion_auc",
+        "road_morf",
+        "road_lerf",
+        "road_combined",
+        "average_drop",
+        "increase_in_confidence",
+        "seconds",
+        last,
+    ]
+}
+
+const METRICS: [&str; 9] = metrics("topk_hit_rate");
 
 /// The probability of `class` for each input (C, T, V, M), in one batch.
 fn probabilities(model: &SkeletonModel, xs: &[Array4<f32>], class: usize) -> Result<Vec<f64>> {
@@ -94,9 +105,10 @@ fn score(model: &SkeletonModel, cam: &SampleCam, x: &Tensor, base: f64) -> Resul
     Ok([del, ins, morf, lerf, combined, drop, increase])
 }
 
-pub fn cam_compare(a: &CamCompareOptions) -> Result<()> {
-    let model = SkeletonModel::load(&a.run)?;
-    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
+pub fn cam_compare(o: &CamCompareOptions) -> Result<()> {
+    let a = &o.compare;
+    let model = SkeletonModel::load(&o.run)?;
+    let (ds, test) = skeleton_data::load_test(&model, &o.data)?;
     let n = test.len().min(a.limit.unwrap_or(usize::MAX));
     if n == 0 {
         return Err(Error::usage("no test sample to compare on"));
@@ -143,7 +155,7 @@ pub fn cam_compare(a: &CamCompareOptions) -> Result<()> {
         k != "topk_hit_rate" || ds.gt_joints.is_some()
     });
     if let Some(out) = &a.out {
-        write_tables(out, &doc, &a.run, &a.methods, &METRICS)?;
+        write_tables(out, &doc, &o.run, &a.methods, &METRICS)?;
         let names: Vec<String> = a.methods.iter().map(|m| m.name().to_string()).collect();
         let title = format!(
             "{}: every method (min-max per map, first present person)",

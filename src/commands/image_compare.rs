@@ -2,11 +2,10 @@
 //! pixels (as `image localize`), ROAD with a noisy linear imputer, Average Drop, Increase in Confidence, the
 //! time per picture and, for pictures with boxes, the pointing game; JSON, ranking table and two figures.
 
-use super::cam_compare::{summary, table, write_tables};
+use super::cam_compare::{metrics, summary, table, write_tables, CompareSettings};
 use super::image_localize::{box_scale, curve};
 use crate::cam::image::{explain_picture_classes, minmax2, upsample_bilinear};
 use crate::cam::localize::{argmax2, pointing_hit, pointing_tolerance};
-use crate::cam::methods::CamMethod;
 use crate::cam::metrics::{auc, ranking};
 use crate::cam::road::{impute_picture, road_scores, ROAD_FRACTIONS};
 use crate::cam::skeleton::ClassChoice;
@@ -27,27 +26,10 @@ use std::time::Instant;
 pub struct ImageCompareOptions {
     pub run: PathBuf,
     pub data: ImageSource,
-    pub methods: Vec<CamMethod>,
-    /// At most this many test pictures, spread evenly over them.
-    pub limit: Option<usize>,
-    pub json: bool,
-    /// Also write compare.json, ranking.md, methods.png and metrics.png here.
-    pub out: Option<PathBuf>,
-    /// Score-CAM's masked pictures and Ablation-CAM's feature maps per forward pass.
-    pub batch: usize,
+    pub compare: CompareSettings,
 }
 
-const METRICS: [&str; 9] = [
-    "deletion_auc",
-    "insertion_auc",
-    "road_morf",
-    "road_lerf",
-    "road_combined",
-    "average_drop",
-    "increase_in_confidence",
-    "seconds",
-    "pointing_game",
-];
+const METRICS: [&str; 9] = metrics("pointing_game");
 
 /// ROAD's noise on the normalised picture.
 const ROAD_NOISE: f32 = 0.01;
@@ -112,9 +94,10 @@ fn score(
     ])
 }
 
-pub fn image_compare(a: &ImageCompareOptions) -> Result<()> {
-    let model = ImageModel::load(&a.run)?;
-    let items = test_pictures(&model, &a.data)?;
+pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
+    let a = &o.compare;
+    let model = ImageModel::load(&o.run)?;
+    let items = test_pictures(&model, &o.data)?;
     let n = items.len().min(a.limit.unwrap_or(usize::MAX));
     if n == 0 {
         return Err(Error::usage("no test picture to compare on"));
@@ -187,7 +170,7 @@ pub fn image_compare(a: &ImageCompareOptions) -> Result<()> {
         k != "pointing_game" || with_boxes > 0
     });
     if let Some(out) = &a.out {
-        write_tables(out, &doc, &a.run, &a.methods, &METRICS)?;
+        write_tables(out, &doc, &o.run, &a.methods, &METRICS)?;
         save_png(&mosaic(&tiles), &out.join("methods.png"))?;
     }
     if a.json {
