@@ -241,6 +241,9 @@ pub struct CamSummaryArgs {
     /// Also write the class means as arrays: npy (class_means.npy), csv (class_means.csv).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub export: Vec<ExportFormat>,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
 }
 
 #[derive(Args, Debug)]
@@ -263,6 +266,9 @@ pub struct FaithfulnessArgs {
     /// Also write faithfulness.json and faithfulness.png here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
 }
 
 /// Where skeleton data comes from (shared by train and eval).
@@ -500,6 +506,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             top: a.top,
             out: a.out,
             export: Export(a.export),
+            batch: a.batch as usize,
         }),
         SkeletonCommand::Faithfulness(a) => faithfulness::faithfulness(&FaithfulnessOptions {
             run: a.run,
@@ -509,6 +516,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             limit: a.limit,
             json: a.json,
             out: a.out,
+            batch: a.batch as usize,
         }),
         SkeletonCommand::Robustness(a) => robustness::robustness(&RobustnessOptions {
             runs: a.runs,

@@ -4,7 +4,7 @@
 
 use super::skeleton_data;
 use crate::cam::core::Normalization;
-use crate::cam::skeleton::{explain, ClassChoice, Method};
+use crate::cam::skeleton::{explain_batched, ClassChoice, Method};
 use crate::config::DataSource;
 use crate::models::SkeletonModel;
 use crate::plot::heatmap::{HeatmapFigure, SummaryGrid};
@@ -29,6 +29,8 @@ pub struct CamSummaryOptions {
     pub out: PathBuf,
     /// Arrays of the class means written beside the figures.
     pub export: super::export::Export,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    pub batch: usize,
 }
 
 /// The most relative-time bins of a class map.
@@ -58,7 +60,7 @@ pub fn cam_summary(a: &CamSummaryOptions) -> Result<()> {
     let bar = crate::progress::bar(idx.len() as u64, "summary");
     for &i in &idx {
         let s = &ds.samples[i];
-        let cam = explain(&model, s, &ClassChoice::Index(s.label), a.method)?;
+        let cam = explain_batched(&model, s, &ClassChoice::Index(s.label), a.method, a.batch)?;
         let (norm, _) = cam.normalized(Normalization::Minmax, None);
         let present: Vec<usize> = (0..cam.persons_present.len())
             .filter(|&m| cam.persons_present[m])

@@ -92,6 +92,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
         top: 5,
         out: a.out.join("summary"),
         export: Default::default(),
+        batch: crate::cam::skeleton::SCORE_BATCH,
     })?;
     faithfulness(&FaithfulnessOptions {
         run: a.run.clone(),
@@ -101,6 +102,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
         limit: None,
         json: false,
         out: Some(a.out.join("faithfulness")),
+        batch: crate::cam::skeleton::SCORE_BATCH,
     })?;
     report(&ReportOptions {
         run: a.run.clone(),

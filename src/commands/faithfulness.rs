@@ -6,7 +6,7 @@ use crate::cam::core::joint_importance;
 use crate::cam::metrics::{
     auc, deletion_masks, insertion_masks, ranking, topk_precision, CurveMean, Faithfulness,
 };
-use crate::cam::skeleton::{explain, model_input, ClassChoice, Method};
+use crate::cam::skeleton::{explain_batched, model_input, ClassChoice, Method};
 use crate::config::DataSource;
 use crate::models::Ctx;
 use crate::models::SkeletonModel;
@@ -49,6 +49,8 @@ pub struct FaithfulnessOptions {
     pub json: bool,
     /// Also write faithfulness.json and faithfulness.png here.
     pub out: Option<PathBuf>,
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    pub batch: usize,
 }
 
 pub fn faithfulness(a: &FaithfulnessOptions) -> Result<()> {
@@ -70,7 +72,7 @@ pub fn faithfulness(a: &FaithfulnessOptions) -> Result<()> {
     for &i in &idx {
         let s = &ds.samples[i];
         // The explanation of the model's own decision, ranked by the raw CAM over time and present persons.
-        let cam = explain(&model, s, &ClassChoice::Auto, a.method)?;
+        let cam = explain_batched(&model, s, &ClassChoice::Auto, a.method, a.batch)?;
         let imp = joint_importance(&cam.raw, &cam.persons_present);
         let order = ranking(&imp);
         let mut r = rng_for(a.seed, streams::item(i));
@@ -86,7 +88,7 @@ pub fn faithfulness(a: &FaithfulnessOptions) -> Result<()> {
             let tcam = if cam.class == s.label {
                 cam
             } else {
-                explain(&model, s, &ClassChoice::Index(s.label), a.method)?
+                explain_batched(&model, s, &ClassChoice::Index(s.label), a.method, a.batch)?
             };
             let t_order = ranking(&joint_importance(&tcam.raw, &tcam.persons_present));
             let p = topk_precision(&t_order, truth);

@@ -211,6 +211,7 @@ fn skeleton_sections(a: &ReportOptions, dir: &RunDir, sections: &mut Sections) -
         top: 5,
         out: summary.clone(),
         export: Default::default(),
+        batch: crate::cam::skeleton::SCORE_BATCH,
     })?;
     let top: Value = crate::io::read_json(&summary.join("top_joints.json"))?;
     let rows: Vec<Vec<String>> = top["classes"]
