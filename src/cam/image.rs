@@ -13,9 +13,6 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 /// How a picture is explained (the same methods as for skeletons).
 pub use super::methods::CamMethod as ImageCamMethod;
 
-/// Masked pictures or ablated feature maps run through the network this many at a time.
-pub const SCORE_BATCH: usize = 16;
-
 /// Σ_k w[k] · a[k, p] for activations a (C, P) and channel weights w (C).
 pub fn weighted_sum(a: ArrayView2<f32>, w: ArrayView1<f32>) -> Array1<f32> {
     w.dot(&a)

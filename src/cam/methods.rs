@@ -99,11 +99,6 @@ impl CamMethod {
         CamMethod::Eigencam,
         CamMethod::Random,
     ];
-
-    /// Whether the map is signed (CAM, HiResCAM) rather than ReLU'd.
-    pub fn signed(self) -> bool {
-        matches!(self, CamMethod::Cam | CamMethod::Hirescam)
-    }
 }
 
 /// What a method may ask of the model beyond the features and the class row.
@@ -165,6 +160,10 @@ pub fn method_map(
         }
     })
 }
+
+/// Score-CAM's masked inputs and Ablation-CAM's ablated feature maps per forward pass, unless `--batch`
+/// says otherwise.
+pub const DEFAULT_BATCH: usize = 16;
 
 /// The seed of the `random` method's map.
 pub const RANDOM_SEED: u64 = 1;

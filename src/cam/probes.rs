@@ -9,7 +9,6 @@
 
 use super::gradcam::feature_gradients;
 use super::methods::Probe;
-use crate::models::Ctx;
 use crate::Result;
 use candle_core::{Device, Tensor};
 use ndarray::Array2;
@@ -143,16 +142,4 @@ pub fn channels(features: &Tensor) -> Result<Array2<f32>> {
     let v: Vec<f32> = features.flatten_all()?.to_vec1()?;
     let p = v.len() / c;
     Array2::from_shape_vec((c, p), v).map_err(|e| crate::Error::Other(e.to_string()))
-}
-
-/// The eval-mode forward of a network given its features and head.
-pub fn eval_forward<'a, F, H>(
-    features: F,
-    head: H,
-) -> impl Fn(&Tensor) -> candle_core::Result<Tensor> + 'a
-where
-    F: Fn(&Tensor, &mut Ctx) -> candle_core::Result<Tensor> + 'a,
-    H: Fn(&Tensor) -> candle_core::Result<Tensor> + 'a,
-{
-    move |x| head(&features(x, &mut Ctx::eval())?)
 }

@@ -43,22 +43,29 @@ pub fn impute(x: &Array4<f32>, removed: &Array3<bool>, neighbours: &[Vec<usize>]
             out[[c, t, v, m]] = 0.0;
         }
     }
-    for _ in 0..SWEEPS {
-        let prev = out.clone();
-        for &(t, v, m) in &holes {
-            let mut around: Vec<(usize, usize)> = neighbours[v].iter().map(|&u| (t, u)).collect();
+    // Each hole's neighbours (graph at the same frame, then t − 1 and t + 1), found once for all sweeps.
+    let around: Vec<Vec<(usize, usize)>> = holes
+        .iter()
+        .map(|&(t, v, _)| {
+            let mut a: Vec<(usize, usize)> = neighbours[v].iter().map(|&u| (t, u)).collect();
             if t > 0 {
-                around.push((t - 1, v));
+                a.push((t - 1, v));
             }
             if t + 1 < t_n {
-                around.push((t + 1, v));
+                a.push((t + 1, v));
             }
-            if around.is_empty() {
+            a
+        })
+        .collect();
+    for _ in 0..SWEEPS {
+        let prev = out.clone();
+        for (&(t, v, m), near) in holes.iter().zip(&around) {
+            if near.is_empty() {
                 continue;
             }
             for c in 0..c_n {
-                let s: f32 = around.iter().map(|&(tt, u)| prev[[c, tt, u, m]]).sum();
-                out[[c, t, v, m]] = s / around.len() as f32;
+                let s: f32 = near.iter().map(|&(tt, u)| prev[[c, tt, u, m]]).sum();
+                out[[c, t, v, m]] = s / near.len() as f32;
             }
         }
     }
@@ -117,26 +124,30 @@ pub fn impute_picture(
     out
 }
 
+/// The parts of a ranking of `n` cells (most relevant first) that ROAD removes: the top q for each
+/// fraction (MoRF), then the bottom q (LeRF).
+pub fn road_ranges(n: usize) -> Vec<std::ops::Range<usize>> {
+    let take = |q: f64| ((q * n as f64).round() as usize).min(n);
+    let morf = ROAD_FRACTIONS.iter().map(|&q| 0..take(q));
+    let lerf = ROAD_FRACTIONS.iter().map(|&q| n - take(q)..n);
+    morf.chain(lerf).collect()
+}
+
 /// The removal masks of ROAD for a ranking over a (T, V, M) grid: MoRF for each fraction, then LeRF.
 pub fn road_masks(
     order: &[(usize, usize, usize)],
     dim: (usize, usize, usize),
 ) -> Vec<Array3<bool>> {
-    let n = order.len();
-    let mask = |cells: &[(usize, usize, usize)]| {
-        let mut m = Array3::from_elem(dim, false);
-        for &i in cells {
-            m[i] = true;
-        }
-        m
-    };
-    let take = |q: f64| ((q * n as f64).round() as usize).min(n);
-    let mut out: Vec<Array3<bool>> = ROAD_FRACTIONS
-        .iter()
-        .map(|&q| mask(&order[..take(q)]))
-        .collect();
-    out.extend(ROAD_FRACTIONS.iter().map(|&q| mask(&order[n - take(q)..])));
-    out
+    road_ranges(order.len())
+        .into_iter()
+        .map(|r| {
+            let mut m = Array3::from_elem(dim, false);
+            for &i in &order[r] {
+                m[i] = true;
+            }
+            m
+        })
+        .collect()
 }
 
 /// (MoRF mean, LeRF mean, combined) from the probabilities of [`road_masks`]' inputs.

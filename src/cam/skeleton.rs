@@ -6,15 +6,42 @@ use super::methods::method_map;
 use super::probes::{channels, upsample_time, NetProbe};
 use crate::data::preprocess::{prepare, with_motion, LengthMode};
 use crate::data::Sequence;
+use crate::models::stgcn::Stgcn;
 use crate::models::Ctx;
 use crate::models::SkeletonModel;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor, D};
-use ndarray::{Array3, Array4};
+use ndarray::{Array1, Array3, Array4};
 
-/// Masked inputs or ablated feature maps run through the network this many at a time (Score-CAM,
-/// Ablation-CAM).
-pub const SCORE_BATCH: usize = 16;
+/// The map (T′, V, M) of a method other than CAM for `(class, its logit)` of one ST-GCN `net` on its
+/// input `x` (1, C, T, V, M) and features (1, C′, T′, V, M); `w_c` is the head's class row.
+pub fn probed_map(
+    net: &Stgcn,
+    x: &Tensor,
+    features: &Tensor,
+    w_c: &Array1<f32>,
+    (class, score): (usize, f32),
+    method: Method,
+    batch: usize,
+) -> Result<Array3<f32>> {
+    let (_, _, t_feat, v, m) = features.dims5()?;
+    let t_in = x.dim(2)?;
+    let head = |h: &Tensor| net.head(h);
+    let forward = |x: &Tensor| net.forward(x, &mut Ctx::eval());
+    let upsample = |map: &[f32]| upsample_time(map, t_feat, t_in);
+    let probe = NetProbe {
+        features,
+        input: x,
+        head: &head,
+        forward: &forward,
+        upsample: &upsample,
+        class,
+        batch,
+    };
+    method_map(method, &channels(features)?, w_c, score, &probe)?
+        .into_shape_with_order((t_feat, v, m))
+        .map_err(|e| Error::Other(e.to_string()))
+}
 
 /// The explanation methods (one set for joints and pixels).
 pub use super::methods::CamMethod as Method;
@@ -122,7 +149,7 @@ pub fn explain(
     choice: &ClassChoice,
     method: Method,
 ) -> Result<SampleCam> {
-    explain_batched(model, seq, choice, method, SCORE_BATCH)
+    explain_batched(model, seq, choice, method, super::methods::DEFAULT_BATCH)
 }
 
 /// [`explain`] with Score-CAM's masked inputs and Ablation-CAM's feature maps run `batch` at a time.
@@ -155,25 +182,15 @@ pub fn explain_batched(
     let (_, _, t_in, _, m) = x.dims5()?;
     let raw = match method {
         Method::Cam => cam,
-        _ => {
-            let (t_feat, v, mm) = cam.dim();
-            let head = |h: &Tensor| net.head(h);
-            let forward = |x: &Tensor| net.forward(x, &mut Ctx::eval());
-            let upsample = |map: &[f32]| upsample_time(map, t_feat, t_in);
-            let probe = NetProbe {
-                features: &features,
-                input: &x,
-                head: &head,
-                forward: &forward,
-                upsample: &upsample,
-                class,
-                batch,
-            };
-            let a = channels(&features)?;
-            let map = method_map(method, &a, &w_c, logits_v[class], &probe)?;
-            map.into_shape_with_order((t_feat, v, mm))
-                .map_err(|e| Error::Other(e.to_string()))?
-        }
+        _ => probed_map(
+            net,
+            &x,
+            &features,
+            &w_c,
+            (class, logits_v[class]),
+            method,
+            batch,
+        )?,
     };
     let t_feat = raw.dim().0;
     let train = &model.run.train;

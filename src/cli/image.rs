@@ -132,9 +132,8 @@ pub struct ImageCamArgs {
     /// Also write the maps as arrays: npy (raw.npy, map.npy), csv (cam.csv); e.g. `--export npy`.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub export: Vec<ExportFormat>,
-    /// Score-CAM's masked pictures and Ablation-CAM's feature maps per forward pass.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: super::BatchArg,
 }
 
 #[derive(Args, Debug)]
@@ -218,7 +217,7 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
             alpha: a.alpha,
             skip_bad: a.skip_bad,
             export: Export(a.export),
-            batch: a.batch as usize,
+            batch: a.batch.get(),
         }),
         ImageCommand::CamCompare(a) => crate::commands::image_compare::image_compare(
             &crate::commands::image_compare::ImageCompareOptions {

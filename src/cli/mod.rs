@@ -49,6 +49,22 @@ pub enum Command {
     Report(ReportArgs),
 }
 
+/// `--batch`: how many masked inputs (Score-CAM) or ablated feature maps (Ablation-CAM) go through the
+/// network at a time.
+#[derive(Args, Debug)]
+pub struct BatchArg {
+    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
+    #[arg(long = "batch", value_name = "N", default_value_t = crate::cam::methods::DEFAULT_BATCH as u32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub value: u32,
+}
+
+impl BatchArg {
+    pub fn get(&self) -> usize {
+        self.value as usize
+    }
+}
+
 /// The options every `cam-compare` has.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -65,9 +81,8 @@ pub struct CompareArgs {
     /// Also write compare.json, ranking.md, methods.png and metrics.png here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: BatchArg,
 }
 
 impl CompareArgs {
@@ -78,7 +93,7 @@ impl CompareArgs {
             limit: self.limit,
             json: self.json,
             out: self.out.clone(),
-            batch: self.batch as usize,
+            batch: self.batch.get(),
         })
     }
 

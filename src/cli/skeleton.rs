@@ -53,9 +53,8 @@ pub struct RagcnCamArgs {
     /// The explanation method of every stream (see `skeleton cam --help`).
     #[arg(long, value_enum, default_value = "cam")]
     pub method: Method,
-    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: super::BatchArg,
 }
 
 #[derive(Args, Debug)]
@@ -204,9 +203,8 @@ pub struct CamArgs {
     /// Do not write the animated skeleton (skeleton.gif).
     #[arg(long)]
     pub no_gif: bool,
-    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: super::BatchArg,
 }
 
 #[derive(Args, Debug)]
@@ -241,9 +239,8 @@ pub struct CamSummaryArgs {
     /// Also write the class means as arrays: npy (class_means.npy), csv (class_means.csv).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub export: Vec<ExportFormat>,
-    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: super::BatchArg,
 }
 
 #[derive(Args, Debug)]
@@ -266,9 +263,8 @@ pub struct FaithfulnessArgs {
     /// Also write faithfulness.json and faithfulness.png here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Score-CAM's masked inputs and Ablation-CAM's feature maps per forward pass.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: super::BatchArg,
 }
 
 /// Where skeleton data comes from (shared by train and eval).
@@ -488,7 +484,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             out: a.out,
             export: Export(a.export),
             gif: !a.no_gif,
-            batch: a.batch as usize,
+            batch: a.batch.get(),
         }),
         SkeletonCommand::CamCompare(a) => crate::commands::cam_compare::cam_compare(
             &crate::commands::cam_compare::CamCompareOptions {
@@ -506,7 +502,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             top: a.top,
             out: a.out,
             export: Export(a.export),
-            batch: a.batch as usize,
+            batch: a.batch.get(),
         }),
         SkeletonCommand::Faithfulness(a) => faithfulness::faithfulness(&FaithfulnessOptions {
             run: a.run,
@@ -516,7 +512,7 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
             limit: a.limit,
             json: a.json,
             out: a.out,
-            batch: a.batch as usize,
+            batch: a.batch.get(),
         }),
         SkeletonCommand::Robustness(a) => robustness::robustness(&RobustnessOptions {
             runs: a.runs,
@@ -538,7 +534,7 @@ pub fn run_ragcn(cmd: RagcnCommand) -> Result<()> {
             out: a.out,
             gif: !a.no_gif,
             method: a.method,
-            batch: a.batch as usize,
+            batch: a.batch.get(),
         }),
     }
 }

@@ -83,22 +83,27 @@ fn input_map(cam: &SampleCam, t_in: usize) -> Result<Array3<f32>> {
         .map_err(|e| Error::Other(e.to_string()))
 }
 
-/// Every metric of one method on one sample (NaN where it does not apply).
-fn score(model: &SkeletonModel, cam: &SampleCam, x: &Tensor, base: f64) -> Result<[f64; 7]> {
-    let xa = to_array4(&x.squeeze(0)?)?;
+/// Every metric but time and the top-k hit rate of one method on one sample: `x` is the model input as a
+/// tensor and as an array, `base` the class probability on it, `near` the layout's neighbour lists.
+fn score(
+    model: &SkeletonModel,
+    cam: &SampleCam,
+    (x, xa): (&Tensor, &Array4<f32>),
+    base: f64,
+    near: &[Vec<usize>],
+) -> Result<[f64; 7]> {
     let t_in = xa.dim().1;
     let order = ranking(&joint_importance(&cam.raw, &cam.persons_present));
     let del = auc(&curve(model, x, &deletion_masks(&order), cam.class)?);
     let ins = auc(&curve(model, x, &insertion_masks(&order), cam.class)?);
     let map = input_map(cam, t_in)?;
     let cells = cell_ranking(&map, &cam.persons_present);
-    let near = neighbours(&model.run.layout.edges, model.run.layout.num_joints());
     let imputed: Vec<Array4<f32>> = road_masks(&cells, map.dim())
         .iter()
-        .map(|r| impute(&xa, r, &near))
+        .map(|r| impute(xa, r, near))
         .collect();
     let (morf, lerf, combined) = road_scores(&probabilities(model, &imputed, cam.class)?);
-    let masked = masked_by_map(&xa, &map, &cam.persons_present);
+    let masked = masked_by_map(xa, &map, &cam.persons_present);
     let o = probabilities(model, &[masked], cam.class)?[0];
     let drop = (base - o).max(0.0) / base.max(1e-12);
     let increase = if o > base { 1.0 } else { 0.0 };
@@ -118,16 +123,22 @@ pub fn cam_compare(o: &CamCompareOptions) -> Result<()> {
     let mut sums = vec![[0f64; 9]; k];
     let bar = crate::progress::bar((n * k) as u64, "compare");
     let mut first: Vec<ndarray::Array2<f32>> = Vec::new();
+    let near = neighbours(&model.run.layout.edges, model.run.layout.num_joints());
     for (j, &i) in idx.iter().enumerate() {
         let s = &ds.samples[i];
         let (x, _, _) = model_input(&model, s)?;
         let full = to_array4(&x.squeeze(0)?)?;
+        // Every method explains the same prediction: its probability once per sample.
+        let probs: Vec<f32> =
+            candle_nn::ops::softmax(&model.logits(&x, &mut Ctx::eval())?, D::Minus1)?
+                .squeeze(0)?
+                .to_vec1()?;
         for (mi, &m) in a.methods.iter().enumerate() {
             let t0 = Instant::now();
             let cam = explain_batched(&model, s, &ClassChoice::Auto, m, a.batch)?;
             let secs = t0.elapsed().as_secs_f64();
-            let base = probabilities(&model, std::slice::from_ref(&full), cam.class)?[0];
-            let r = score(&model, &cam, &x, base)?;
+            let base = f64::from(probs[cam.class]);
+            let r = score(&model, &cam, (&x, &full), base, &near)?;
             for (q, v) in r.iter().enumerate() {
                 sums[mi][q] += v;
             }

@@ -92,7 +92,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
         top: 5,
         out: a.out.join("summary"),
         export: Default::default(),
-        batch: crate::cam::skeleton::SCORE_BATCH,
+        batch: crate::cam::methods::DEFAULT_BATCH,
     })?;
     faithfulness(&FaithfulnessOptions {
         run: a.run.clone(),
@@ -102,7 +102,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
         limit: None,
         json: false,
         out: Some(a.out.join("faithfulness")),
-        batch: crate::cam::skeleton::SCORE_BATCH,
+        batch: crate::cam::methods::DEFAULT_BATCH,
     })?;
     report(&ReportOptions {
         run: a.run.clone(),
@@ -166,7 +166,7 @@ fn image_demo(a: &DemoOptions) -> Result<()> {
             alpha: 0.5,
             skip_bad: false,
             export: Default::default(),
-            batch: crate::cam::image::SCORE_BATCH,
+            batch: crate::cam::methods::DEFAULT_BATCH,
         };
         write_picture(&model, &args, &ClassChoice::Auto, &args.input, &args.out)?;
     }

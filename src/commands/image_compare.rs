@@ -3,14 +3,14 @@
 //! time per picture and, for pictures with boxes, the pointing game; JSON, ranking table and two figures.
 
 use super::cam_compare::{metrics, summary, table, write_tables, CompareSettings};
-use super::image_localize::{box_scale, curve};
+use super::image_localize::{curve, deletion_inputs, scaled_boxes};
 use crate::cam::image::{explain_picture_classes, minmax2, upsample_bilinear};
 use crate::cam::localize::{argmax2, pointing_hit, pointing_tolerance};
 use crate::cam::metrics::{auc, ranking};
-use crate::cam::road::{impute_picture, road_scores, ROAD_FRACTIONS};
+use crate::cam::road::{impute_picture, road_ranges, road_scores};
 use crate::cam::skeleton::ClassChoice;
 use crate::config::ImageSource;
-use crate::data::augment::{eval_view, normalise_into, Jitter};
+use crate::data::augment::eval_view;
 use crate::data::images::ImageItem;
 use crate::models::{Ctx, ImageModel};
 use crate::plot::overlay::{blend, caption, save_png};
@@ -47,14 +47,15 @@ fn probabilities(model: &ImageModel, xs: &[Vec<f32>], s: usize, class: usize) ->
         .collect())
 }
 
-/// Every metric but time and the pointing game, for a map upsampled to the input (s × s); deletion goes to
-/// the mean colour (0 after normalisation), insertion starts from a blurred copy (as `image localize`).
+/// Every metric but time and the pointing game, for a map upsampled to the input (s × s) that explains
+/// `class` of probability `base`; deletion goes to the mean colour (0 after normalisation), insertion starts
+/// from a blurred copy (as `image localize`).
 fn score(
     model: &ImageModel,
     (x, blurred): (&[f32], &[f32]),
     sal: &[f32],
     s: usize,
-    class: usize,
+    (class, base): (usize, f64),
     n: usize,
 ) -> Result<[f64; 7]> {
     let zeros = vec![0f32; x.len()];
@@ -63,35 +64,25 @@ fn score(
     let ins = auc(&curve(model, blurred, x, &order, class)?);
     let mut rng = rng_for(1, streams::LOCALIZE_RANDOM + n as u64);
     let hw = s * s;
-    let take = |q: f64| ((q * hw as f64).round() as usize).min(hw);
-    let mut inputs = Vec::with_capacity(2 * ROAD_FRACTIONS.len());
-    for most in [true, false] {
-        for &q in &ROAD_FRACTIONS {
+    let inputs: Vec<Vec<f32>> = road_ranges(hw)
+        .into_iter()
+        .map(|r| {
             let mut removed = vec![false; hw];
-            let k = take(q);
-            let cells = if most { &order[..k] } else { &order[hw - k..] };
-            cells.iter().for_each(|&p| removed[p] = true);
-            inputs.push(impute_picture(x, &removed, s, ROAD_NOISE, &mut rng));
-        }
-    }
+            order[r].iter().for_each(|&p| removed[p] = true);
+            impute_picture(x, &removed, s, ROAD_NOISE, &mut rng)
+        })
+        .collect();
     let (morf, lerf, combined) = road_scores(&probabilities(model, &inputs, s, class)?);
     let (norm, _) = minmax2(&ndarray::Array2::from_shape_vec((s, s), sal.to_vec()).expect("s·s"));
+    let norm = norm.as_slice().expect("contiguous");
     let masked: Vec<f32> = x
         .iter()
         .enumerate()
-        .map(|(i, v)| v * norm.as_slice().expect("contiguous")[i % hw])
+        .map(|(i, v)| v * norm[i % hw])
         .collect();
-    let both = probabilities(model, &[x.to_vec(), masked], s, class)?;
-    let drop = (both[0] - both[1]).max(0.0) / both[0].max(1e-12);
-    Ok([
-        del,
-        ins,
-        morf,
-        lerf,
-        combined,
-        drop,
-        f64::from(both[1] > both[0]),
-    ])
+    let o = probabilities(model, &[masked], s, class)?[0];
+    let drop = (base - o).max(0.0) / base.max(1e-12);
+    Ok([del, ins, morf, lerf, combined, drop, f64::from(o > base)])
 }
 
 pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
@@ -111,14 +102,8 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
     let bar = crate::progress::bar((n * k) as u64, "compare");
     for (j, item) in chosen.iter().enumerate() {
         let view = eval_view(&item.image, size);
-        let mut x = vec![0f32; 3 * s * s];
-        normalise_into(&view, Jitter::NONE, &mut x);
-        let mut blurred = vec![0f32; 3 * s * s];
-        normalise_into(
-            &image::imageops::blur(&view, size as f32 / 16.0),
-            Jitter::NONE,
-            &mut blurred,
-        );
+        let (x, blurred) = deletion_inputs(&view, size);
+        let boxes = scaled_boxes(item);
         let xt = Tensor::from_vec(x.clone(), (1, 3, s, s), &Device::Cpu)?;
         with_boxes += usize::from(!item.boxes.is_empty());
         for (mi, &m) in a.methods.iter().enumerate() {
@@ -132,21 +117,15 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
                 (&x, &blurred),
                 sal.as_slice().expect("contiguous"),
                 s,
-                cam.class,
+                (cam.class, f64::from(cam.probs[cam.class])),
                 j,
             )?;
             for (q, v) in r.iter().enumerate() {
                 sums[mi][q] += v;
             }
             sums[mi][7] += secs;
-            if !item.boxes.is_empty() {
+            if !boxes.is_empty() {
                 let (w, h) = item.image.dimensions();
-                let (fx, fy) = box_scale(item);
-                let boxes: Vec<_> = item
-                    .boxes
-                    .iter()
-                    .map(|b| [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy])
-                    .collect();
                 let up = upsample_bilinear(&cam.map, h as usize, w as usize);
                 sums[mi][8] +=
                     f64::from(pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h)));

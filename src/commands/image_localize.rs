@@ -82,12 +82,31 @@ struct Scores {
     curves: [CurveMean; 4],
 }
 
-pub(crate) fn box_scale(item: &ImageItem) -> (f32, f32) {
+/// The picture's boxes scaled from its original size to the cached picture's.
+pub(crate) fn scaled_boxes(item: &ImageItem) -> Vec<BBox> {
     let (w, h) = item.image.dimensions();
-    (
+    let (fx, fy) = (
         w as f32 / item.original.0 as f32,
         h as f32 / item.original.1 as f32,
-    )
+    );
+    item.boxes
+        .iter()
+        .map(|b| [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy])
+        .collect()
+}
+
+/// The normalised input of `view` (3 × size × size) and of a blurred copy: deletion takes pixels from the
+/// first towards the mean colour (0 after normalisation), insertion from the second towards the first.
+pub(crate) fn deletion_inputs(view: &image::RgbImage, size: u32) -> (Vec<f32>, Vec<f32>) {
+    let n = 3 * (size * size) as usize;
+    let (mut orig, mut blurred) = (vec![0f32; n], vec![0f32; n]);
+    normalise_into(view, Jitter::NONE, &mut orig);
+    normalise_into(
+        &image::imageops::blur(view, size as f32 / 16.0),
+        Jitter::NONE,
+        &mut blurred,
+    );
+    (orig, blurred)
 }
 
 pub fn localize(a: &LocalizeOptions) -> Result<()> {
@@ -132,12 +151,7 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         // Localisation at the cached picture's resolution, boxes scaled to it.
         let (w, h) = item.image.dimensions();
         if !item.boxes.is_empty() {
-            let (fx, fy) = box_scale(item);
-            let boxes: Vec<BBox> = item
-                .boxes
-                .iter()
-                .map(|b| [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy])
-                .collect();
+            let boxes = scaled_boxes(item);
             let (found, up) = cam_box(&truth.map, h as usize, w as usize, a.threshold);
             let hit = pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h));
             sc.pointing.push((item.label, hit));
@@ -161,14 +175,7 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         }
         // Deletion (to the mean colour, 0 after normalisation) and insertion (from a blurred copy).
         let s = size as usize;
-        let mut orig = vec![0f32; 3 * s * s];
-        normalise_into(&view, Jitter::NONE, &mut orig);
-        let mut blurred = vec![0f32; 3 * s * s];
-        normalise_into(
-            &image::imageops::blur(&view, size as f32 / 16.0),
-            Jitter::NONE,
-            &mut blurred,
-        );
+        let (orig, blurred) = deletion_inputs(&view, size);
         let zeros = vec![0f32; 3 * s * s];
         let sal = upsample_bilinear(&pred.map, s, s);
         let order = ranking(sal.as_slice().expect("contiguous map"));

@@ -5,10 +5,8 @@ use super::skeleton_data;
 use super::train::{train_skeleton_run, Start};
 use crate::cam::core::{class_activation, minmax, TimeMap};
 use crate::cam::gradcam::to_array4;
-use crate::cam::methods::method_map;
-use crate::cam::probes::{channels, upsample_time, NetProbe};
 use crate::cam::skeleton::Method;
-use crate::cam::skeleton::{argmax, model_input};
+use crate::cam::skeleton::{argmax, model_input, probed_map};
 use crate::config::DataSource;
 use crate::models::ragcn::{LossKind, MaskUnit, Mode, RagcnConfig};
 use crate::models::{Ctx, SkeletonModel, SkeletonRunConfig};
@@ -19,7 +17,6 @@ use crate::run_dir::RunDir;
 use crate::train::skeleton::{load_dataset, load_options};
 use crate::train::Metrics;
 use crate::{Error, Result};
-use candle_core::Tensor;
 use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
 use std::path::PathBuf;
@@ -204,22 +201,8 @@ pub fn ragcn_cam(a: &RagcnCamOptions) -> Result<()> {
         let mut cam = class_activation(to_array4(&f.squeeze(0)?)?.view(), w_c.view());
         let tf = cam.dim().0;
         if a.method != Method::Cam {
-            let head = |h: &Tensor| net.head(h);
-            let forward = |x: &Tensor| net.forward(x, &mut Ctx::eval());
-            let upsample = |map: &[f32]| upsample_time(map, tf, t_in);
-            let probe = NetProbe {
-                features: &f,
-                input: &xs,
-                head: &head,
-                forward: &forward,
-                upsample: &upsample,
-                class,
-                batch: a.batch,
-            };
-            let map = method_map(a.method, &channels(&f)?, &w_c, logits[class], &probe)?;
-            cam = map
-                .into_shape_with_order(cam.dim())
-                .map_err(|e| Error::Other(e.to_string()))?;
+            let target = (class, logits[class]);
+            cam = probed_map(net, &xs, &f, &w_c, target, a.method, a.batch)?;
         }
         let time = TimeMap {
             frames,
@@ -262,7 +245,7 @@ pub fn ragcn_cam(a: &RagcnCamOptions) -> Result<()> {
                 importance: &shown,
                 persons_present: &present,
                 label: format!("stream {}: {}", s + 1, model.run.classes[class]),
-                delay_ms: 66,
+                delay_ms: crate::plot::animation::FRAME_MS,
             }
             .write(&a.out.join(format!("skeleton_stream{}.gif", s + 1)))?;
         }

@@ -211,7 +211,7 @@ fn skeleton_sections(a: &ReportOptions, dir: &RunDir, sections: &mut Sections) -
         top: 5,
         out: summary.clone(),
         export: Default::default(),
-        batch: crate::cam::skeleton::SCORE_BATCH,
+        batch: crate::cam::methods::DEFAULT_BATCH,
     })?;
     let top: Value = crate::io::read_json(&summary.join("top_joints.json"))?;
     let rows: Vec<Vec<String>> = top["classes"]
@@ -248,7 +248,7 @@ fn skeleton_sections(a: &ReportOptions, dir: &RunDir, sections: &mut Sections) -
         out: a.out.join("samples"),
         export: Default::default(),
         gif: true,
-        batch: crate::cam::skeleton::SCORE_BATCH,
+        batch: crate::cam::methods::DEFAULT_BATCH,
     })?;
     let index: Value = crate::io::read_json(&a.out.join("samples/index.json"))?;
     let list = index["samples"].as_array().cloned().unwrap_or_default();
@@ -321,7 +321,7 @@ fn image_sections(a: &ReportOptions, sections: &mut Sections) -> Result<()> {
         alpha: 0.5,
         skip_bad: false,
         export: Default::default(),
-        batch: crate::cam::image::SCORE_BATCH,
+        batch: crate::cam::methods::DEFAULT_BATCH,
     };
     let bar = crate::progress::bar(n as u64, "overlays");
     let mut cards = Vec::with_capacity(n);

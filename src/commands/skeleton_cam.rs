@@ -202,7 +202,7 @@ pub fn write_sample(
             importance: &shown,
             persons_present: &cam.persons_present,
             label: format!("{} {:.1}%", classes[cam.class], 100.0 * cam.probability),
-            delay_ms: 66,
+            delay_ms: crate::plot::animation::FRAME_MS,
         }
         .write(&dir.join("skeleton.gif"))?;
     }

@@ -11,6 +11,8 @@ use std::path::Path;
 
 /// The most frames one animation shows.
 pub const MAX_GIF_FRAMES: usize = 100;
+/// Milliseconds per shown frame (15 frames/s).
+pub const FRAME_MS: u32 = 66;
 const SIZE: (u32, u32) = (360, 400);
 /// Muted colours for the bones of the layout's parts (smallest part first), distinct from the JET joints.
 const PART_COLOURS: [RGBColor; 6] = [
