@@ -66,8 +66,7 @@ pub(crate) fn write_photo(
     path: &Path,
     dir: &Path,
 ) -> Result<Explained> {
-    let photo = photo.clone();
-    let x = photo_input(&photo, model.size())?;
+    let x = photo_input(photo, model.size())?;
     let cam = explain_picture(model, &x, choice, a.method, a.batch)?;
     let id_err = identity_error(
         &cam.raw.clone().insert_axis(ndarray::Axis(2)),
@@ -92,7 +91,7 @@ pub(crate) fn write_photo(
     let up = upsample_bilinear(&norm, h as usize, w as usize);
     let name = &model.run.classes[cam.class];
     let text = format!("{name} {:.1}%", 100.0 * cam.probs[cam.class]);
-    let mut overlay = blend(&photo, &up, a.alpha);
+    let mut overlay = blend(photo, &up, a.alpha);
     caption(&mut overlay, &text);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     save_png(&overlay, &dir.join("overlay.png"))?;
