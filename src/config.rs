@@ -2,6 +2,7 @@
 //! resolved configuration is saved in every run directory as `config.json`. Also where a command's data
 //! comes from ([`DataSource`], [`ImageSource`]) when it differs from the run's own.
 
+use crate::data::modality::Modality;
 use crate::data::preprocess::{Augment, LengthMode, Preprocess};
 use crate::data::split::Split;
 use crate::data::Format;
@@ -47,8 +48,12 @@ pub struct SkeletonTrainConfig {
     /// Fixed input length T (a multiple of the model's temporal stride).
     pub frames: usize,
     pub length_mode: LengthMode,
-    /// Add motion channels (frame-to-frame differences): 6 input channels instead of 3.
+    /// Add motion channels (frame-to-frame differences): 6 input channels instead of 3 (joint and bone
+    /// modalities).
     pub motion: bool,
+    /// What the network sees: joints, bones, or the motion of either.
+    #[serde(skip_serializing_if = "Modality::is_joint")]
+    pub modality: Modality,
     /// Person slots M (default: the most persons found in the data, at most 2).
     pub persons: Option<usize>,
     /// Training augmentation; `null` switches it off.
@@ -95,6 +100,7 @@ impl Default for SkeletonTrainConfig {
             frames: 32,
             length_mode: LengthMode::Resample,
             motion: true,
+            modality: Modality::Joint,
             persons: None,
             augment: Some(Augment::default()),
             skip_bad: false,

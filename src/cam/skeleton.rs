@@ -4,7 +4,7 @@
 use super::core::{class_activation, identity_error, minmax, scale_by, Normalization, TimeMap};
 use super::methods::method_map;
 use super::probes::{channels, upsample_time, NetProbe};
-use crate::data::preprocess::{prepare, with_motion, LengthMode};
+use crate::data::preprocess::{prepare, LengthMode};
 use crate::data::Sequence;
 use crate::models::stgcn::Stgcn;
 use crate::models::Ctx;
@@ -96,6 +96,9 @@ pub struct SampleCam {
     pub raw_frames: Array3<f32>,
     pub time: TimeMap,
     pub persons_present: Vec<bool>,
+    /// An ensemble's members' own maps at feature resolution (T′, V, M), unweighted, in the order of
+    /// its `config.json`; empty for a single network. `raw` is their weighted sum.
+    pub members: Vec<Array3<f32>>,
     /// |mean(CAM) + bias − logit| (always of the plain CAM, the exact identity of the head).
     pub identity_error: f64,
     /// The sequence's coordinates at its own frames (3, frames, V, M), for skeleton drawings.
@@ -132,7 +135,7 @@ pub fn model_input(model: &SkeletonModel, seq: &Sequence) -> Result<(Tensor, Arr
     let t = &model.run.train;
     let (arr, valid) = prepare(seq, t.frames, model.run.persons, t.length_mode, None);
     let coords = arr.clone();
-    let arr = if t.motion { with_motion(&arr) } else { arr };
+    let arr = model.run.input(&arr);
     let (c, tt, v, m) = arr.dim();
     let x = Tensor::from_vec(
         arr.into_raw_vec_and_offset().0,
@@ -161,37 +164,52 @@ pub fn explain_batched(
     batch: usize,
 ) -> Result<SampleCam> {
     let (x, input_coords, valid) = model_input(model, seq)?;
-    let net = &model.net;
-    let features = net.features(&x, &mut Ctx::eval())?;
-    let logits = net.head(&features)?;
-    let probs: Vec<f32> = candle_nn::ops::softmax(&logits, D::Minus1)?
-        .squeeze(0)?
-        .to_vec1()?;
-    let logits_v: Vec<f32> = logits.squeeze(0)?.to_vec1()?;
+    // One network, or the members of an ensemble with their weights: maps and logits add up with them.
+    let parts = model.parts(&x)?;
+    let mut feats = Vec::with_capacity(parts.len());
+    let mut member_logits = Vec::with_capacity(parts.len());
+    for (net, xi, _) in &parts {
+        let f = net.features(xi, &mut Ctx::eval())?;
+        member_logits.push(net.head(&f)?.squeeze(0)?.to_vec1::<f32>()?);
+        feats.push(f);
+    }
+    let logits_v: Vec<f32> = weighted_sum(
+        parts
+            .iter()
+            .zip(&member_logits)
+            .map(|((_, _, w), l)| (*w, ndarray::Array1::from(l.clone()))),
+    )
+    .to_vec();
+    let probs: Vec<f32> =
+        candle_nn::ops::softmax(&Tensor::new(logits_v.as_slice(), &Device::Cpu)?, D::Minus1)?
+            .to_vec1()?;
     let predicted = argmax(&logits_v);
     let class = match choice {
         ClassChoice::Auto => predicted,
         ClassChoice::Index(i) => *i,
     };
-    let (w, b) = net.head_params()?;
-    let w_c = ndarray::Array1::from(w.narrow(0, class, 1)?.squeeze(0)?.to_vec1::<f32>()?);
-    let bias = b.to_vec1::<f32>()?[class];
-    let f = super::gradcam::to_array4(&features.squeeze(0)?)?;
-    let cam = class_activation(f.view(), w_c.view());
+    let mut cams = Vec::with_capacity(parts.len());
+    let mut maps = Vec::with_capacity(parts.len());
+    let mut bias = 0f32;
+    for (((net, xi, w), f), l) in parts.iter().zip(&feats).zip(&member_logits) {
+        let (wh, b) = net.head_params()?;
+        let w_c = ndarray::Array1::from(wh.narrow(0, class, 1)?.squeeze(0)?.to_vec1::<f32>()?);
+        bias += w * b.to_vec1::<f32>()?[class];
+        let cam = class_activation(
+            super::gradcam::to_array4(&f.squeeze(0)?)?.view(),
+            w_c.view(),
+        );
+        maps.push(match method {
+            Method::Cam => cam.clone(),
+            _ => probed_map(net, xi, f, &w_c, (class, l[class]), method, batch)?,
+        });
+        cams.push((*w, cam));
+    }
+    let weights: Vec<f32> = parts.iter().map(|p| p.2).collect();
+    let cam = weighted_sum(cams.into_iter());
     let id_err = identity_error(&cam, bias, logits_v[class]);
     let (_, _, t_in, _, m) = x.dims5()?;
-    let raw = match method {
-        Method::Cam => cam,
-        _ => probed_map(
-            net,
-            &x,
-            &features,
-            &w_c,
-            (class, logits_v[class]),
-            method,
-            batch,
-        )?,
-    };
+    let raw = weighted_sum(weights.iter().copied().zip(maps.iter().cloned()));
     let t_feat = raw.dim().0;
     let train = &model.run.train;
     let resampled = train.length_mode == LengthMode::Resample;
@@ -223,7 +241,12 @@ pub fn explain_batched(
             .slice(ndarray::s![.., ..valid, .., ..])
             .to_owned()
     };
+    let members = match &model.run.ensemble {
+        None => Vec::new(),
+        Some(_) => maps,
+    };
     Ok(SampleCam {
+        members,
         sample: seq.name.clone(),
         class,
         true_class: Some(seq.label),
@@ -240,6 +263,18 @@ pub fn explain_batched(
         identity_error: id_err,
         coords,
     })
+}
+
+/// Σ w_i a_i; a single term with weight 1 is returned as it is (bit for bit).
+fn weighted_sum<D: ndarray::Dimension>(
+    mut terms: impl Iterator<Item = (f32, ndarray::Array<f32, D>)>,
+) -> ndarray::Array<f32, D> {
+    let (w0, first) = terms.next().expect("at least one network");
+    let mut acc = if w0 == 1.0 { first } else { first * w0 };
+    for (w, a) in terms {
+        acc.scaled_add(w, &a);
+    }
+    acc
 }
 
 pub fn argmax(v: &[f32]) -> usize {

@@ -117,6 +117,25 @@ pub enum SkeletonCommand {
     Robustness(RobustnessArgs),
     /// Turn a PyTorch ST-GCN state dict (official ST-GCN, pyskl, mmaction2; safetensors) into a run directory.
     Import(SkeletonImportArgs),
+    /// Combine finished runs (one per modality, say) into one run whose logits and CAMs are their weighted
+    /// sum; every command that reads a run reads it.
+    Ensemble(EnsembleArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EnsembleArgs {
+    /// The member runs (`skeleton train` or `skeleton import`), trained on the same data and split.
+    #[arg(long, num_args = 2.., required = true)]
+    pub runs: Vec<PathBuf>,
+    /// One factor per run for its logits and CAM (default 1 each), e.g. 0.6,0.6,0.4,0.4.
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f32>>,
+    /// Run directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite an existing run directory (its old results are removed first).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -320,6 +339,9 @@ pub struct TrainArgs {
     /// Input channels: xyz only (default adds frame-to-frame motion channels).
     #[arg(long)]
     pub no_motion: bool,
+    /// What the network sees: joint coordinates, bones (joint minus its parent), or the motion of either.
+    #[arg(long, value_enum)]
+    pub modality: Option<crate::data::modality::Modality>,
     /// Partition of each joint's neighbourhood: spatial (ST-GCN's 3 subsets), distance, uniform.
     #[arg(long, value_enum)]
     pub strategy: Option<Partition>,
@@ -395,6 +417,7 @@ impl TrainArgs {
             .set("persons", &self.persons)
             .set("dropout", &self.dropout)
             .set("strategy", &self.strategy)
+            .set("modality", &self.modality)
             .set_if("motion", self.no_motion, Value::Bool(false));
         let source = self.data.source();
         self.run.start(|c| source.apply(c), o, Value::Null)
@@ -451,6 +474,13 @@ pub fn run_skeleton(cmd: SkeletonCommand) -> Result<()> {
     match cmd {
         SkeletonCommand::Train(a) => train::skeleton_train(&a.start()?).map(drop),
         SkeletonCommand::Eval(a) => eval::eval(&a.options()?),
+        SkeletonCommand::Ensemble(a) => ensemble::ensemble(&ensemble::EnsembleOptions {
+            runs: a.runs,
+            weights: a.weights,
+            out: a.out,
+            force: a.force,
+        })
+        .map(drop),
         SkeletonCommand::Import(a) => skeleton_import::skeleton_import(&SkeletonImportOptions {
             weights: a.weights,
             layout: a.layout,

@@ -56,7 +56,7 @@ pub fn info(a: &InfoOptions) -> Result<()> {
     let input = run.as_ref().map(|r| {
         json!({
             "frames": r.train.frames, "length_mode": r.train.length_mode, "persons": r.persons,
-            "motion_channels": r.train.motion, "preprocess": r.train.preprocess,
+            "motion_channels": r.train.motion, "modality": r.train.modality, "preprocess": r.train.preprocess,
         })
     });
     let partitions = cfg
@@ -88,9 +88,26 @@ pub fn info(a: &InfoOptions) -> Result<()> {
             "temporal_stride": cfg.temporal_stride(), "partitions": partitions, "strategy": cfg.partition,
             "adjacency": adjacency, "data_bn": data_bn, "edge_importance": cfg.edge_importance,
             "input": input, "params": total, "layers": layers,
+            "ensemble": run.as_ref().and_then(|r| r.ensemble.as_ref()),
         });
         println!("{out}");
         return Ok(());
+    }
+    if let Some(e) = run.as_ref().and_then(|r| r.ensemble.as_ref()) {
+        println!(
+            "an ensemble of {} runs; logits and CAMs are their weighted sum:",
+            e.members.len()
+        );
+        for (i, m) in e.members.iter().enumerate() {
+            println!(
+                "  member {i}: {} × {}, {} input channels, {}",
+                m.weight,
+                e.label(i),
+                m.model.in_channels,
+                m.run
+            );
+        }
+        println!("member 0:");
     }
     println!(
         "{name} on {} ({} joints), {} input channels, {} classes",
@@ -112,13 +129,14 @@ pub fn info(a: &InfoOptions) -> Result<()> {
     }
     if let Some(r) = &run {
         println!(
-            "input: T = {} ({:?}), M = {}, {} channels{}, preprocessing {:?}",
+            "input: T = {} ({:?}), M = {}, {} channels ({}{}), preprocessing {:?}",
             r.train.frames,
             r.train.length_mode,
             r.persons,
             cfg.in_channels,
-            if r.train.motion {
-                " (xyz and their motion)"
+            r.train.modality.name(),
+            if r.train.motion && !r.train.modality.is_motion() {
+                " and its motion"
             } else {
                 ""
             },

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod cam_compare;
 pub mod cam_summary;
 pub mod demo;
+pub mod ensemble;
 pub mod eval;
 pub mod export;
 pub mod faithfulness;

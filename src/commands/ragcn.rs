@@ -70,11 +70,11 @@ pub fn ragcn_train(start: &Start<RagcnTrainOptions>) -> Result<Metrics> {
             format!("a finished `skeleton train` run (not a skeleton run: {e})"),
         )
     })?;
-    if base.ragcn.is_some() {
+    if base.ragcn.is_some() || base.ensemble.is_some() {
         return Err(Error::invalid(
             "baseline",
             a.baseline.display(),
-            "a single-stream `skeleton train` run, not an RA-GCN run",
+            "a single-stream `skeleton train` run, not an RA-GCN run or an ensemble",
         ));
     }
     if !base_dir.is_finished() {

@@ -207,7 +207,7 @@ pub fn write_sample(
         .write(&dir.join("skeleton.gif"))?;
     }
     export::skeleton_sample(dir, &files.export, &cam.raw, &normalized, &layout.joints)?;
-    let doc = json!({
+    let mut doc = json!({
         "schema_version": SCHEMA_VERSION,
         "sample": cam.sample,
         "method": cam.method.name(),
@@ -233,6 +233,17 @@ pub fn write_sample(
         "resampled": cam.time.resampled,
         "persons_present": cam.persons_present,
     });
+    if let Some(e) = &model.run.ensemble {
+        // Each member's own map (unweighted, feature resolution); `raw` = Σ weight × member raw.
+        doc["members"] = json!(e
+            .members
+            .iter()
+            .zip(&cam.members)
+            .map(|(m, map)| json!({
+                "run": m.run, "modality": m.modality, "weight": m.weight, "raw": nested(map),
+            }))
+            .collect::<Vec<_>>());
+    }
     crate::io::write_json(&dir.join("cam.json"), &doc)?;
     Ok(flat)
 }

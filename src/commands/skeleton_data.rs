@@ -17,16 +17,19 @@ pub struct RunData {
 impl RunData {
     /// The test split's sample indices.
     pub fn test(&self) -> Result<Vec<usize>> {
+        Ok(self.split()?.1)
+    }
+
+    /// The (training, test) sample indices.
+    pub fn split(&self) -> Result<(Vec<usize>, Vec<usize>)> {
         let c = &self.cfg;
-        let parts = c.part_names();
-        Ok(data::split::split_parts(
+        data::split::split_parts(
             &self.ds,
             c.format,
             c.split,
             c.train_subjects.as_deref(),
-            parts,
-        )?
-        .1)
+            c.part_names(),
+        )
     }
 }
 

@@ -131,6 +131,7 @@ pub fn skeleton_import(a: &SkeletonImportOptions) -> Result<()> {
         classes,
         persons: a.persons,
         ragcn: None,
+        ensemble: None,
         imported: Some(ImportInfo {
             source: imp.source,
             weights: a.weights.display().to_string(),

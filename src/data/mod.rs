@@ -10,6 +10,7 @@ pub mod images;
 pub mod kinetics;
 pub mod layout;
 pub mod mix;
+pub mod modality;
 pub mod msr;
 pub mod ntu;
 pub mod perturb;

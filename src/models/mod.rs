@@ -1,6 +1,7 @@
 //! Neural-network models in candle, with seeded initialisation and `features()` / `head()` for CAM, the
 //! wrappers that build a run's model from its configuration ([`skeleton`], [`image`]) and its weights on disk.
 
+pub mod ensemble;
 pub mod image;
 pub mod import;
 pub mod init;

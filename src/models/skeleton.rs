@@ -24,9 +24,35 @@ pub struct SkeletonRunConfig {
     /// Present for an RA-GCN run (several streams).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ragcn: Option<super::ragcn::RagcnConfig>,
+    /// Present for a run made by `skeleton ensemble`: the members, their weights and inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<super::ensemble::EnsembleConfig>,
     /// Present for a run made by `skeleton import` from another tool's checkpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportInfo>,
+}
+
+impl SkeletonRunConfig {
+    /// The network's input (C′, T, V, M) from fixed-length coordinates (C, T, V, M): the run's modality, or
+    /// for an ensemble its members' inputs one after the other along C′.
+    pub fn input(&self, coords: &ndarray::Array4<f32>) -> ndarray::Array4<f32> {
+        let parents = self.layout.parents();
+        match &self.ensemble {
+            None => self
+                .train
+                .modality
+                .input(coords, self.train.motion, &parents),
+            Some(e) => {
+                let parts: Vec<_> = e
+                    .members
+                    .iter()
+                    .map(|m| m.modality.input(coords, m.motion, &parents))
+                    .collect();
+                let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+                ndarray::concatenate(ndarray::Axis(0), &views).expect("members share T, V, M")
+            }
+        }
+    }
 }
 
 /// Where an imported run's weights came from.
@@ -58,7 +84,24 @@ impl SkeletonModel {
         let l = &run.layout;
         let streams = run.ragcn.as_ref().map(|r| r.streams).unwrap_or(1);
         let mut nets = Vec::new();
+        for (i, m) in run
+            .ensemble
+            .iter()
+            .flat_map(|e| e.members.iter().enumerate())
+        {
+            let vbm = vb.pp(format!("member{i}"));
+            nets.push(Stgcn::new(
+                &m.model,
+                l.num_joints(),
+                &l.edges,
+                l.center,
+                vbm,
+            )?);
+        }
         for s in 0..streams {
+            if run.ensemble.is_some() {
+                break;
+            }
             let vbs = if run.ragcn.is_some() {
                 vb.pp(format!("stream{s}"))
             } else {
@@ -105,11 +148,34 @@ impl SkeletonModel {
             .collect()
     }
 
-    /// Fused logits (the sum over streams for RA-GCN; test-time masks from each stream's prediction).
+    /// Fused logits (the sum over streams for RA-GCN, with test-time masks from each stream's prediction;
+    /// the weighted sum over members for an ensemble).
     pub fn logits(&self, x: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
+        if self.run.ensemble.is_some() {
+            let mut parts = Vec::new();
+            for (net, xi, w) in self.parts(x)? {
+                parts.push((net.forward(&xi, ctx)? * w as f64)?);
+            }
+            return Ok(sum_all(&parts)?);
+        }
         match &self.run.ragcn {
             None => Ok(self.net.forward(x, ctx)?),
             Some(r) => Ok(sum_all(&self.ragcn_forward(r, x, None, ctx)?.logits)?),
+        }
+    }
+
+    /// The networks whose weighted logits make the prediction, each with its part of the input `x`: the
+    /// members of an ensemble; otherwise the network itself with weight 1 (for RA-GCN, stream 1).
+    pub fn parts<'m>(&'m self, x: &Tensor) -> Result<Vec<(&'m Stgcn, Tensor, f32)>> {
+        match &self.run.ensemble {
+            None => Ok(vec![(&self.net, x.clone(), 1.0)]),
+            Some(e) => self
+                .streams()
+                .into_iter()
+                .zip(e.channel_ranges())
+                .zip(&e.members)
+                .map(|((net, r), m)| Ok((net, x.narrow(1, r.start, r.len())?, m.weight)))
+                .collect(),
         }
     }
 
@@ -125,6 +191,11 @@ impl SkeletonModel {
             y.len(),
             &Device::Cpu,
         )?;
+        if self.run.ensemble.is_some() {
+            return Err(Error::usage(
+                "an ensemble is not trained: train its members with `skeleton train`, then combine them",
+            ));
+        }
         match &self.run.ragcn {
             None => {
                 let logits = self.net.forward(x, ctx)?;

@@ -5,7 +5,7 @@
 use super::learner::{Step, Task};
 use super::metrics::{evaluate, Evaluation};
 use crate::config::SkeletonTrainConfig;
-use crate::data::preprocess::{prepare, with_motion};
+use crate::data::preprocess::prepare;
 use crate::data::{self, split, Dataset, LoadOptions};
 use crate::models::skeleton::{SkeletonModel, SkeletonRunConfig};
 use crate::models::{Ctx, StgcnConfig};
@@ -76,7 +76,7 @@ pub fn make_batch(
             _ => None,
         };
         let (arr, _) = prepare(s, t.frames, run.persons, t.length_mode, aug);
-        let arr = if t.motion { with_motion(&arr) } else { arr };
+        let arr = run.input(&arr);
         shape = arr.dim();
         buf.extend(arr.iter().copied());
         labels.push(s.label);
@@ -152,9 +152,12 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
             .unwrap_or(1)
             .clamp(1, 2)
     });
-    let mut model =
-        StgcnConfig::preset(&cfg.model, if cfg.motion { 6 } else { 3 }, ds.classes.len())
-            .map_err(Error::usage)?;
+    let mut model = StgcnConfig::preset(
+        &cfg.model,
+        cfg.modality.channels(3, cfg.motion),
+        ds.classes.len(),
+    )
+    .map_err(Error::usage)?;
     if let Some(p) = cfg.dropout {
         model.dropout = p;
     }
@@ -178,20 +181,31 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
         classes: ds.classes.clone(),
         persons,
         ragcn: None,
+        ensemble: None,
         imported: None,
     })
 }
 
-/// Test top-1 of each RA-GCN stream on its own logits (test-time masks from each stream's prediction).
+/// Test top-1 of each RA-GCN stream (test-time masks from each stream's prediction) or each ensemble
+/// member on its own logits; empty for a single network.
 pub fn stream_accuracies(model: &SkeletonModel, ds: &Dataset, idx: &[usize]) -> Result<Vec<f64>> {
-    let Some(r) = &model.run.ragcn else {
-        return Ok(vec![]);
+    let n = match (&model.run.ragcn, &model.run.ensemble) {
+        (Some(r), _) => r.streams,
+        (None, Some(e)) => e.members.len(),
+        (None, None) => return Ok(vec![]),
     };
-    let mut hits = vec![0usize; r.streams];
+    let mut hits = vec![0usize; n];
     for chunk in idx.chunks(64) {
         let (x, y) = make_batch(ds, chunk, &model.run, None)?;
-        let out = model.ragcn_forward(r, &x, None, &mut Ctx::eval())?;
-        for (s, l) in out.logits.iter().enumerate() {
+        let logits = match &model.run.ragcn {
+            Some(r) => model.ragcn_forward(r, &x, None, &mut Ctx::eval())?.logits,
+            None => model
+                .parts(&x)?
+                .into_iter()
+                .map(|(net, xi, _)| net.forward(&xi, &mut Ctx::eval()))
+                .collect::<candle_core::Result<_>>()?,
+        };
+        for (s, l) in logits.iter().enumerate() {
             let pred = l.argmax(1)?.to_vec1::<u32>()?;
             hits[s] += pred
                 .iter()

@@ -372,7 +372,7 @@ fn cam_finds_the_moving_joints_of_synthetic_actions_and_beats_a_random_ranking()
 }
 
 /// A (A, B, C) nested JSON array, flattened as f32 (cam.json writes each f32 so that it reads back exactly).
-fn flat3(v: &Value) -> Vec<f32> {
+pub(crate) fn flat3(v: &Value) -> Vec<f32> {
     v.as_array()
         .unwrap()
         .iter()

@@ -6,6 +6,7 @@ mod cam;
 mod cam_methods;
 mod cli;
 mod common;
+mod ensemble;
 mod graph_layouts;
 mod image;
 mod image_cam_math;
