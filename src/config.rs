@@ -45,6 +45,9 @@ pub struct SkeletonTrainConfig {
     pub warmup_epochs: f64,
     /// Epochs at which a step schedule divides the rate by 10.
     pub milestones: Vec<usize>,
+    /// Label smoothing ε of the training loss: targets 1 − ε + ε/K on the label, ε/K elsewhere.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub label_smoothing: f64,
     /// Fixed input length T (a multiple of the model's temporal stride).
     pub frames: usize,
     pub length_mode: LengthMode,
@@ -69,6 +72,10 @@ pub struct SkeletonTrainConfig {
     /// How the graph's neighbourhoods are partitioned (uniform, distance, spatial).
     #[serde(skip_serializing_if = "is_spatial")]
     pub strategy: Partition,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn is_spatial(p: &Partition) -> bool {
@@ -97,6 +104,7 @@ impl Default for SkeletonTrainConfig {
             schedule: ScheduleKind::Cosine,
             warmup_epochs: 2.0,
             milestones: vec![],
+            label_smoothing: 0.0,
             frames: 32,
             length_mode: LengthMode::Resample,
             motion: true,
@@ -233,6 +241,13 @@ impl SkeletonTrainConfig {
         )?;
         if self.frames < 4 {
             return Err(Error::invalid("frames", self.frames, "at least 4"));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(Error::invalid(
+                "label_smoothing",
+                self.label_smoothing,
+                "in [0, 1)",
+            ));
         }
         if self.persons == Some(0) {
             return Err(Error::invalid("persons", 0, "at least 1"));

@@ -196,22 +196,32 @@ impl SkeletonModel {
                 "an ensemble is not trained: train its members with `skeleton train`, then combine them",
             ));
         }
+        let eps = self.run.train.label_smoothing;
+        let ce = |logits: &Tensor| -> Result<Tensor> {
+            if eps == 0.0 {
+                return Ok(candle_nn::loss::cross_entropy(logits, &yt)?);
+            }
+            let k = logits.dim(1)?;
+            let ones = vec![1.0; y.len()];
+            let t = crate::data::mix::soft_targets(y, y, &ones, k, eps as f32);
+            let t = Tensor::from_vec(t, (y.len(), k), &Device::Cpu)?;
+            Ok((candle_nn::ops::log_softmax(logits, 1)? * t)?
+                .sum(1)?
+                .mean(0)?
+                .neg()?)
+        };
         match &self.run.ragcn {
             None => {
                 let logits = self.net.forward(x, ctx)?;
-                Ok((
-                    candle_nn::loss::cross_entropy(&logits, &yt)?,
-                    logits,
-                    vec![],
-                ))
+                Ok((ce(&logits)?, logits, vec![]))
             }
             Some(r) => {
                 let out = self.ragcn_forward(r, x, Some(y), ctx)?;
                 let fused = sum_all(&out.logits)?;
-                let mut loss = candle_nn::loss::cross_entropy(&fused, &yt)?;
+                let mut loss = ce(&fused)?;
                 if r.loss == super::ragcn::LossKind::V2 {
                     for l in &out.logits {
-                        loss = (loss + candle_nn::loss::cross_entropy(l, &yt)?)?;
+                        loss = (loss + ce(l)?)?;
                     }
                 }
                 Ok((loss, fused, out.masked_fraction))
