@@ -128,11 +128,26 @@ pub fn overlay<T: Serialize + DeserializeOwned>(
     if overrides.is_empty() {
         return Ok(base);
     }
-    let mut v = serde_json::to_value(base)?;
-    if let Value::Object(o) = &mut v {
-        o.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    serde_json::from_value(v).map_err(|e| Error::usage(format!("invalid option: {e}")))
+    let base = serde_json::to_value(base)?;
+    let with = |fields: &mut dyn Iterator<Item = (&String, &Value)>| {
+        let mut v = base.clone();
+        if let Value::Object(o) = &mut v {
+            o.extend(fields.map(|(k, v)| (k.clone(), v.clone())));
+        }
+        serde_json::from_value::<T>(v)
+    };
+    with(&mut overrides.iter()).map_err(|e| {
+        // Name the option that does not fit (a NaN or infinite number arrives as null).
+        for (k, v) in overrides {
+            if let Err(e) = with(&mut std::iter::once((k, v))) {
+                return match v {
+                    Value::Null => Error::invalid(k, "NaN or infinite", "a finite number"),
+                    _ => Error::invalid(k, v, format!("a valid value ({e})")),
+                };
+            }
+        }
+        Error::usage(format!("invalid option: {e}"))
+    })
 }
 
 /// Defaults, overlaid with a JSON file when one is given (unknown keys are an error naming the key).
@@ -242,6 +257,11 @@ impl SkeletonTrainConfig {
         if self.frames < 4 {
             return Err(Error::invalid("frames", self.frames, "at least 4"));
         }
+        crate::limits::FRAMES.check("frames", self.frames as u64)?;
+        if let Some(p) = self.persons {
+            crate::limits::PERSONS.check("persons", p as u64)?;
+        }
+        check_warmup(self.warmup_epochs, self.epochs)?;
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(Error::invalid(
                 "label_smoothing",
@@ -259,6 +279,20 @@ impl SkeletonTrainConfig {
         }
         Ok(())
     }
+}
+
+/// A warm-up of at most half the epochs (or the default 2): a longer one keeps the rate near 0 for the
+/// whole run.
+fn check_warmup(warmup: f64, epochs: usize) -> Result<()> {
+    let max = (epochs as f64 / 2.0).max(2.0);
+    if !(warmup >= 0.0 && warmup <= max) {
+        return Err(Error::invalid(
+            "warmup_epochs",
+            warmup,
+            format!("between 0 and {max} (half of the {epochs} epochs, or 2)"),
+        ));
+    }
+    Ok(())
 }
 
 /// The checks every training recipe shares.
@@ -389,6 +423,8 @@ impl ImageTrainConfig {
                 "a multiple of 16 and at least 32 (e.g. 64, 112, 224)",
             ));
         }
+        crate::limits::IMAGE_SIDE.check("size", self.size as u64)?;
+        check_warmup(self.warmup_epochs, self.epochs)?;
         if !(0.0..=1.0).contains(&self.cutmix) {
             return Err(Error::invalid(
                 "cutmix",

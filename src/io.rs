@@ -30,9 +30,83 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = read_to_string(path)?;
     serde_json::from_str(&text)
         .map_err(|e| Error::at_line(path, e.line(), format!("invalid JSON: {e}")))
+}
+
+/// Refuse anything but a regular file (after following links) before it is opened: reading a FIFO would
+/// wait forever, a device never ends, a folder or a link loop is a mistake in the command.
+pub fn check_regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let what = if meta.is_dir() {
+        "a folder"
+    } else {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        }
+    };
+    Err(Error::data(
+        path,
+        format!("is {what}, not a regular file: name a file here"),
+    ))
+}
+
+/// Open a regular file for reading (see [`check_regular_file`]).
+pub fn open(path: &Path) -> Result<std::fs::File> {
+    check_regular_file(path)?;
+    std::fs::File::open(path).map_err(|e| Error::io(path, e))
+}
+
+/// The bytes of a regular file.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    check_regular_file(path)?;
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// The text of a regular file.
+pub fn read_to_string(path: &Path) -> Result<String> {
+    check_regular_file(path)?;
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Whether `path` (which need not exist yet) is `folder` or lies below it, after resolving links.
+pub fn is_inside(path: &Path, folder: &Path) -> bool {
+    let Ok(folder) = std::fs::canonicalize(folder) else {
+        return false;
+    };
+    // Resolve the nearest existing ancestor of `path`, then add back what does not exist yet.
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(p), Some(n)) => {
+                rest.push(n.to_os_string());
+                existing = if p.as_os_str().is_empty() {
+                    Path::new(".").to_path_buf()
+                } else {
+                    p.to_path_buf()
+                };
+            }
+            _ => return false,
+        }
+    }
+    let Ok(mut full) = std::fs::canonicalize(&existing) else {
+        return false;
+    };
+    full.extend(rest.iter().rev());
+    full.starts_with(&folder)
 }
 
 /// Create an output folder. An existing non-empty folder is refused unless `force` is set.

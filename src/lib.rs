@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod limits;
 pub mod models;
 pub mod plot;
 pub mod progress;

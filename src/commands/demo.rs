@@ -61,7 +61,7 @@ fn skeleton_demo(a: &DemoOptions) -> Result<()> {
     })?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     for f in RunDir::open(&a.run, "a skeleton")?.summary_files() {
-        let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+        let bytes = crate::io::read(&f)?;
         let name = f.file_name().expect("a run file has a name");
         crate::io::write_atomic(&a.out.join(name), &bytes)?;
     }

@@ -126,6 +126,22 @@ pub fn cam(a: &ImageCamOptions) -> Result<()> {
     }
     let model = ImageModel::load(&a.run)?;
     let choice = ClassChoice::parse(&a.class, &model.run.classes)?;
+    // Overlays written among pictures would be read as pictures by the next training or explanation.
+    let data_dirs = model.run.train.data.iter().map(PathBuf::from);
+    let input_dir = a.input.is_dir().then(|| a.input.clone());
+    if let Some(d) = data_dirs
+        .chain(input_dir)
+        .find(|d| crate::io::is_inside(&a.out, d))
+    {
+        return Err(Error::invalid(
+            "out",
+            a.out.display(),
+            format!(
+                "a place outside the picture folder {} (overlays there would be read as pictures)",
+                d.display()
+            ),
+        ));
+    }
     if a.input.is_file() {
         let text = write_picture(&model, a, &choice, &a.input, &a.out)?;
         eprintln!("{}: {text}; wrote {}", a.input.display(), a.out.display());

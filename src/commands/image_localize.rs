@@ -91,7 +91,18 @@ pub(crate) fn scaled_boxes(item: &ImageItem) -> Vec<BBox> {
     );
     item.boxes
         .iter()
-        .map(|b| [b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy])
+        // Boxes reaching beyond the picture are cut at its border.
+        .map(|b| {
+            let (x0, x1) = (
+                (b[0] * fx).clamp(0.0, w as f32),
+                (b[2] * fx).clamp(0.0, w as f32),
+            );
+            let (y0, y1) = (
+                (b[1] * fy).clamp(0.0, h as f32),
+                (b[3] * fy).clamp(0.0, h as f32),
+            );
+            [x0, y0, x1, y1]
+        })
         .collect()
 }
 

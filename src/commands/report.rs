@@ -178,7 +178,7 @@ fn copy_in(file: &Path, dir: &Path) -> Result<Option<String>> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let bytes = crate::io::read(file)?;
     crate::io::write_atomic(&dir.join(&name), &bytes)?;
     Ok(Some(name))
 }
@@ -274,7 +274,7 @@ fn skeleton_sections(a: &ReportOptions, dir: &RunDir, sections: &mut Sections) -
 /// The table of `skeleton robustness` (its Markdown file as HTML) and its plot.
 fn robustness_section(from: &Path, out: &Path) -> Result<String> {
     let md_path = from.join("robustness.md");
-    let md = std::fs::read_to_string(&md_path).map_err(|e| Error::io(&md_path, e))?;
+    let md = crate::io::read_to_string(&md_path)?;
     let cells = |l: &str| -> Vec<String> {
         l.trim()
             .trim_matches('|')

@@ -59,6 +59,14 @@ pub fn check_compatible(model: &SkeletonModel, ds: &mut data::Dataset) -> Result
             model.run.layout.num_joints()
         )));
     }
+    let (a, b) = (&ds.layout, &model.run.layout);
+    if a.joints != b.joints || a.edges != b.edges || a.center != b.center {
+        return Err(Error::usage(format!(
+            "the data is read with layout {}, but the model was trained on layout {} (same joint count, \
+             different joints or bones); pass --layout {} or data of that layout",
+            a.name, b.name, b.name
+        )));
+    }
     ds.match_classes(&model.run.classes, "the data")?;
     Ok(())
 }

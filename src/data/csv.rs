@@ -20,7 +20,7 @@ pub struct LabelRow {
 }
 
 fn lines(path: &Path) -> Result<impl Iterator<Item = (usize, std::io::Result<String>)>> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = crate::io::open(path)?;
     Ok(std::io::BufReader::new(f)
         .lines()
         .enumerate()
@@ -72,7 +72,8 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRow>> {
         }
     };
     let cols = check_header(path, &header, &["file", "label", "subject"], &["camera"])?;
-    let mut rows = Vec::new();
+    let mut rows: Vec<LabelRow> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (n, l) in it {
         let l = l.map_err(|e| Error::io(path, e))?;
         if l.trim().is_empty() {
@@ -101,6 +102,27 @@ pub fn read_labels(path: &Path) -> Result<Vec<LabelRow>> {
                 )
             })
         };
+        if f[0].is_empty() || f[1].is_empty() {
+            let field = if f[0].is_empty() { "file" } else { "label" };
+            return Err(Error::at_field(path, n, field, "is empty"));
+        }
+        if let Some(first) = seen.get(f[0]).map(|&i| &rows[i]) {
+            let how = if first.label == f[1] {
+                "again"
+            } else {
+                "with another label"
+            };
+            return Err(Error::at_field(
+                path,
+                n,
+                "file",
+                format!(
+                    "{} is listed {how} (first on line {}); list every sequence once",
+                    f[0], first.line
+                ),
+            ));
+        }
+        seen.insert(f[0].to_string(), rows.len());
         rows.push(LabelRow {
             file: f[0].to_string(),
             label: f[1].to_string(),
@@ -142,7 +164,7 @@ pub fn read_sequence(
         &["score"],
     )?;
     let v = layout.num_joints();
-    let mut entries: Vec<(usize, usize, usize, [f32; 3])> = Vec::new();
+    let mut entries: Vec<(usize, usize, usize, [f32; 3], usize)> = Vec::new();
     let mut dropped_persons = BTreeSet::new();
     for (n, l) in it {
         let l = l.map_err(|e| Error::io(path, e))?;
@@ -172,6 +194,7 @@ pub fn read_sequence(
             })
         };
         let (frame, person, joint) = (idx(0)?, idx(1)?, idx(2)?);
+        crate::limits::FRAMES.check_in_file(path, Some(n), "frame", frame as u64 + 1)?;
         if joint >= v {
             return Err(Error::at_field(
                 path,
@@ -192,7 +215,7 @@ pub fn read_sequence(
             dropped_persons.insert(person);
             continue;
         }
-        entries.push((frame, person, joint, xyz));
+        entries.push((frame, person, joint, xyz, n));
     }
     let t = entries.iter().map(|e| e.0 + 1).max().unwrap_or(0);
     if t == 0 {
@@ -202,7 +225,21 @@ pub fn read_sequence(
         ));
     }
     let mut data = Array4::<f32>::zeros((3, t, v, max_persons));
-    for (frame, person, joint, xyz) in entries {
+    // The line that set each (frame, joint, person), so that a second row for it names both.
+    let mut line_of = vec![0usize; t * v * max_persons];
+    for (frame, person, joint, xyz, n) in entries {
+        let cell = (frame * v + joint) * max_persons + person;
+        if line_of[cell] != 0 {
+            return Err(Error::at_line(
+                path,
+                n,
+                format!(
+                    "frame {frame}, person {person}, joint {joint} was already given on line {}; keep one row",
+                    line_of[cell]
+                ),
+            ));
+        }
+        line_of[cell] = n;
         for c in 0..3 {
             data[[c, frame, joint, person]] = xyz[c];
         }

@@ -98,7 +98,7 @@ fn part(
 
 /// Read a CTR-GCN archive.
 pub fn load_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Dataset> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::io::open(path)?;
     let mut npz = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| Error::data(path, format!("not a readable .npz archive: {e}")))?;
     let mut warnings = Vec::new();

@@ -120,22 +120,52 @@ fn list_labelled(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
     Ok(out)
 }
 
-/// Decode a JPEG or PNG into RGB8, with an error that names the file.
+/// Box coordinates beyond this many pixels are refused (a picture is at most [`MAX_IMAGE_SIDE`] wide).
+const MAX_BOX_COORD: f32 = 1e6;
+
+/// The widest or tallest picture decoded (the decoder refuses larger ones before allocating).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
+/// Decode a JPEG or PNG into RGB8, with an error that names the file. A JPEG must end with its end-of-image
+/// marker: a truncated file would otherwise decode into grey rows and be trained on.
 pub fn decode(path: &Path) -> Result<RgbImage> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() == 0 {
+    let bytes = crate::io::read(path)?;
+    if bytes.is_empty() {
         return Err(Error::data(path, "empty file (0 bytes)"));
     }
-    let img = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?
-        .decode()
-        .map_err(|e| Error::data(path, format!("cannot decode image: {e}")))?;
+        .map_err(|e| Error::io(path, e))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !has_jpeg_end(&bytes) {
+        return Err(Error::data(
+            path,
+            "truncated JPEG (no end-of-image marker): the file is incomplete; copy it again or remove it \
+             (--skip-bad skips such files)",
+        ));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| {
+        Error::data(
+            path,
+            format!(
+                "cannot decode image: {e} (pictures are read up to {MAX_IMAGE_SIDE} pixels a side)"
+            ),
+        )
+    })?;
     if img.width() == 0 || img.height() == 0 {
         return Err(Error::data(path, "image has no pixels"));
     }
     Ok(img.to_rgb8())
+}
+
+/// Whether a JPEG's last bytes hold its end-of-image marker (FF D9; some writers append a few bytes after it).
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// Optional `boxes.json` in a folder: {"relative/path.jpg": [[x0, y0, x1, y1], ...], ...}.
@@ -146,6 +176,19 @@ fn read_boxes(dir: &Path) -> Result<HashMap<String, Vec<BBox>>> {
     }
     let m: BTreeMap<String, Vec<BBox>> = crate::io::read_json(&path)?;
     for (k, boxes) in &m {
+        if let Some(b) = boxes
+            .iter()
+            .find(|b| b.iter().any(|c| !c.is_finite() || c.abs() > MAX_BOX_COORD))
+        {
+            return Err(Error::Data {
+                path,
+                line: None,
+                field: Some(k.clone()),
+                msg: format!(
+                    "box {b:?}: coordinates must be finite pixel positions within ±{MAX_BOX_COORD}"
+                ),
+            });
+        }
         if let Some(b) = boxes.iter().find(|b| !(b[0] < b[2] && b[1] < b[3])) {
             return Err(Error::Data {
                 path,
@@ -294,6 +337,9 @@ pub fn load_folder(
         None => {
             let items = load_train(&mut set)?;
             let n = items.len();
+            if n < 2 {
+                return Err(nothing_left(&train_dir, n, set.skipped.len()));
+            }
             let n_test = ((n as f64 * val_fraction).round() as usize).clamp(1, n - 1);
             let order = permutation(&mut rng_for(seed, streams::IMAGE_SPLIT), n);
             let is_test: Vec<bool> = {
@@ -311,7 +357,23 @@ pub fn load_folder(
             set.split = format!("seeded validation split ({:.0} %)", val_fraction * 100.0);
         }
     }
+    if !test_only && set.train.is_empty() {
+        return Err(nothing_left(&train_dir, 0, set.skipped.len()));
+    }
+    if set.test.is_empty() {
+        return Err(nothing_left(dir, 0, set.skipped.len()));
+    }
     Ok(set)
+}
+
+fn nothing_left(dir: &Path, usable: usize, skipped: usize) -> Error {
+    Error::data(
+        dir,
+        format!(
+            "{usable} usable picture(s) left after {skipped} unreadable one(s) were skipped: nothing to \
+             train or test on; fix or replace the files listed above"
+        ),
+    )
 }
 
 /// For each class name in `from`, its index in `to`; `None` if some name is not in `to`.

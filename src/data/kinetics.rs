@@ -40,7 +40,7 @@ struct LabelEntry {
 }
 
 fn video(path: &Path, v: usize, persons: usize) -> Result<Option<Array4<f32>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::io::read_to_string(path)?;
     let vid: Video = serde_json::from_str(&text).map_err(|e| {
         Error::at_line(path, e.line(), format!("not a Kinetics-skeleton file: {e}"))
     })?;
@@ -116,7 +116,7 @@ fn part(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Sequence>> {
     let label_path = dir.join(format!("kinetics_{name}_label.json"));
-    let text = std::fs::read_to_string(&label_path).map_err(|e| Error::io(&label_path, e))?;
+    let text = crate::io::read_to_string(&label_path)?;
     let labels: BTreeMap<String, LabelEntry> = serde_json::from_str(&text).map_err(|e| {
         Error::at_line(
             &label_path,

@@ -54,7 +54,7 @@ impl Layout {
                 Self::builtin_names().join(", ")
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::io::read_to_string(path)?;
         Self::from_json(&text, path)
     }
 
@@ -76,6 +76,9 @@ impl Layout {
         if v == 0 {
             return Err("layout has no joints".into());
         }
+        crate::limits::JOINTS
+            .check("joints", v as u64)
+            .map_err(|e| e.to_string())?;
         for (i, [a, b]) in self.edges.iter().enumerate() {
             if *a >= v || *b >= v {
                 return Err(format!(

@@ -282,7 +282,9 @@ pub(crate) fn list_files(
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
+        // Named like a data file but not a regular file (a folder, a FIFO, a device, a broken link): kept, so
+        // that reading it fails with its name (or lists it with --skip-bad) instead of dropping it unseen.
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
         .collect();
     files.sort();
     if files.is_empty() {

@@ -66,7 +66,7 @@ pub fn read_file(path: &Path, layout: &Layout) -> Result<ReadOutcome> {
     let (action, subject, _rep) = parse_name(name).ok_or_else(|| {
         Error::data(path, "file name does not match aAA_sSS_eEE_skeleton3D.txt (AA = action 01..20); rename it or use --format csv")
     })?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::io::open(path)?;
     let mut coords: Vec<f32> = Vec::new();
     let mut line = String::new();
     let mut reader = std::io::BufReader::new(file);

@@ -48,13 +48,16 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
             "file name does not match SsssCcccPpppRrrrAaaa.skeleton; rename it or use --format csv",
         )
     })?;
-    if action == 0 {
+    if action == 0 || action > 120 {
         return Err(Error::data(
             path,
-            "action number A000 is invalid (actions start at A001)",
+            format!(
+                "action number A{action:03} is outside NTU RGB+D's actions A001–A120; for other actions \
+                 convert the files to the csv format (see README)"
+            ),
         ));
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::io::open(path)?;
     let mut tok = Tokens::new(std::io::BufReader::new(file), path);
     let frame_count = tok.int("frameCount")?;
     if frame_count <= 0 {

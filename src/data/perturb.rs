@@ -24,13 +24,17 @@ impl Perturbation {
     pub fn parse_occlusion(s: &str) -> Result<Self> {
         let bad = || {
             Error::usage(format!(
-                "occlusion {s}: use part:NAME, frames:N or random:P (0 <= P <= 1)"
+                "occlusion {s}: use part:NAME, frames:N (0 <= N <= 100, frames of a 100-frame reference) or \
+                 random:P (0 <= P <= 1)"
             ))
         };
         let (kind, arg) = s.split_once(':').ok_or_else(bad)?;
         match kind {
             "part" if !arg.is_empty() => Ok(Perturbation::Part(arg.to_string())),
-            "frames" => arg.parse().map(Perturbation::Frames).map_err(|_| bad()),
+            "frames" => match arg.parse::<usize>() {
+                Ok(n) if n <= 100 => Ok(Perturbation::Frames(n)),
+                _ => Err(bad()),
+            },
             "random" => match arg.parse::<f32>() {
                 Ok(p) if (0.0..=1.0).contains(&p) => Ok(Perturbation::Random(p)),
                 _ => Err(bad()),
@@ -42,12 +46,13 @@ impl Perturbation {
     pub fn parse_jitter(s: &str) -> Result<Self> {
         let bad = || {
             Error::usage(format!(
-                "jitter {s}: use P,SIGMA, e.g. 0.02,0.1 (0 <= P <= 1, SIGMA >= 0)"
+                "jitter {s}: use P,SIGMA, e.g. 0.02,0.1 (0 <= P <= 1, 0 <= SIGMA <= 10 in units of the \
+                 skeleton's RMS radius)"
             ))
         };
         let (p, sigma) = s.split_once(',').ok_or_else(bad)?;
         match (p.trim().parse::<f32>(), sigma.trim().parse::<f32>()) {
-            (Ok(p), Ok(sg)) if (0.0..=1.0).contains(&p) && sg >= 0.0 => {
+            (Ok(p), Ok(sg)) if (0.0..=1.0).contains(&p) && (0.0..=10.0).contains(&sg) => {
                 Ok(Perturbation::Jitter(p, sg))
             }
             _ => Err(bad()),

@@ -96,7 +96,7 @@ fn sequence(
 
 /// Read an annotation pickle.
 pub fn load_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read(path)?;
     let root = pickle::load(&bytes).map_err(|e| Error::data(path, e))?;
     let (split, anns) = match &root {
         Value::Dict(d) => (

@@ -32,7 +32,7 @@ fn data_file(dir: &Path, part: &str) -> Result<PathBuf> {
 
 /// (names, labels) from a label pickle.
 fn labels(path: &Path) -> Result<(Vec<String>, Vec<usize>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read(path)?;
     let v = pickle::load(&bytes).map_err(|e| Error::data(path, e))?;
     let bad = |what: &str| {
         Error::data(
@@ -89,7 +89,7 @@ fn read_part(
     let path = data_file(dir, part)?;
     let label_path = dir.join(format!("{part}_label.pkl"));
     let (names, labels) = labels(&label_path)?;
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let file = crate::io::open(&path)?;
     let npy = npyz::NpyFile::new(BufReader::new(file))
         .map_err(|e| Error::data(&path, format!("not a readable .npy file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();

@@ -208,6 +208,7 @@ pub fn generate(cfg: &SynthImageConfig) -> crate::Result<ImageSet> {
             cfg.side
         )));
     }
+    crate::limits::IMAGE_SIDE.check("side", cfg.side as u64)?;
     let mut set = ImageSet {
         classes: CLASSES[..cfg.classes]
             .iter()

@@ -2,7 +2,7 @@
 //! transfer into a model's variables (every parameter present, every shape checked).
 
 use crate::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,7 +22,7 @@ pub fn save(
 
 /// Read all tensors and the metadata of a safetensors file.
 pub fn load(path: &Path) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read(path)?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
         .map_err(|e| Error::data(path, format!("not a readable safetensors file: {e}")))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
@@ -78,7 +78,32 @@ pub fn load_mapped(
                 ),
             ));
         }
-        var.set(t)?;
+        // Half or double precision (saved by another tool) is read as f32; integers are not weights.
+        let t = match t.dtype() {
+            DType::F32 => t.clone(),
+            DType::F16 | DType::BF16 | DType::F64 => t.to_dtype(DType::F32)?,
+            other => {
+                return Err(Error::data(
+                    origin,
+                    format!("parameter '{key}' holds {other:?} values, not floating-point weights"),
+                ))
+            }
+        };
+        let finite = t
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .iter()
+            .all(|x| x.is_finite());
+        if !finite {
+            return Err(Error::data(
+                origin,
+                format!(
+                    "parameter '{key}' holds NaN or infinite values: the training diverged or the file is \
+                     damaged; retrain it (with a lower --lr) or restore the file"
+                ),
+            ));
+        }
+        var.set(&t)?;
     }
     Ok(())
 }

@@ -144,6 +144,21 @@ pub fn evaluate_perturbed(
 
 /// Resolve the run configuration (model preset, persons) for a loaded dataset.
 pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRunConfig> {
+    let present: std::collections::BTreeSet<usize> = ds.samples.iter().map(|s| s.label).collect();
+    if present.len() < 2 {
+        return Err(Error::data(
+            cfg.data.as_deref().unwrap_or("the data"),
+            format!(
+                "the sequences belong to {} class(es) only ({}): a classifier needs at least two",
+                present.len(),
+                present
+                    .iter()
+                    .map(|&c| ds.classes[c].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     let persons = cfg.persons.unwrap_or_else(|| {
         ds.samples
             .iter()

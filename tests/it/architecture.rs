@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Layers from the bottom: the base, the domain modules in their order, the commands, the command line. A
 /// module may use its own layer (without cycles) and the layers below.
 const LAYERS: &[&[&str]] = &[
-    &["error", "io", "rng", "progress", "run_dir"],
+    &["error", "io", "limits", "rng", "progress", "run_dir"],
     &["graph"],
     &["data"],
     &["config"],

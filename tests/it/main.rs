@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod ensemble;
 mod graph_layouts;
+mod hostile;
 mod image;
 mod image_cam_math;
 mod interop;
