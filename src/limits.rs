@@ -42,6 +42,12 @@ pub const CLASSES: Limit = Limit {
     default: 100_000,
     env: "SKELCAM_MAX_CLASSES",
 };
+/// Parameters of a model a run describes (the paper's ST-GCN has 3.1 M, ResNet-18 11.2 M).
+pub const PARAMETERS: Limit = Limit {
+    what: "model parameters",
+    default: 500_000_000,
+    env: "SKELCAM_MAX_PARAMETERS",
+};
 /// Elements of one model input or one sample (C·T·V·M for skeletons): 256 M floats = 1 GiB.
 pub const SAMPLE_ELEMENTS: Limit = Limit {
     what: "values in one sample",

@@ -30,6 +30,14 @@ pub struct ImageModel {
 
 impl ImageModel {
     pub fn build(run: &ImageRunConfig) -> Result<Self> {
+        run.model.check()?;
+        if run.classes.len() != run.model.num_class {
+            return Err(Error::invalid(
+                "classes",
+                run.classes.len(),
+                format!("one name per class of the model ({})", run.model.num_class),
+            ));
+        }
         let varmap = VarMap::new();
         let net = Resnet::new(
             &run.model,

@@ -29,6 +29,26 @@ fn two() -> usize {
 }
 
 impl ResnetConfig {
+    /// Checks a configuration read from a file before anything is built (sizes within the limits).
+    pub fn check(&self) -> crate::Result<()> {
+        crate::limits::CLASSES.check("model.num_class", self.num_class as u64)?;
+        if self.num_class == 0
+            || self.width == 0
+            || self.width > 1024
+            || !(1..=2).contains(&self.last_stride)
+        {
+            return Err(crate::Error::invalid(
+                "model",
+                format!(
+                    "width {}, {} classes, last stride {}",
+                    self.width, self.num_class, self.last_stride
+                ),
+                "width 1 to 1024, at least 1 class, last stride 1 or 2",
+            ));
+        }
+        Ok(())
+    }
+
     /// `resnet18` (torchvision's, 11.2 M parameters) or `resnet18-narrow` (width 16, for tests and demos);
     /// an `-os16` suffix keeps layer4 at 1/16 of the input (finer CAMs, same parameters).
     pub fn preset(name: &str, num_class: usize) -> std::result::Result<Self, String> {

@@ -33,6 +33,49 @@ pub struct SkeletonRunConfig {
 }
 
 impl SkeletonRunConfig {
+    /// Checks what a `config.json` states before anything is built: the layout, sizes within the limits,
+    /// one class name per model output, and each network's configuration.
+    pub fn check(&self) -> Result<()> {
+        self.layout
+            .validate()
+            .map_err(|why| Error::invalid("layout", &self.layout.name, why))?;
+        crate::limits::FRAMES.check("train.frames", self.train.frames as u64)?;
+        crate::limits::PERSONS.check("persons", self.persons as u64)?;
+        if self.persons == 0 {
+            return Err(Error::invalid("persons", 0, "at least 1"));
+        }
+        let v = self.layout.num_joints();
+        let nets: Vec<&StgcnConfig> = match &self.ensemble {
+            Some(e) => e.members.iter().map(|m| &m.model).collect(),
+            None => vec![&self.model],
+        };
+        for m in nets {
+            m.check(v)?;
+            let input = (m.in_channels as u64)
+                .saturating_mul(self.train.frames as u64)
+                .saturating_mul(v as u64)
+                .saturating_mul(self.persons as u64);
+            crate::limits::SAMPLE_ELEMENTS.check("input C·T·V·M", input)?;
+            if m.num_class != self.classes.len() {
+                return Err(Error::invalid(
+                    "classes",
+                    self.classes.len(),
+                    format!("one name per class of the model ({})", m.num_class),
+                ));
+            }
+        }
+        if let Some(r) = &self.ragcn {
+            if !(1..=16).contains(&r.streams) {
+                return Err(Error::invalid(
+                    "ragcn.streams",
+                    r.streams,
+                    "between 1 and 16",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The network's input (C′, T, V, M) from fixed-length coordinates (C, T, V, M): the run's modality, or
     /// for an ensemble its members' inputs one after the other along C′.
     pub fn input(&self, coords: &ndarray::Array4<f32>) -> ndarray::Array4<f32> {
@@ -79,6 +122,7 @@ pub struct SkeletonModel {
 
 impl SkeletonModel {
     pub fn build(run: &SkeletonRunConfig) -> Result<Self> {
+        run.check()?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let l = &run.layout;

@@ -33,6 +33,60 @@ pub struct StgcnConfig {
 }
 
 impl StgcnConfig {
+    /// Checks a configuration read from a file before anything is built: sizes within the limits (the
+    /// parameter count estimated from them), a temporal kernel and strides that make sense.
+    pub fn check(&self, joints: usize) -> crate::Result<()> {
+        use crate::limits;
+        let bad = |field: &str, v: usize, what: &str| Err(crate::Error::invalid(field, v, what));
+        if self.in_channels == 0 || self.in_channels > 4096 {
+            return bad("model.in_channels", self.in_channels, "between 1 and 4096");
+        }
+        limits::CLASSES.check("model.num_class", self.num_class as u64)?;
+        if self.num_class == 0 {
+            return bad("model.num_class", 0, "at least 1");
+        }
+        if self.blocks.is_empty() || self.blocks.len() > 64 {
+            return bad("model.blocks", self.blocks.len(), "1 to 64 blocks");
+        }
+        if self.temporal_kernel % 2 == 0 || self.temporal_kernel > 99 {
+            return bad(
+                "model.temporal_kernel",
+                self.temporal_kernel,
+                "odd and at most 99",
+            );
+        }
+        if self.max_hop == 0 || self.max_hop > 16 {
+            return bad("model.max_hop", self.max_hop, "between 1 and 16");
+        }
+        let k = 4u64; // at most 3 partitions (more only with a checkpoint's adjacency, counted below)
+        let mut params = (self.in_channels as u64 * joints as u64)
+            .saturating_mul(2 * self.data_bn_persons.unwrap_or(1) as u64);
+        let mut cin = self.in_channels as u64;
+        for &(cout, stride) in &self.blocks {
+            if cout == 0 || cout > 65_536 || !(1..=8).contains(&stride) {
+                return bad(
+                    "model.blocks",
+                    cout,
+                    "channels 1 to 65536 and strides 1 to 8",
+                );
+            }
+            let cout = cout as u64;
+            params = params
+                .saturating_add(cin.saturating_mul(cout).saturating_mul(k))
+                .saturating_add(
+                    cout.saturating_mul(cout)
+                        .saturating_mul(self.temporal_kernel as u64),
+                )
+                .saturating_add(cin.saturating_mul(cout));
+            cin = cout;
+        }
+        params = params.saturating_add(cin.saturating_mul(self.num_class as u64));
+        if let Some(a) = &self.adjacency {
+            params = params.saturating_add((a.len() * joints * joints) as u64);
+        }
+        limits::PARAMETERS.check("model", params)
+    }
+
     /// `stgcn`: the 10-block 64→256 network of the paper; `stgcn-small`: 3 blocks 32→64 (the CPU default:
     /// 0.89 top-1 on MSR Action3D cross-subject in 3.5 minutes); `stgcn-tiny`: 3 blocks 16→32, for tests.
     pub fn preset(

@@ -14,6 +14,7 @@ mod image_cam_math;
 mod interop;
 mod kernels;
 mod model;
+mod mutations;
 mod ragcn;
 mod readers;
 mod real_data;

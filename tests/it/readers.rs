@@ -25,7 +25,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn ntu_file() -> String {
+pub(crate) fn ntu_file() -> String {
     // Frame 0: two bodies; frame 1: no body; frame 2: only the second body, whose body tracking state is 0.
     let mut s = String::from("3\n2\n");
     s.push_str(&ntu_body(111, 2, 25, 1.0));
@@ -145,7 +145,7 @@ fn ntu_bad_input_names_file_line_and_field() {
     );
 }
 
-fn msr_text(frames: usize, zero_frames: &[usize]) -> String {
+pub(crate) fn msr_text(frames: usize, zero_frames: &[usize]) -> String {
     let mut s = String::new();
     for f in 0..frames {
         for j in 0..20 {
@@ -290,7 +290,7 @@ fn load_csv(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
     })
 }
 
-fn csv_seq(frames: usize, persons: usize) -> String {
+pub(crate) fn csv_seq(frames: usize, persons: usize) -> String {
     let mut s = String::from("frame,person,joint,x,y,z\n");
     for t in 0..frames {
         for m in 0..persons {
