@@ -112,7 +112,13 @@ pub fn normalize(seq: &mut Sequence, layout: &Layout) {
             n += 1;
         }
     }
-    let rms = ((sq / n as f64).sqrt() as f32).max(1e-6);
+    let mut rms = ((sq / n as f64).sqrt() as f32).max(1e-6);
+    let mut origin = origin;
+    if !rms.is_finite() || origin.iter().any(|x| !x.is_finite()) {
+        // Coordinates so large that their squares overflow f32 (1e20 and up): the same statistics in f64,
+        // so that the sequence keeps its shape instead of collapsing to zero.
+        (origin, rms) = centre_and_radius_f64(data, &frames0, layout.center);
+    }
     for t in 0..t_n {
         for m in 0..m_n {
             if !pres[t][m] {
@@ -125,6 +131,31 @@ pub fn normalize(seq: &mut Sequence, layout: &Layout) {
             }
         }
     }
+}
+
+/// The mean centre-joint position of person 0 over `frames` and the RMS joint distance from the centre, in f64.
+fn centre_and_radius_f64(data: &Array4<f32>, frames: &[usize], center: usize) -> (Vec<f32>, f32) {
+    let (c_n, _, v_n, _) = data.dim();
+    let n = frames.len() as f64;
+    let origin: Vec<f64> = (0..c_n)
+        .map(|c| {
+            frames
+                .iter()
+                .map(|&t| data[[c, t, center, 0]] as f64)
+                .sum::<f64>()
+                / n
+        })
+        .collect();
+    let mut sq = 0f64;
+    for &t in frames {
+        for v in 0..v_n {
+            for c in 0..c_n {
+                sq += (data[[c, t, v, 0]] as f64 - data[[c, t, center, 0]] as f64).powi(2);
+            }
+        }
+    }
+    let rms = (sq / (n * v_n as f64)).sqrt().max(1e-6);
+    (origin.iter().map(|&x| x as f32).collect(), rms as f32)
 }
 
 /// A window `[start, start + len)` of the sequence, drawn at random when `rng` is given.
@@ -273,4 +304,26 @@ pub fn with_motion(data: &Array4<f32>) -> Array4<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_coordinates_normalise_to_the_same_shape_instead_of_zero() {
+        let layout = Layout::resolve("kinect20").unwrap();
+        let mut small = Array4::<f32>::zeros((3, 3, 20, 1));
+        for (i, v) in small.iter_mut().enumerate() {
+            *v = ((i * 7919 % 97) as f32) / 10.0 + 1.0;
+        }
+        let seq = |data: Array4<f32>| Sequence::labelled("s".into(), 0, data);
+        let (mut a, mut b) = (seq(small.clone()), seq(small.mapv(|x| x * 1e25)));
+        normalize(&mut a, &layout);
+        normalize(&mut b, &layout);
+        assert!(b.data.iter().any(|&x| x != 0.0));
+        for (x, y) in a.data.iter().zip(b.data.iter()) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
 }
