@@ -151,39 +151,24 @@ fn sizes_beyond_the_limits_are_refused_before_anything_is_allocated() {
         "{e}"
     );
     // The limit can be raised when the request is real.
-    let out = skelcam()
-        .env("SKELCAM_MAX_FRAMES", "40")
-        .args([
-            "skeleton",
-            "train",
-            "--data",
-            "tiny",
-            "--model",
-            "stgcn-tiny",
-            "--frames",
-            "48",
-        ])
-        .args(["--epochs", "1", "--out"])
-        .arg(r.join("r5"))
-        .assert()
-        .failure();
+    let with_limit = |limit: &str, out: &str| {
+        let mut c = skelcam();
+        c.env("SKELCAM_MAX_FRAMES", limit)
+            .args([
+                "skeleton",
+                "train",
+                "--data",
+                "tiny",
+                "--model",
+                "stgcn-tiny",
+            ])
+            .args(["--frames", "48", "--epochs", "1", "--out"])
+            .arg(r.join(out));
+        c.assert()
+    };
+    let out = with_limit("40", "r5").failure();
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("at most 40"));
-    skelcam()
-        .env("SKELCAM_MAX_FRAMES", "48")
-        .args([
-            "skeleton",
-            "train",
-            "--data",
-            "tiny",
-            "--model",
-            "stgcn-tiny",
-            "--frames",
-            "48",
-        ])
-        .args(["--epochs", "1", "--out"])
-        .arg(r.join("r6"))
-        .assert()
-        .success();
+    with_limit("48", "r6").success();
 }
 
 /// A picture folder made by `image synth` (PNG), 2 classes.
