@@ -94,7 +94,7 @@ impl Default for SkeletonTrainConfig {
             split_test: None,
             model: "stgcn-small".into(),
             dropout: None,
-            epochs: 50,
+            epochs: 100,
             batch_size: 16,
             seed: 1,
             optimizer: OptimKind::Sgd,

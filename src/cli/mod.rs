@@ -187,8 +187,9 @@ pub struct DemoArgs {
     /// Where the demo's run directory goes (overwritten).
     #[arg(long, default_value = "runs/demo")]
     pub run: PathBuf,
-    #[arg(long)]
-    pub epochs: Option<usize>,
+    /// Epochs of the skeleton demo (the built-in actions are learnt well within 50).
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
     /// Where the image demo's run directory goes (overwritten).
     #[arg(long, default_value = "runs/demo_image")]
     pub image_run: PathBuf,

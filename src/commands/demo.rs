@@ -28,8 +28,8 @@ pub struct DemoOptions {
     pub out: PathBuf,
     /// The skeleton run directory (overwritten).
     pub run: PathBuf,
-    /// Epochs of the skeleton model (default: the training default).
-    pub epochs: Option<usize>,
+    /// Epochs of the skeleton model.
+    pub epochs: usize,
     /// The image run directory (overwritten).
     pub image_run: PathBuf,
     pub image_epochs: usize,
@@ -45,10 +45,10 @@ pub fn demo(a: &DemoOptions) -> Result<()> {
 }
 
 fn skeleton_demo(a: &DemoOptions) -> Result<()> {
-    let mut cfg = SkeletonTrainConfig::default();
-    if let Some(e) = a.epochs {
-        cfg.epochs = e;
-    }
+    let cfg = SkeletonTrainConfig {
+        epochs: a.epochs,
+        ..SkeletonTrainConfig::default()
+    };
     eprintln!(
         "demo: training {} on the built-in synthetic skeleton actions into {}",
         cfg.model,

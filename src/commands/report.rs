@@ -55,6 +55,8 @@ pub fn report(a: &ReportOptions) -> Result<()> {
     }
     let kind = if !skeleton {
         "image"
+    } else if !config["ensemble"].is_null() {
+        "ensemble"
     } else if config["ragcn"].is_null() {
         "skeleton"
     } else {
@@ -102,6 +104,24 @@ fn run_section(run: &Path, config: &Value, metrics: &Option<Value>) -> String {
                 None => {}
             }
         }
+    }
+    // An ensemble's members: modality, weight, run, and top-1 on its own.
+    let members = config["ensemble"]["members"].as_array().cloned().unwrap_or_default();
+    for (i, mem) in members.iter().enumerate() {
+        let top1 = metrics
+            .as_ref()
+            .and_then(|m| m["streams_top1"][i].as_f64())
+            .map(|x| format!(", test top-1 alone {x:.3}"))
+            .unwrap_or_default();
+        rows.push(vec![
+            format!("member {}", i + 1),
+            format!(
+                "{} × {} ({}){top1}",
+                text(&mem["weight"]),
+                text(&mem["modality"]),
+                text(&mem["run"])
+            ),
+        ]);
     }
     let pretty = serde_json::to_string_pretty(config).unwrap_or_default();
     format!(

@@ -65,13 +65,16 @@ pub struct Augment {
     pub crop_min: f32,
 }
 
+/// The default augmentation (chosen on MSR Action3D with seeds 1–3 and checked on the synthetic `all`
+/// preset, see benches/README.md): stronger than the earlier 15°, ±10 % and 80 % crops, which let the small
+/// network reach 99 % training accuracy and overfit.
 impl Default for Augment {
     fn default() -> Self {
         Augment {
-            rotate_deg: 15.0,
-            scale: 0.1,
+            rotate_deg: 30.0,
+            scale: 0.15,
             shift: 0.1,
-            crop_min: 0.8,
+            crop_min: 0.6,
         }
     }
 }

@@ -87,8 +87,8 @@ impl StgcnConfig {
         limits::PARAMETERS.check("model", params)
     }
 
-    /// `stgcn`: the 10-block 64→256 network of the paper; `stgcn-small`: 3 blocks 32→64 (the CPU default:
-    /// 0.89 top-1 on MSR Action3D cross-subject in 3.5 minutes); `stgcn-tiny`: 3 blocks 16→32, for tests.
+    /// `stgcn`: the 10-block 64→256 network of the paper; `stgcn-small`: 3 blocks 32→64 (the CPU default,
+    /// see benches/README.md for its accuracy and time on MSR Action3D); `stgcn-tiny`: 3 blocks 16→32, for tests.
     pub fn preset(
         name: &str,
         in_channels: usize,
