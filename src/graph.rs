@@ -19,6 +19,16 @@ pub enum Partition {
 
 /// All-pairs shortest path lengths in hops; `usize::MAX` where unreachable.
 pub fn hop_distances(v: usize, edges: &[[usize; 2]]) -> Vec<Vec<usize>> {
+    let adj = neighbours(v, edges);
+    (0..v).map(|s| bfs(&adj, s)).collect()
+}
+
+/// Shortest path lengths in hops from `source` to every joint; `usize::MAX` where unreachable.
+pub fn hops_from(v: usize, edges: &[[usize; 2]], source: usize) -> Vec<usize> {
+    bfs(&neighbours(v, edges), source)
+}
+
+fn neighbours(v: usize, edges: &[[usize; 2]]) -> Vec<Vec<usize>> {
     let mut adj = vec![Vec::new(); v];
     for &[a, b] in edges {
         if a < v && b < v {
@@ -26,22 +36,22 @@ pub fn hop_distances(v: usize, edges: &[[usize; 2]]) -> Vec<Vec<usize>> {
             adj[b].push(a);
         }
     }
-    (0..v)
-        .map(|s| {
-            let mut d = vec![usize::MAX; v];
-            d[s] = 0;
-            let mut queue = std::collections::VecDeque::from([s]);
-            while let Some(u) = queue.pop_front() {
-                for &w in &adj[u] {
-                    if d[w] == usize::MAX {
-                        d[w] = d[u] + 1;
-                        queue.push_back(w);
-                    }
-                }
+    adj
+}
+
+fn bfs(adj: &[Vec<usize>], source: usize) -> Vec<usize> {
+    let mut d = vec![usize::MAX; adj.len()];
+    d[source] = 0;
+    let mut queue = std::collections::VecDeque::from([source]);
+    while let Some(u) = queue.pop_front() {
+        for &w in &adj[u] {
+            if d[w] == usize::MAX {
+                d[w] = d[u] + 1;
+                queue.push_back(w);
             }
-            d
-        })
-        .collect()
+        }
+    }
+    d
 }
 
 /// The K adjacency matrices (each V×V, row = source, column = target) of a partition strategy.

@@ -125,16 +125,10 @@ impl RunDir {
     /// True when `path` is one of this run's own files (commands must never write there).
     pub fn owns(&self, path: &Path) -> bool {
         let own = [CONFIG, CHECKPOINT, MODEL, METRICS, CURVES, CONFUSION, MASKS];
-        path.parent().is_some_and(|p| same_folder(p, &self.path))
+        path.parent()
+            .is_some_and(|p| crate::io::same_path(p, &self.path))
             && path
                 .file_name()
                 .is_some_and(|n| own.iter().any(|o| n == *o))
-    }
-}
-
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
     }
 }

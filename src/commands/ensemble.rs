@@ -29,6 +29,7 @@ pub fn ensemble(a: &EnsembleOptions) -> Result<Metrics> {
     let started = std::time::Instant::now();
     let weights = member_weights(a)?;
     let mut configs: Vec<SkeletonRunConfig> = Vec::new();
+    let mut dirs = Vec::new();
     for run in &a.runs {
         let dir = RunDir::open(run, "a skeleton")?;
         let cfg: SkeletonRunConfig = dir.read_config()?;
@@ -49,9 +50,10 @@ pub fn ensemble(a: &EnsembleOptions) -> Result<Metrics> {
             check_same_pipeline(first, &cfg, &a.runs[0], run)?;
         }
         configs.push(cfg);
+        dirs.push(dir);
     }
     for run in &a.runs {
-        if same_path(run, &a.out) {
+        if crate::io::same_path(run, &a.out) {
             return Err(Error::invalid(
                 "out",
                 a.out.display(),
@@ -77,8 +79,8 @@ pub fn ensemble(a: &EnsembleOptions) -> Result<Metrics> {
         ..configs[0].clone()
     };
     let mut tensors = HashMap::new();
-    for (i, r) in a.runs.iter().enumerate() {
-        let path = RunDir::open(r, "a skeleton")?.model();
+    for (i, d) in dirs.iter().enumerate() {
+        let path = d.model();
         for (name, t) in weights::load(&path)?.0 {
             tensors.insert(format!("member{i}.{name}"), t);
         }
@@ -193,12 +195,5 @@ fn check_same_pipeline(
             path_a.display(),
             path_b.display()
         ))),
-    }
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
     }
 }

@@ -106,7 +106,10 @@ fn run_section(run: &Path, config: &Value, metrics: &Option<Value>) -> String {
         }
     }
     // An ensemble's members: modality, weight, run, and top-1 on its own.
-    let members = config["ensemble"]["members"].as_array().cloned().unwrap_or_default();
+    let members = config["ensemble"]["members"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for (i, mem) in members.iter().enumerate() {
         let top1 = metrics
             .as_ref()

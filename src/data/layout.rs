@@ -98,8 +98,8 @@ impl Layout {
                 self.center
             ));
         }
-        let hops = crate::graph::hop_distances(v, &self.edges);
-        if let Some(j) = (0..v).find(|&j| hops[self.center][j] == usize::MAX) {
+        let hops = crate::graph::hops_from(v, &self.edges, self.center);
+        if let Some(j) = (0..v).find(|&j| hops[j] == usize::MAX) {
             return Err(format!(
                 "the skeleton graph is not connected: joint {j} ({}) cannot be reached from the centre joint {}",
                 self.joints[j], self.center

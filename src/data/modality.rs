@@ -37,6 +37,11 @@ impl Modality {
         }
     }
 
+    /// Whether the input is built from bones (and so needs the layout's parents).
+    pub fn uses_bones(self) -> bool {
+        matches!(self, Modality::Bone | Modality::BoneMotion)
+    }
+
     /// Whether the input is a motion stream only (then `motion` adds nothing).
     pub fn is_motion(self) -> bool {
         matches!(self, Modality::JointMotion | Modality::BoneMotion)
@@ -51,22 +56,19 @@ impl Modality {
         }
     }
 
-    /// The model input (C′, T, V, M) from fixed-length coordinates (C, T, V, M).
+    /// The model input (C′, T, V, M) from fixed-length coordinates (C, T, V, M); `parents` (the layout's,
+    /// see [`Layout::parents`]) is read only by the bone modalities.
     pub fn input(self, coords: &Array4<f32>, motion: bool, parents: &[usize]) -> Array4<f32> {
-        let base = match self {
-            Modality::Joint | Modality::JointMotion => coords.clone(),
-            Modality::Bone | Modality::BoneMotion => bones(coords, parents),
-        };
+        let c = coords.shape()[0];
+        // Only the motion half; frames where a person is absent keep zero motion.
+        let motion_only = |m: Array4<f32>| m.slice_axis(Axis(0), (c..2 * c).into()).to_owned();
         match self {
-            Modality::Joint | Modality::Bone if !motion => base,
-            Modality::Joint | Modality::Bone => with_motion(&base),
-            Modality::JointMotion | Modality::BoneMotion => {
-                let c = base.shape()[0];
-                // Only the motion half; frames where a person is absent keep zero motion.
-                with_motion_of(&base, coords)
-                    .slice_axis(Axis(0), (c..2 * c).into())
-                    .to_owned()
-            }
+            Modality::Joint if motion => with_motion(coords),
+            Modality::Joint => coords.clone(),
+            Modality::Bone if motion => with_motion(&bones(coords, parents)),
+            Modality::Bone => bones(coords, parents),
+            Modality::JointMotion => motion_only(with_motion(coords)),
+            Modality::BoneMotion => motion_only(with_motion_of(&bones(coords, parents), coords)),
         }
     }
 }
@@ -123,8 +125,7 @@ impl Layout {
     /// one hop closer to the centre); the centre is its own parent.
     pub fn parents(&self) -> Vec<usize> {
         let v = self.num_joints();
-        let hops = crate::graph::hop_distances(v, &self.edges);
-        let d = &hops[self.center];
+        let d = crate::graph::hops_from(v, &self.edges, self.center);
         (0..v)
             .map(|j| {
                 if j == self.center {

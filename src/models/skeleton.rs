@@ -79,7 +79,16 @@ impl SkeletonRunConfig {
     /// The network's input (C′, T, V, M) from fixed-length coordinates (C, T, V, M): the run's modality, or
     /// for an ensemble its members' inputs one after the other along C′.
     pub fn input(&self, coords: &ndarray::Array4<f32>) -> ndarray::Array4<f32> {
-        let parents = self.layout.parents();
+        // The layout's tree only for bone inputs: this runs for every sample of every batch.
+        let bones = match &self.ensemble {
+            None => self.train.modality.uses_bones(),
+            Some(e) => e.members.iter().any(|m| m.modality.uses_bones()),
+        };
+        let parents = if bones {
+            self.layout.parents()
+        } else {
+            Vec::new()
+        };
         match &self.ensemble {
             None => self
                 .train
@@ -126,13 +135,15 @@ impl SkeletonModel {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let l = &run.layout;
-        let streams = run.ragcn.as_ref().map(|r| r.streams).unwrap_or(1);
+        // An ensemble has members instead of streams.
+        let streams = match (&run.ensemble, &run.ragcn) {
+            (Some(_), _) => 0,
+            (None, r) => r.as_ref().map(|r| r.streams).unwrap_or(1),
+        };
         let mut nets = Vec::new();
-        for (i, m) in run
-            .ensemble
-            .iter()
-            .flat_map(|e| e.members.iter().enumerate())
-        {
+        // An ensemble's members under `member{i}.`; otherwise the streams (one for a plain ST-GCN).
+        let members = run.ensemble.iter().flat_map(|e| e.members.iter());
+        for (i, m) in members.enumerate() {
             let vbm = vb.pp(format!("member{i}"));
             nets.push(Stgcn::new(
                 &m.model,
@@ -143,9 +154,6 @@ impl SkeletonModel {
             )?);
         }
         for s in 0..streams {
-            if run.ensemble.is_some() {
-                break;
-            }
             let vbs = if run.ragcn.is_some() {
                 vb.pp(format!("stream{s}"))
             } else {
