@@ -98,7 +98,7 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
     let s = size as usize;
     let k = a.methods.len();
     let mut sums = vec![vec![0f64; METRICS.len()]; k];
-    let (mut with_boxes, mut tiles) = (0usize, Vec::new());
+    let (mut with_boxes, mut centre_hits, mut tiles) = (0usize, 0usize, Vec::new());
     let bar = crate::progress::bar((n * k) as u64, "compare");
     for (j, item) in chosen.iter().enumerate() {
         let view = eval_view(&item.image, size);
@@ -106,6 +106,12 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
         let boxes = scaled_boxes(item);
         let xt = Tensor::from_vec(x.clone(), (1, 3, s, s), &Device::Cpu)?;
         with_boxes += usize::from(!item.boxes.is_empty());
+        if !boxes.is_empty() {
+            // The baseline that needs no map: the picture's centre.
+            let (w, h) = item.image.dimensions();
+            let centre = ((w / 2) as usize, (h / 2) as usize);
+            centre_hits += usize::from(pointing_hit(centre, &boxes, pointing_tolerance(w, h)));
+        }
         for (mi, &m) in a.methods.iter().enumerate() {
             let t0 = Instant::now();
             let cam =
@@ -145,9 +151,11 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
     for row in &mut sums {
         row[8] *= n as f64 / with_boxes.max(1) as f64;
     }
-    let doc = summary(&a.methods, &METRICS, &sums, n, |k| {
+    let mut doc = summary(&a.methods, &METRICS, &sums, n, |k| {
         k != "pointing_game" || with_boxes > 0
     });
+    doc["centre_pointing_game"] =
+        serde_json::json!((with_boxes > 0).then(|| centre_hits as f64 / with_boxes as f64));
     if let Some(out) = &a.out {
         write_tables(out, &doc, &o.run, &a.methods, &METRICS)?;
         save_png(&mosaic(&tiles), &out.join("methods.png"))?;
@@ -156,6 +164,9 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
         println!("{doc}");
     } else {
         println!("{}", table(&doc, &a.methods, &METRICS));
+        if let Some(c) = doc["centre_pointing_game"].as_f64() {
+            println!("pointing at the picture's centre instead: {c:.4}");
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `skelcam image localize`: the CAM paper's box protocol (20 % threshold, largest connected region,
 //! IoU ≥ 0.5), the pointing game, and deletion / insertion AUC (Petsiuk et al. 2018) of the CAM against a
-//! random pixel order, on pictures with known boxes.
+//! random pixel order, on pictures with known boxes. Each score comes with the baseline that needs no model:
+//! the picture's centre for the pointing game, the whole picture for boxes, a random order for the curves.
 
 use crate::cam::image::{explain_picture_classes, minmax2, upsample_bilinear, ImageCamMethod};
 use crate::cam::localize::{argmax2, cam_box, iou, pointing_hit, pointing_tolerance};
@@ -76,6 +77,7 @@ pub(crate) fn curve(
 
 struct Scores {
     pointing: Vec<(usize, bool)>,
+    centre_pointing: Vec<(usize, bool)>,
     iou50: Vec<bool>,
     whole_iou50: Vec<bool>,
     top1_loc: Vec<bool>,
@@ -144,12 +146,14 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
     let size = model.size();
     let mut sc = Scores {
         pointing: vec![],
+        centre_pointing: vec![],
         iou50: vec![],
         whole_iou50: vec![],
         top1_loc: vec![],
         curves: Default::default(),
     };
     let mut examples = Vec::new();
+    let mut map_side = [0usize; 2];
     let bar = crate::progress::bar(items.len() as u64, "localize");
     for (n, item) in items.iter().enumerate() {
         let view = eval_view(&item.image, size);
@@ -159,6 +163,7 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
             explain_picture_classes(&model, &x, &choices, ImageCamMethod::Cam, 1)?
                 .try_into()
                 .map_err(|_| Error::Other("one map per class".into()))?;
+        map_side = [truth.map.dim().0, truth.map.dim().1];
         // Localisation at the cached picture's resolution, boxes scaled to it.
         let (w, h) = item.image.dimensions();
         if !item.boxes.is_empty() {
@@ -166,6 +171,10 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
             let (found, up) = cam_box(&truth.map, h as usize, w as usize, a.threshold);
             let hit = pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h));
             sc.pointing.push((item.label, hit));
+            // Baseline: pointing at the picture's centre, which photographers fill with the subject.
+            let centre = ((w / 2) as usize, (h / 2) as usize);
+            let centre_hit = pointing_hit(centre, &boxes, pointing_tolerance(w, h));
+            sc.centre_pointing.push((item.label, centre_hit));
             let good = found.is_some_and(|f| boxes.iter().any(|b| iou(&f, b) >= 0.5));
             sc.iou50.push(good);
             // Baseline: the whole picture as the box (what a map that is flat or everywhere high gives).
@@ -205,23 +214,13 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         (!v.is_empty()).then(|| v.iter().filter(|&&b| b).count() as f64 / v.len() as f64)
     };
     // Pointing game: accuracy per class, then the mean over classes.
-    let per_class: Vec<f64> = (0..model.run.classes.len())
-        .filter_map(|c| {
-            rate(
-                &sc.pointing
-                    .iter()
-                    .filter(|(l, _)| *l == c)
-                    .map(|(_, h)| *h)
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
-    let pointing =
-        (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64);
+    let classes = model.run.classes.len();
+    let pointing = class_mean_rate(&sc.pointing, classes);
+    let centre_pointing = class_mean_rate(&sc.centre_pointing, classes);
     let [del, ins, rdel, rins] = sc.curves.each_ref().map(|c| c.mean());
     let report = json!({
         "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(), "threshold": a.threshold, "size": size,
-        "pointing_game": pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
+        "map_side": map_side, "pointing_game": pointing, "centre_pointing_game": centre_pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
         "whole_picture_iou50_rate": rate(&sc.whole_iou50),
         "deletion_auc": auc(&del), "random_deletion_auc": auc(&rdel),
         "insertion_auc": auc(&ins), "random_insertion_auc": auc(&rins),
@@ -245,8 +244,18 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
                 .map(|x| format!("{x:.3}"))
                 .unwrap_or("n/a".into())
         };
-        println!("{} pictures ({} with boxes)", items.len(), sc.iou50.len());
-        println!("pointing game       {}", f(&report["pointing_game"]));
+        println!(
+            "{} pictures ({} with boxes), maps of {}x{} at {size} px",
+            items.len(),
+            sc.iou50.len(),
+            map_side[0],
+            map_side[1]
+        );
+        println!(
+            "pointing game       {}  (the picture's centre: {})",
+            f(&report["pointing_game"]),
+            f(&report["centre_pointing_game"])
+        );
         println!(
             "box IoU ≥ 0.5       {}  (with the right top-1 class: {}; the whole picture as box: {})",
             f(&report["box_iou50_rate"]),
@@ -265,4 +274,20 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The rate of hits per class, then the mean over the classes that have pictures (`None` without any).
+fn class_mean_rate(hits: &[(usize, bool)], classes: usize) -> Option<f64> {
+    let per_class: Vec<f64> = (0..classes)
+        .filter_map(|c| {
+            let mine: Vec<bool> = hits
+                .iter()
+                .filter(|(l, _)| *l == c)
+                .map(|(_, h)| *h)
+                .collect();
+            (!mine.is_empty())
+                .then(|| mine.iter().filter(|&&h| h).count() as f64 / mine.len() as f64)
+        })
+        .collect();
+    (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64)
 }

@@ -398,6 +398,7 @@ fn image_sections(a: &ReportOptions, sections: &mut Sections) -> Result<()> {
         let mut s = table(
             &[
                 "pointing game",
+                "the centre",
                 "box IoU ≥ 0.5",
                 "whole picture as box",
                 "deletion AUC",
@@ -407,6 +408,7 @@ fn image_sections(a: &ReportOptions, sections: &mut Sections) -> Result<()> {
             ],
             &[vec![
                 f("pointing_game"),
+                f("centre_pointing_game"),
                 f("box_iou50_rate"),
                 f("whole_picture_iou50_rate"),
                 f("deletion_auc"),
