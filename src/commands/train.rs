@@ -50,8 +50,9 @@ pub fn image_train(start: &Start<ImageTrainConfig>) -> Result<Metrics> {
             config.validate()?;
             let dir = RunDir::create(out, *force)?;
             let set = load_images(config, false)?;
-            let model =
+            let mut model =
                 ResnetConfig::preset(&config.model, set.classes.len()).map_err(Error::usage)?;
+            model.flip_average = config.flip_average;
             let run = ImageRunConfig {
                 skelcam_version: env!("CARGO_PKG_VERSION").into(),
                 kind: "image".into(),

@@ -22,6 +22,11 @@ pub struct ResnetConfig {
     /// 1/16 (a finer CAM; same parameters).
     #[serde(default = "two")]
     pub last_stride: usize,
+    /// In eval mode, average layer4's map of the picture with the mirrored map of its mirror image (the
+    /// map stays aligned with the picture, so CAM, head and every method see one map). Training is
+    /// unchanged; predictions become invariant to a horizontal flip.
+    #[serde(default)]
+    pub flip_average: bool,
 }
 
 fn two() -> usize {
@@ -49,8 +54,9 @@ impl ResnetConfig {
         Ok(())
     }
 
-    /// `resnet18` (torchvision's, 11.2 M parameters) or `resnet18-narrow` (width 16, for tests and demos);
-    /// an `-os16` suffix keeps layer4 at 1/16 of the input (finer CAMs, same parameters).
+    /// `resnet18` (torchvision's, 11.2 M parameters), `resnet18-half` (width 32, 2.8 M: a quarter of the
+    /// multiply-adds) or `resnet18-narrow` (width 16, for tests and demos); an `-os16` suffix keeps layer4 at
+    /// 1/16 of the input (finer CAMs, same parameters).
     pub fn preset(name: &str, num_class: usize) -> std::result::Result<Self, String> {
         let (base, last_stride) = match name.strip_suffix("-os16") {
             Some(b) => (b, 1),
@@ -58,10 +64,11 @@ impl ResnetConfig {
         };
         let width = match base {
             "resnet18" => 64,
+            "resnet18-half" => 32,
             "resnet18-narrow" => 16,
             _ => {
                 return Err(format!(
-                    "unknown image model {name:?}: use resnet18, resnet18-narrow, resnet18-os16 or resnet18-narrow-os16"
+                    "unknown image model {name:?}: use resnet18, resnet18-half or resnet18-narrow, each with an optional -os16 suffix (resnet18-half-os16)"
                 ))
             }
         };
@@ -69,6 +76,7 @@ impl ResnetConfig {
             num_class,
             width,
             last_stride,
+            flip_average: false,
         })
     }
 
@@ -99,6 +107,13 @@ impl ResnetConfig {
         }
         f + 2.0 * (cin * self.num_class) as f64
     }
+}
+
+/// The tensor mirrored along its last dimension (the width of an image or a feature map).
+fn flip_width(x: &Tensor) -> Result<Tensor> {
+    let w = x.dim(candle_core::D::Minus1)?;
+    let reversed = Tensor::from_vec((0..w as u32).rev().collect::<Vec<_>>(), w, x.device())?;
+    x.index_select(&reversed, candle_core::D::Minus1)
 }
 
 fn conv_weight(vb: &VarBuilder, cin: usize, cout: usize, k: usize) -> Result<Tensor> {
@@ -194,9 +209,19 @@ impl Resnet {
         Ok((n, h, w))
     }
 
-    /// layer4's output in the internal channel-first layout (C', N, ⌈H/32⌉, ⌈W/32⌉).
+    /// layer4's output in the internal channel-first layout (C', N, ⌈H/32⌉, ⌈W/32⌉), averaged with its
+    /// mirror image's when `flip_average` is set and the network is not training.
     fn features_cf(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         Self::check_input(x)?;
+        if !(self.config.flip_average && !ctx.train) {
+            return self.trunk_cf(x, ctx);
+        }
+        let plain = self.trunk_cf(x, ctx)?;
+        let mirrored = flip_width(&self.trunk_cf(&flip_width(x)?, ctx)?)?;
+        (plain + mirrored)? * 0.5
+    }
+
+    fn trunk_cf(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let x = x.transpose(0, 1)?.contiguous()?;
         let h = conv2d_cf(&x, &self.conv1, 2, 3)?;
         let h = self.bn1.forward_relu(&h, ctx)?;

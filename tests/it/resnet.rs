@@ -64,6 +64,60 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
     }
 }
 
+/// The tensor mirrored along its last dimension.
+fn mirror(x: &candle_core::Tensor) -> candle_core::Tensor {
+    let w = x.dim(candle_core::D::Minus1).unwrap();
+    let idx: Vec<u32> = (0..w as u32).rev().collect();
+    let idx = candle_core::Tensor::from_vec(idx, w, &Device::Cpu).unwrap();
+    x.index_select(&idx, candle_core::D::Minus1).unwrap()
+}
+
+#[test]
+fn flip_averaging_makes_predictions_mirror_invariant_and_maps_mirror_with_the_picture() {
+    let vm = VarMap::new();
+    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+    let mut cfg = ResnetConfig::preset("resnet18-narrow-os16", 3).unwrap();
+    cfg.flip_average = true;
+    let net = Resnet::new(&cfg, vb).unwrap();
+    init::seeded_init(&vm, 7).unwrap();
+    let plain_vm = VarMap::new();
+    cfg.flip_average = false;
+    let plain = Resnet::new(
+        &cfg,
+        VarBuilder::from_varmap(&plain_vm, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    init::seeded_init(&plain_vm, 7).unwrap();
+    let x = crate::common::randn(&[2, 3, 64, 96], 5);
+    let (fx, fm) = (
+        net.features(&x, &mut Ctx::eval()).unwrap(),
+        net.features(&mirror(&x), &mut Ctx::eval()).unwrap(),
+    );
+    // The map of the mirror image is the mirrored map; the logits are the same.
+    assert!(crate::common::max_abs_diff(&fm, &mirror(&fx)) < 1e-5);
+    let l = net.forward(&x, &mut Ctx::eval()).unwrap();
+    let lm = net.forward(&mirror(&x), &mut Ctx::eval()).unwrap();
+    assert!(crate::common::max_abs_diff(&l, &lm) < 1e-4);
+    // It is the mean of the plain network's maps of the picture and of its mirror (mirrored back),
+    // head(features) is still forward, and the plain network is not mirror invariant.
+    let (px, pm) = (
+        plain.features(&x, &mut Ctx::eval()).unwrap(),
+        plain.features(&mirror(&x), &mut Ctx::eval()).unwrap(),
+    );
+    let mean = ((px + mirror(&pm)).unwrap() * 0.5).unwrap();
+    assert!(crate::common::max_abs_diff(&fx, &mean) < 1e-5);
+    assert!(crate::common::max_abs_diff(&net.head(&fx).unwrap(), &l) < 1e-5);
+    let pl = plain.forward(&x, &mut Ctx::eval()).unwrap();
+    let plm = plain.forward(&mirror(&x), &mut Ctx::eval()).unwrap();
+    assert!(crate::common::max_abs_diff(&pl, &plm) > 1e-4);
+    // Training sees the picture alone.
+    let mut rng = rng_for(1, 1);
+    let t = net.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
+    let mut rng = rng_for(1, 1);
+    let tp = plain.forward(&x, &mut Ctx::train(&mut rng)).unwrap();
+    assert_eq!(crate::common::max_abs_diff(&t, &tp), 0.0);
+}
+
 #[test]
 fn train_mode_forward_backward_runs_and_input_size_is_checked() {
     let (vm, net) = build("resnet18-narrow", 2);
