@@ -67,6 +67,12 @@ pub mod streams {
         ((epoch as u64) << 32) | item as u64
     }
 
+    /// Synthetic training picture `item` drawn anew for `epoch` (added to [`PICTURE`]; far above the fixed
+    /// set's streams).
+    pub fn fresh_picture(epoch: usize, item: usize) -> u64 {
+        ((epoch as u64 + 1) << 40) | item as u64
+    }
+
     /// Synthetic sequence `rep` of `class` by `subject`.
     pub fn sequence(subject: u64, class: u64, rep: u64) -> u64 {
         (subject << 32) | (class << 16) | rep

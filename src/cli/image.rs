@@ -249,6 +249,7 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
                 test_per_class: a.test_per_class,
                 side: a.side,
                 seed: a.seed,
+                fresh: false,
             },
             out: a.out,
             force: a.force,

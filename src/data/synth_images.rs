@@ -25,6 +25,10 @@ pub struct SynthImageConfig {
     /// Side of the generated square pictures in pixels.
     pub side: u32,
     pub seed: u64,
+    /// Draw new training pictures every epoch (picture `i` of epoch `e` from its own stream) instead of
+    /// showing the same ones again: a generator never runs out, so the model cannot memorise backgrounds.
+    #[serde(default)]
+    pub fresh: bool,
 }
 
 impl Default for SynthImageConfig {
@@ -35,6 +39,7 @@ impl Default for SynthImageConfig {
             test_per_class: 40,
             side: 96,
             seed: 1,
+            fresh: false,
         }
     }
 }
@@ -196,6 +201,11 @@ pub fn picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> (RgbImage, BBox
         }
     }
     (img, bbox)
+}
+
+/// Training picture `item` (of class `class`) as drawn anew for `epoch`, when `fresh` is set.
+pub fn fresh_picture(cfg: &SynthImageConfig, class: usize, epoch: usize, item: usize) -> RgbImage {
+    picture(cfg, class, streams::fresh_picture(epoch, item)).0
 }
 
 /// The whole synthetic set: `train_per_class` + `test_per_class` pictures of each class.

@@ -159,11 +159,18 @@ impl Task for ImageTask<'_> {
         let mut views: Vec<(image::RgbImage, Jitter)> = batch
             .par_iter()
             .map(|&i| {
+                let fresh;
+                let image = if cfg.format == ImageFormat::Synthetic && cfg.synthetic.fresh {
+                    fresh = synth_images::fresh_picture(&cfg.synthetic, train[i].label, epoch, i);
+                    &fresh
+                } else {
+                    &train[i].image
+                };
                 if cfg.augment {
                     let mut r = rng_for(cfg.seed, streams::picture_view(epoch, i));
-                    random_view(&train[i].image, cfg.size, &mut r)
+                    random_view(image, cfg.size, &mut r)
                 } else {
-                    (eval_view(&train[i].image, cfg.size), Jitter::NONE)
+                    (eval_view(image, cfg.size), Jitter::NONE)
                 }
             })
             .collect();
