@@ -194,7 +194,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "runs/demo_image")]
     pub image_run: PathBuf,
     /// Epochs of the image demo (ResNet-18-narrow on the synthetic pictures).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 30)]
     pub image_epochs: usize,
     /// Skip the skeleton part (train the image demo only).
     #[arg(long)]
