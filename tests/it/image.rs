@@ -91,6 +91,48 @@ fn image_run_directory_seeds_are_bit_identical_and_resume_is_exact() {
     assert_eq!(ev["top1"], m["test_top1"]);
 }
 
+#[test]
+fn fresh_synthetic_pictures_are_new_each_epoch_and_repeat_with_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path());
+    let mut fresh: Value = json(&cfg);
+    fresh["synthetic"]["fresh"] = Value::Bool(true);
+    let fresh_cfg = dir.path().join("fresh.json");
+    std::fs::write(&fresh_cfg, fresh.to_string()).unwrap();
+    let runs = ["fixed", "fresh1", "fresh2"].map(|n| dir.path().join(n));
+    train(&cfg, &runs[0], &["--epochs", "2"]).success();
+    train(&fresh_cfg, &runs[1], &["--epochs", "2"]).success();
+    // A crash after the first epoch and a resume draw the second epoch's pictures as the whole run did.
+    skelcam()
+        .args(["image", "train", "--epochs", "2", "--config"])
+        .arg(&fresh_cfg)
+        .arg("--out")
+        .arg(&runs[2])
+        .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
+        .assert()
+        .failure();
+    skelcam()
+        .args(["image", "train", "--resume"])
+        .arg(&runs[2])
+        .assert()
+        .success();
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(bytes(&runs[1]), bytes(&runs[2]));
+    assert_ne!(
+        bytes(&runs[0]),
+        bytes(&runs[1]),
+        "new pictures change training"
+    );
+    assert_eq!(
+        json(&runs[1].join("config.json"))["train"]["synthetic"]["fresh"],
+        true
+    );
+    // The test pictures are the fixed set's in both: the same count, the same names.
+    for r in &runs[..2] {
+        assert_eq!(json(&r.join("metrics.json"))["test_samples"], 12);
+    }
+}
+
 fn cam_json(run: &Path, input: &Path, out: &Path, method: &str) -> Value {
     skelcam()
         .args(["image", "cam", "--method", method, "--run"])
@@ -198,7 +240,12 @@ fn import_of_a_torchvision_state_dict_reproduces_the_logits_and_a_flat_map_gives
     use candle_core::{Device, Tensor};
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    train(&tiny_config(dir.path()), &run, &["--epochs", "1"]).success();
+    // Imported weights run as PyTorch does, on the picture alone: compare with a run that does the same.
+    let mut cfg: Value = json(&tiny_config(dir.path()));
+    cfg["flip_average"] = Value::Bool(false);
+    let cfg_path = dir.path().join("no_flip.json");
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    train(&cfg_path, &run, &["--epochs", "1"]).success();
     // torchvision's state dict also holds num_batches_tracked counters (int64 scalars): they are ignored.
     let mut sd =
         candle_core::safetensors::load(run.join("model.safetensors"), &Device::Cpu).unwrap();
@@ -316,9 +363,32 @@ fn localize_reports_every_metric_on_synthetic_pictures() {
         (r["samples"].as_u64(), r["with_boxes"].as_u64()),
         (Some(2), Some(2))
     );
-    // A larger side is used and reported; a side that is not a multiple of 32 is refused by name.
+    // The centre baseline hits exactly the boxes that hold the picture's centre (with the tolerance).
+    let boxes_path = pics.join("test/boxes.json");
+    let names: Vec<String> = json(&boxes_path)
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    for (corner, centre_rate) in [([0.0, 0.0, 8.0, 8.0], 0.0), ([0.0, 0.0, 64.0, 64.0], 1.0)] {
+        let boxes: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .map(|n| (n.clone(), serde_json::json!([corner])))
+            .collect();
+        std::fs::write(&boxes_path, serde_json::Value::Object(boxes).to_string()).unwrap();
+        let r = json_stdout(localize(&["--data"]).arg(&pics));
+        assert_eq!(r["centre_pointing_game"], centre_rate, "{corner:?}: {r}");
+        assert_eq!(
+            r["whole_picture_iou50_rate"], centre_rate,
+            "{corner:?}: {r}"
+        );
+    }
+    // A larger side is used and reported with the map it gives (1/32 of the side for this model);
+    // a side that is not a multiple of 32 is refused by name.
     let r = json_stdout(&mut localize(&["--limit", "2", "--size", "96"]));
     assert_eq!(r["size"], 96);
+    assert_eq!(r["map_side"], serde_json::json!([3, 3]));
     let bad = localize(&["--limit", "2", "--size", "100"])
         .output()
         .unwrap();
