@@ -76,7 +76,8 @@ pub struct ImageTrainArgs {
     pub data: ImageDataArgs,
     #[command(flatten)]
     pub run: TrainRunArgs,
-    /// resnet18 (default) or resnet18-narrow (16 base channels, for quick experiments); -os16 for finer maps.
+    /// resnet18 (default), resnet18-half (32 base channels) or resnet18-narrow (16, for quick experiments);
+    /// an -os16 suffix for maps twice as fine.
     #[arg(long)]
     pub model: Option<String>,
     /// Input side in pixels, a multiple of 16 (default 64: fast on a CPU).
