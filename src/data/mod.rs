@@ -150,7 +150,8 @@ impl Dataset {
     }
 
     /// Check that the data has the model's `classes`. Files that number their classes (0, 1, …, as the Python
-    /// tools' files do) take the model's names, as long as every number is one of its classes.
+    /// tools' files do) take the model's names, as long as every number is one of its classes; named classes
+    /// map onto the model's by name (any order, any subset), and a name the model lacks is an error.
     pub fn match_classes(&mut self, classes: &[String], what: &str) -> Result<()> {
         let numbered = self
             .classes
@@ -158,6 +159,25 @@ impl Dataset {
             .enumerate()
             .all(|(i, c)| *c == i.to_string());
         if numbered && self.classes.len() <= classes.len() {
+            self.classes = classes.to_vec();
+        }
+        // Named classes in another order, or some of the model's classes only: labels follow the names.
+        let by_name: Option<Vec<usize>> = self
+            .classes
+            .iter()
+            .map(|c| classes.iter().position(|m| m == c))
+            .collect();
+        if let (Some(index), false) = (by_name, numbered) {
+            for s in &mut self.samples {
+                s.label = index[s.label];
+            }
+            if let Some(gt) = self.gt_joints.take() {
+                let mut by_model = vec![vec![]; classes.len()];
+                for (i, joints) in gt.into_iter().enumerate() {
+                    by_model[index[i]] = joints;
+                }
+                self.gt_joints = Some(by_model);
+            }
             self.classes = classes.to_vec();
         }
         if self.classes != classes {

@@ -384,3 +384,42 @@ fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
         "{err}"
     );
 }
+
+#[test]
+fn data_with_the_model_classes_in_another_order_is_labelled_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    crate::common::train_tiny(&run, &["--epochs", "2"]).success();
+    // The same sequences written as CSV: labels.csv lists the classes, read back in sorted order, which is
+    // not the generator's.
+    let out = dir.path().join("syn");
+    skelcam()
+        .args(["synth", "--preset", "tiny", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let eval = |data: &std::path::Path| {
+        skelcam()
+            .args(["skeleton", "eval", "--json", "--format", "csv", "--run"])
+            .arg(&run)
+            .args(["--train-subjects", "1,3,5,7,9", "--data"])
+            .arg(data)
+            .output()
+            .unwrap()
+    };
+    let r = eval(&out);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let ev: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let m = json(&run.join("metrics.json"));
+    assert_eq!(ev["top1"], m["test_top1"], "{ev}");
+    // A class the model does not have is an error naming it.
+    let labels = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    std::fs::write(
+        out.join("labels.csv"),
+        labels.replacen("wave_right", "somersault", 1),
+    )
+    .unwrap();
+    let r = eval(&out);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("somersault"));
+}
