@@ -101,6 +101,13 @@ pub fn pointing_hit((x, y): (usize, usize), boxes: &[BBox], tolerance: f32) -> b
     })
 }
 
+/// The pointing game's baseline that needs no map: a hit when the centre of a `width` × `height` picture
+/// lies inside some box (with the tolerance).
+pub fn centre_hit(boxes: &[BBox], width: u32, height: u32) -> bool {
+    let centre = ((width / 2) as usize, (height / 2) as usize);
+    pointing_hit(centre, boxes, pointing_tolerance(width, height))
+}
+
 /// The pointing game's 15-px tolerance, given for 224-px pictures, scaled to a picture's longer side.
 pub fn pointing_tolerance(width: u32, height: u32) -> f32 {
     15.0 * width.max(height) as f32 / 224.0

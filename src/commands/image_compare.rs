@@ -5,7 +5,7 @@
 use super::cam_compare::{metrics, summary, table, write_tables, CompareSettings};
 use super::image_localize::{curve, deletion_inputs, scaled_boxes};
 use crate::cam::image::{explain_picture_classes, minmax2, upsample_bilinear};
-use crate::cam::localize::{argmax2, pointing_hit, pointing_tolerance};
+use crate::cam::localize::{argmax2, centre_hit, pointing_hit, pointing_tolerance};
 use crate::cam::metrics::{auc, ranking};
 use crate::cam::road::{impute_picture, road_ranges, road_scores};
 use crate::cam::skeleton::ClassChoice;
@@ -109,8 +109,7 @@ pub fn image_compare(o: &ImageCompareOptions) -> Result<()> {
         if !boxes.is_empty() {
             // The baseline that needs no map: the picture's centre.
             let (w, h) = item.image.dimensions();
-            let centre = ((w / 2) as usize, (h / 2) as usize);
-            centre_hits += usize::from(pointing_hit(centre, &boxes, pointing_tolerance(w, h)));
+            centre_hits += usize::from(centre_hit(&boxes, w, h));
         }
         for (mi, &m) in a.methods.iter().enumerate() {
             let t0 = Instant::now();

@@ -4,7 +4,7 @@
 //! the picture's centre for the pointing game, the whole picture for boxes, a random order for the curves.
 
 use crate::cam::image::{explain_picture_classes, minmax2, upsample_bilinear, ImageCamMethod};
-use crate::cam::localize::{argmax2, cam_box, iou, pointing_hit, pointing_tolerance};
+use crate::cam::localize::{argmax2, cam_box, centre_hit, iou, pointing_hit, pointing_tolerance};
 use crate::cam::metrics::{auc, ranking, CurveMean};
 use crate::cam::skeleton::ClassChoice;
 use crate::config::ImageSource;
@@ -172,9 +172,8 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
             let hit = pointing_hit(argmax2(&up), &boxes, pointing_tolerance(w, h));
             sc.pointing.push((item.label, hit));
             // Baseline: pointing at the picture's centre, which photographers fill with the subject.
-            let centre = ((w / 2) as usize, (h / 2) as usize);
-            let centre_hit = pointing_hit(centre, &boxes, pointing_tolerance(w, h));
-            sc.centre_pointing.push((item.label, centre_hit));
+            sc.centre_pointing
+                .push((item.label, centre_hit(&boxes, w, h)));
             let good = found.is_some_and(|f| boxes.iter().any(|b| iou(&f, b) >= 0.5));
             sc.iou50.push(good);
             // Baseline: the whole picture as the box (what a map that is flat or everywhere high gives).
@@ -210,9 +209,6 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
     if items.is_empty() {
         return Err(Error::usage("no pictures to evaluate"));
     }
-    let rate = |v: &[bool]| {
-        (!v.is_empty()).then(|| v.iter().filter(|&&b| b).count() as f64 / v.len() as f64)
-    };
     // Pointing game: accuracy per class, then the mean over classes.
     let classes = model.run.classes.len();
     let pointing = class_mean_rate(&sc.pointing, classes);
@@ -220,8 +216,8 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
     let [del, ins, rdel, rins] = sc.curves.each_ref().map(|c| c.mean());
     let report = json!({
         "run": a.run, "samples": items.len(), "with_boxes": sc.iou50.len(), "threshold": a.threshold, "size": size,
-        "map_side": map_side, "pointing_game": pointing, "centre_pointing_game": centre_pointing, "box_iou50_rate": rate(&sc.iou50), "top1_loc_rate": rate(&sc.top1_loc),
-        "whole_picture_iou50_rate": rate(&sc.whole_iou50),
+        "map_side": map_side, "pointing_game": pointing, "centre_pointing_game": centre_pointing, "box_iou50_rate": hit_rate(&sc.iou50), "top1_loc_rate": hit_rate(&sc.top1_loc),
+        "whole_picture_iou50_rate": hit_rate(&sc.whole_iou50),
         "deletion_auc": auc(&del), "random_deletion_auc": auc(&rdel),
         "insertion_auc": auc(&ins), "random_insertion_auc": auc(&rins),
         "deletion_curve": del, "insertion_curve": ins, "random_deletion_curve": rdel, "random_insertion_curve": rins,
@@ -276,6 +272,11 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
     Ok(())
 }
 
+/// The fraction of hits (`None` without any trial).
+fn hit_rate(hits: &[bool]) -> Option<f64> {
+    (!hits.is_empty()).then(|| hits.iter().filter(|&&h| h).count() as f64 / hits.len() as f64)
+}
+
 /// The rate of hits per class, then the mean over the classes that have pictures (`None` without any).
 fn class_mean_rate(hits: &[(usize, bool)], classes: usize) -> Option<f64> {
     let per_class: Vec<f64> = (0..classes)
@@ -285,8 +286,7 @@ fn class_mean_rate(hits: &[(usize, bool)], classes: usize) -> Option<f64> {
                 .filter(|(l, _)| *l == c)
                 .map(|(_, h)| *h)
                 .collect();
-            (!mine.is_empty())
-                .then(|| mine.iter().filter(|&&h| h).count() as f64 / mine.len() as f64)
+            hit_rate(&mine)
         })
         .collect();
     (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64)

@@ -162,12 +162,10 @@ impl Dataset {
             self.classes = classes.to_vec();
         }
         // Named classes in another order, or some of the model's classes only: labels follow the names.
-        let by_name: Option<Vec<usize>> = self
-            .classes
-            .iter()
-            .map(|c| classes.iter().position(|m| m == c))
-            .collect();
-        if let (Some(index), false) = (by_name, numbered) {
+        let by_name = (!numbered)
+            .then(|| images::class_map(&self.classes, classes))
+            .flatten();
+        if let Some(index) = by_name {
             for s in &mut self.samples {
                 s.label = index[s.label];
             }

@@ -213,7 +213,7 @@ impl Resnet {
     /// mirror image's when `flip_average` is set and the network is not training.
     fn features_cf(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         Self::check_input(x)?;
-        if !(self.config.flip_average && !ctx.train) {
+        if !self.config.flip_average || ctx.train {
             return self.trunk_cf(x, ctx);
         }
         let plain = self.trunk_cf(x, ctx)?;
