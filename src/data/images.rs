@@ -127,7 +127,9 @@ const MAX_BOX_COORD: f32 = 1e6;
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
 
 /// Decode a JPEG or PNG into RGB8, with an error that names the file. A JPEG must end with its end-of-image
-/// marker: a truncated file would otherwise decode into grey rows and be trained on.
+/// marker: a truncated file would otherwise decode into grey rows and be trained on; and it is decoded in
+/// strict mode, so damage the decoder notices in the compressed data (an unknown marker, a bad Huffman code,
+/// data that ends early) is an error instead of a picture patched with grey blocks.
 pub fn decode(path: &Path) -> Result<RgbImage> {
     let bytes = crate::io::read(path)?;
     if bytes.is_empty() {
@@ -142,6 +144,9 @@ pub fn decode(path: &Path) -> Result<RgbImage> {
             "truncated JPEG (no end-of-image marker): the file is incomplete; copy it again or remove it \
              (--skip-bad skips such files)",
         ));
+    }
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        return decode_jpeg(&bytes, path);
     }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
@@ -160,6 +165,37 @@ pub fn decode(path: &Path) -> Result<RgbImage> {
         return Err(Error::data(path, "image has no pixels"));
     }
     Ok(img.to_rgb8())
+}
+
+/// A JPEG decoded by `image`'s own decoder (zune-jpeg) in strict mode, to the same RGB pixels `image` gives.
+fn decode_jpeg(bytes: &[u8], path: &Path) -> Result<RgbImage> {
+    use zune_jpeg::zune_core::{
+        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+    };
+    let side = MAX_IMAGE_SIDE as usize;
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(side)
+        .set_max_height(side)
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let damaged = |e: &dyn std::fmt::Display| {
+        Error::data(
+            path,
+            format!(
+                "cannot decode JPEG: {e}: the file is damaged or not a JPEG a camera or editor would write \
+                 (pictures are read up to {MAX_IMAGE_SIDE} pixels a side); copy it again or remove it \
+                 (--skip-bad skips such files)"
+            ),
+        )
+    };
+    let pixels = decoder.decode().map_err(|e| damaged(&e))?;
+    let (w, h) = decoder.dimensions().unwrap_or((0, 0));
+    if w == 0 || h == 0 {
+        return Err(Error::data(path, "image has no pixels"));
+    }
+    RgbImage::from_raw(w as u32, h as u32, pixels)
+        .ok_or_else(|| damaged(&"the decoder returned fewer pixels than the picture's size"))
 }
 
 /// Whether a JPEG's last bytes hold its end-of-image marker (FF D9; some writers append a few bytes after it).
