@@ -35,6 +35,19 @@ pub fn tune_allocator() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
 
+/// Run `f` with the allocator handing freed memory back to the OS after its usual short delay, whatever
+/// [`tune_allocator`] said: for phases that allocate and free many small buffers while a long-lived index
+/// grows between them (reading a dataset file by file), where keeping every freed page would make the peak
+/// grow with the number of files.
+pub fn returning_freed_memory<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: reads and sets an integer option (see `tune_allocator`).
+    let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    let out = f();
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, before) };
+    out
+}
+
 /// Run `f` on a worker of a fresh rayon pool (as many threads as the global one would have, so
 /// `RAYON_NUM_THREADS` applies): every parallel op inside then starts on a pool thread that takes its own
 /// share, instead of a caller that parks while the workers run and is woken after each op. Measured by

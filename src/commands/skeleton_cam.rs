@@ -16,6 +16,7 @@ use crate::plot::{html, save_figure};
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, Axis};
 use serde_json::json;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What `skeleton cam` explains and how.
@@ -69,30 +70,70 @@ pub fn method_name(m: Method) -> &'static str {
     m.label()
 }
 
-/// Gallery cards of the samples listed in `index.json` (`prefix`: the path from the page to its folder).
+/// `index.json` of a folder of explained samples (fields in the order they have always been written).
+#[derive(serde::Serialize)]
+struct Index<'a> {
+    samples: &'a [IndexEntry<'a>],
+    schema_version: u32,
+}
+
+/// One sample of `index.json`, the classes named by the model's class list.
+#[derive(Debug, Clone, serde::Serialize)]
+struct IndexEntry<'a> {
+    class: &'a str,
+    folder: String,
+    identity_error: f64,
+    predicted_class: &'a str,
+    probability: f64,
+    sample: String,
+    true_class: Option<&'a str>,
+}
+
+/// A gallery card for the sample in `folder` (`prefix`: the path from the page to the samples' folders).
+pub fn card(
+    prefix: &str,
+    folder: &str,
+    sample: &str,
+    predicted: &str,
+    truth: Option<&str>,
+    probability: f64,
+    gif: bool,
+) -> html::Card {
+    let dir = format!("{prefix}{folder}");
+    let mut links = vec![
+        ("heatmap".to_string(), format!("{dir}/heatmap.png")),
+        ("joints".into(), format!("{dir}/joints.png")),
+        ("skeleton".into(), format!("{dir}/skeleton.png")),
+    ];
+    if gif {
+        links.push(("animation".into(), format!("{dir}/skeleton.gif")));
+    }
+    links.push(("cam.json".into(), format!("{dir}/cam.json")));
+    html::Card {
+        title: sample.to_string(),
+        image: format!("{dir}/heatmap.png"),
+        predicted: predicted.to_string(),
+        truth: truth.map(String::from),
+        probability,
+        links,
+    }
+}
+
+/// Gallery cards of the samples listed in an `index.json` read back.
 pub fn cards(index: &[serde_json::Value], prefix: &str, gif: bool) -> Vec<html::Card> {
     let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
     index
         .iter()
         .map(|e| {
-            let dir = format!("{prefix}{}", text(&e["folder"]));
-            let mut links = vec![
-                ("heatmap".to_string(), format!("{dir}/heatmap.png")),
-                ("joints".into(), format!("{dir}/joints.png")),
-                ("skeleton".into(), format!("{dir}/skeleton.png")),
-            ];
-            if gif {
-                links.push(("animation".into(), format!("{dir}/skeleton.gif")));
-            }
-            links.push(("cam.json".into(), format!("{dir}/cam.json")));
-            html::Card {
-                title: text(&e["sample"]),
-                image: format!("{dir}/heatmap.png"),
-                predicted: text(&e["predicted_class"]),
-                truth: e["true_class"].as_str().map(String::from),
-                probability: e["probability"].as_f64().unwrap_or(0.0),
-                links,
-            }
+            card(
+                prefix,
+                &text(&e["folder"]),
+                &text(&e["sample"]),
+                &text(&e["predicted_class"]),
+                e["true_class"].as_str(),
+                e["probability"].as_f64().unwrap_or(0.0),
+                gif,
+            )
         })
         .collect()
 }
@@ -279,7 +320,9 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         );
         return Ok(());
     }
-    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
+    // The samples are read one at a time, so memory stays flat however many there are.
+    let data = skeleton_data::load_index(&model, &a.data)?;
+    let test = data.test()?;
     // `--limit N` takes N samples spread evenly over the split, so that every class has its share.
     let n = test.len().min(a.limit.unwrap_or(usize::MAX));
     let idx: Vec<usize> = (0..n).map(|i| test[i * test.len() / n]).collect();
@@ -289,7 +332,7 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         let mut m = 0f32;
         for &i in &idx {
             m = m.max(
-                explain_batched(&model, &ds.samples[i], &choice, a.method, a.batch)?.max_abs(),
+                explain_batched(&model, &*data.sample(i)?, &choice, a.method, a.batch)?.max_abs(),
             );
         }
         Some(m)
@@ -303,30 +346,53 @@ pub fn cam(a: &CamOptions) -> Result<()> {
         gif: a.gif,
     };
     let bar = crate::progress::bar(idx.len() as u64, "cam");
+    let classes = &model.run.classes;
     let (mut worst, mut index, mut flats) = (0f64, Vec::new(), 0usize);
     for &i in &idx {
-        let cam = explain_batched(&model, &ds.samples[i], &choice, a.method, a.batch)?;
+        let cam = explain_batched(&model, &*data.sample(i)?, &choice, a.method, a.batch)?;
         check_identity(&cam, a.verify)?;
         worst = worst.max(cam.identity_error);
         let sub = a.out.join(&cam.sample);
         flats += write_sample(&sub, &cam, &model, &files)? as usize;
-        index.push(json!({
-            "sample": cam.sample, "folder": cam.sample, "class": model.run.classes[cam.class],
-            "true_class": cam.true_class.map(|c| model.run.classes[c].clone()),
-            "predicted_class": model.run.classes[cam.predicted], "probability": cam.probability,
-            "identity_error": cam.identity_error,
-        }));
+        index.push(IndexEntry {
+            folder: cam.sample.clone(),
+            sample: cam.sample,
+            class: &classes[cam.class],
+            true_class: cam.true_class.map(|c| classes[c].as_str()),
+            predicted_class: &classes[cam.predicted],
+            probability: cam.probability as f64,
+            identity_error: cam.identity_error,
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
-    crate::io::write_json(
-        &a.out.join("index.json"),
-        &json!({"schema_version": SCHEMA_VERSION, "samples": index}),
-    )?;
+    // Both files are written entry by entry: their size in memory does not grow with the split.
+    crate::io::write_atomic_with(&a.out.join("index.json"), |w| {
+        let doc = Index {
+            samples: &index,
+            schema_version: SCHEMA_VERSION,
+        };
+        serde_json::to_writer_pretty(&mut *w, &doc)?;
+        w.write_all(b"\n")
+    })?;
     let title = format!("{} of {}", method_name(a.method), a.run.display());
-    let body = html::gallery(&cards(&index, "", a.gif), &model.run.classes);
-    let page = html::page(&title, &[("Explained samples".into(), body)]);
-    crate::io::write_atomic(&a.out.join("index.html"), page.as_bytes())?;
+    crate::io::write_atomic_with(&a.out.join("index.html"), |w| {
+        html::write_page(w, &title, &["Explained samples"], |_, w| {
+            let cards = index.iter().map(|e| {
+                let truth = e.true_class;
+                card(
+                    "",
+                    &e.folder,
+                    &e.sample,
+                    e.predicted_class,
+                    truth,
+                    e.probability,
+                    a.gif,
+                )
+            });
+            html::write_gallery(w, cards, classes)
+        })
+    })?;
     if flats > 0 {
         eprintln!("warning: {flats} flat map(s): uniform plots written");
     }

@@ -2,10 +2,11 @@
 //! loaded, normalised and checked against the model, with its test split; or one sequence file.
 
 use crate::config::{DataSource, SkeletonTrainConfig};
-use crate::data::{self, Dataset, Format, ReadOutcome, Sequence};
+use crate::data::{self, Dataset, Format, LoadOptions, ReadOutcome, Sequence};
 use crate::models::SkeletonModel;
 use crate::train::skeleton::{load_dataset, load_options};
 use crate::{Error, Result};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// A run's data under a command's source: every sample and the configuration used.
@@ -18,6 +19,32 @@ impl RunData {
     /// The test split's sample indices.
     pub fn test(&self) -> Result<Vec<usize>> {
         Ok(self.split()?.1)
+    }
+
+    /// Sample `i` with its coordinates, normalised like the training data: from memory, or read again from
+    /// its file when the data was loaded by [`load_index`].
+    pub fn sample(&self, i: usize) -> Result<Cow<'_, Sequence>> {
+        let s = &self.ds.samples[i];
+        if self.ds.files.is_empty() {
+            return Ok(Cow::Borrowed(s));
+        }
+        let path = &self.ds.files[i];
+        let opts = load_options(&self.cfg);
+        let layout = &self.ds.layout;
+        let data = match data::read_file(path, opts.format, layout, opts.max_persons)? {
+            ReadOutcome::Sequence(read, _) => read.data,
+            ReadOutcome::NoSkeleton(why) => {
+                return Err(Error::data(
+                    path,
+                    format!("changed while being explained: {why}"),
+                ))
+            }
+        };
+        let mut seq = Sequence { data, ..s.clone() };
+        opts.preprocess
+            .apply(&mut seq, layout)
+            .map_err(|why| Error::data(path, why))?;
+        Ok(Cow::Owned(seq))
     }
 
     /// The (training, test) sample indices.
@@ -35,8 +62,27 @@ impl RunData {
 
 /// Load the data `source` names (default: the run's own) and check that it fits the model.
 pub fn load(model: &SkeletonModel, source: &DataSource) -> Result<RunData> {
+    load_with(model, source, true)
+}
+
+/// Like [`load`], but for formats of one file per sequence only the index stays in memory (every file is
+/// read and checked once); [`RunData::sample`] reads a sample's coordinates again when it is needed. For
+/// commands that go through the samples one at a time, so that memory does not grow with the data.
+pub fn load_index(model: &SkeletonModel, source: &DataSource) -> Result<RunData> {
+    load_with(model, source, false)
+}
+
+fn load_with(model: &SkeletonModel, source: &DataSource, keep_data: bool) -> Result<RunData> {
     let cfg = source.for_run(&model.run.train);
-    let mut ds = load_dataset(&load_options(&cfg))?;
+    let opts = LoadOptions {
+        keep_data,
+        ..load_options(&cfg)
+    };
+    let mut ds = if keep_data {
+        load_dataset(&opts)?
+    } else {
+        crate::returning_freed_memory(|| load_dataset(&opts))?
+    };
     check_compatible(model, &mut ds)?;
     Ok(RunData { ds, cfg })
 }
@@ -74,48 +120,23 @@ pub fn check_compatible(model: &SkeletonModel, ds: &mut data::Dataset) -> Result
 /// Read one sequence file of the given format and normalise it like the training data.
 pub fn read_input(path: &Path, format: Format, model: &SkeletonModel) -> Result<Sequence> {
     let layout = &model.run.layout;
-    let outcome =
-        match format {
-            Format::Msr => data::msr::read_file(path, layout)?,
-            Format::Ntu => data::ntu::read_file(path, layout, model.run.persons)?,
-            Format::Csv => {
-                let (d, w) = data::csv::read_sequence(path, layout, model.run.persons)?;
-                let (d, _) = data::drop_empty_frames(d);
-                if d.shape()[1] == 0 {
-                    return Err(Error::data(
-                        path,
-                        "every coordinate is zero: nothing to explain",
-                    ));
-                }
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                ReadOutcome::Sequence(
-                    Sequence {
-                        name,
-                        label: 0,
-                        subject: 0,
-                        camera: None,
-                        setup: None,
-                        data: d,
-                    },
-                    w,
-                )
-            }
-            Format::StgcnNpy | Format::Pyskl | Format::CtrgcnNpz | Format::KineticsJson => return Err(Error::invalid(
+    let outcome = match format {
+        Format::StgcnNpy | Format::Pyskl | Format::CtrgcnNpz | Format::KineticsJson => {
+            return Err(Error::invalid(
                 "input",
                 path.display(),
                 "a single sequence file; stgcn-npy and pyskl data are read as a whole (pass them as the data)",
-            )),
-            Format::Synthetic => {
-                return Err(Error::invalid(
-                    "input",
-                    path.display(),
-                    "left out for synthetic data, which has no files (or name the file's format)",
-                ))
-            }
-        };
+            ))
+        }
+        Format::Synthetic => {
+            return Err(Error::invalid(
+                "input",
+                path.display(),
+                "left out for synthetic data, which has no files (or name the file's format)",
+            ))
+        }
+        _ => data::read_file(path, format, layout, model.run.persons)?,
+    };
     let mut seq = match outcome {
         ReadOutcome::Sequence(s, _) => s,
         ReadOutcome::NoSkeleton(why) => {

@@ -3,7 +3,7 @@
 //! `frame,person,joint,x,y,z[,score]` (0-based frame, person and joint indices). Fields may not contain commas.
 
 use super::{
-    collect_files, drop_empty_frames, parse_coord, Dataset, Layout, ReadOutcome, Sequence,
+    collect_files, drop_empty_frames, parse_coord, Dataset, Layout, ReadOutcome, Reading, Sequence,
 };
 use crate::{Error, Result};
 use ndarray::Array4;
@@ -254,12 +254,32 @@ pub fn read_sequence(
     Ok((data, warnings))
 }
 
-pub fn load_dir(
-    dir: &Path,
-    layout: &Layout,
-    skip_bad: bool,
-    max_persons: usize,
-) -> Result<Dataset> {
+/// Read one sequence CSV as a sequence named after the file, with label and subject 0 (they are in
+/// `labels.csv`), its empty frames dropped; a file whose every coordinate is zero has no skeleton.
+pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<ReadOutcome> {
+    let (data, mut warnings) = read_sequence(path, layout, max_persons)?;
+    let (data, dropped) = drop_empty_frames(data);
+    if data.shape()[1] == 0 {
+        return Ok(ReadOutcome::NoSkeleton("every coordinate is zero".into()));
+    }
+    if dropped > 0 {
+        warnings.push(format!(
+            "{}: dropped {dropped} empty frames",
+            path.display()
+        ));
+    }
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(ReadOutcome::Sequence(
+        Sequence::labelled(name, 0, data),
+        warnings,
+    ))
+}
+
+pub fn load_dir(dir: &Path, layout: &Layout, how: Reading, max_persons: usize) -> Result<Dataset> {
+    let skip_bad = how.skip_bad;
     let labels_path = dir.join("labels.csv");
     if !labels_path.is_file() {
         return Err(Error::data(dir, "no labels.csv in this folder: the csv format needs 'file,label,subject[,camera]' (see README)"));
@@ -285,7 +305,7 @@ pub fn load_dir(
     let classes = class_names(rows.iter().map(|r| r.label.as_str()));
     let files: Vec<PathBuf> = rows.iter().map(|r| dir.join(&r.file)).collect();
     let mut row_iter = rows.iter();
-    let c = collect_files(&files, skip_bad, |f| {
+    let c = collect_files(files, how, |f| {
         let row = row_iter.next().expect("one row per file");
         if !f.is_file() {
             return Err(Error::at_line(
@@ -298,29 +318,19 @@ pub fn load_dir(
                 ),
             ));
         }
-        let (data, mut warnings) = read_sequence(f, layout, max_persons)?;
-        let (data, dropped) = drop_empty_frames(data);
-        if data.shape()[1] == 0 {
-            return Ok(ReadOutcome::NoSkeleton("every coordinate is zero".into()));
-        }
-        if dropped > 0 {
-            warnings.push(format!("{}: dropped {dropped} empty frames", f.display()));
-        }
-        let seq = Sequence {
-            name: Path::new(&row.file)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            label: classes
-                .iter()
-                .position(|c| *c == row.label)
-                .expect("label is a class"),
-            subject: row.subject,
-            camera: row.camera,
-            setup: None,
-            data,
-        };
-        Ok(ReadOutcome::Sequence(seq, warnings))
+        Ok(match read_file(f, layout, max_persons)? {
+            ReadOutcome::Sequence(seq, warnings) => {
+                let label = classes.iter().position(|c| *c == row.label);
+                let seq = Sequence {
+                    label: label.expect("label is a class"),
+                    subject: row.subject,
+                    camera: row.camera,
+                    ..seq
+                };
+                ReadOutcome::Sequence(seq, warnings)
+            }
+            none => none,
+        })
     })?;
     let mut skipped = problems;
     skipped.extend(c.skipped);
@@ -332,6 +342,7 @@ pub fn load_dir(
         warnings: c.warnings,
         gt_joints: None,
         parts: Default::default(),
+        files: c.files,
     })
 }
 

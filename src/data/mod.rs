@@ -120,6 +120,10 @@ pub struct Dataset {
     /// Named parts of the samples, for formats whose files come split (`train` / `val` files, the `split`
     /// lists of a pyskl pickle); empty for formats split by subject or camera.
     pub parts: BTreeMap<String, Vec<usize>>,
+    /// For data loaded as an index (`LoadOptions::keep_data` false, formats of one file per sequence): the
+    /// file of each sample, whose coordinates [`read_file`] reads again when the sample is needed. Empty
+    /// when every sample's coordinates are in memory.
+    pub files: Vec<PathBuf>,
 }
 
 impl Dataset {
@@ -137,6 +141,7 @@ impl Dataset {
             warnings,
             gt_joints: None,
             parts: BTreeMap::new(),
+            files: vec![],
         };
         for (name, samples) in parts {
             let start = ds.samples.len();
@@ -204,6 +209,17 @@ pub struct LoadOptions {
     pub seed: u64,
     /// What is done to each sequence once it is read.
     pub preprocess: preprocess::Preprocess,
+    /// False: formats of one file per sequence (msr, ntu, csv) are read and checked file by file as usual,
+    /// but each sample keeps only its name, label and ids (no frames) and its file in [`Dataset::files`], so
+    /// memory does not grow with the dataset. Other formats are always read whole.
+    pub keep_data: bool,
+}
+
+/// How the per-file readers treat files: skip bad ones or stop, keep coordinates or only the index.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub skip_bad: bool,
+    pub keep_data: bool,
 }
 
 /// Outcome of reading one file: a sequence, or a file with no skeleton in it (skipped with a warning).
@@ -244,10 +260,14 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
             "an existing dataset folder",
         ));
     }
+    let how = Reading {
+        skip_bad: opts.skip_bad,
+        keep_data: opts.keep_data,
+    };
     match opts.format {
-        Format::Msr => msr::load_dir(&dir, &layout, opts.skip_bad),
-        Format::Ntu => ntu::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
-        Format::Csv => csv::load_dir(&dir, &layout, opts.skip_bad, opts.max_persons),
+        Format::Msr => msr::load_dir(&dir, &layout, how),
+        Format::Ntu => ntu::load_dir(&dir, &layout, how, opts.max_persons),
+        Format::Csv => csv::load_dir(&dir, &layout, how, opts.max_persons),
         Format::StgcnNpy => stgcn_npy::load_dir(&dir, &layout, opts.max_persons),
         Format::Pyskl => pyskl::load_file(&dir, &layout, opts.max_persons),
         Format::CtrgcnNpz => ctrgcn_npz::load_file(&dir, &layout, opts.max_persons),
@@ -256,26 +276,51 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
     }
 }
 
-/// Shared loop for per-file readers: read every file, keep good sequences, and either fail on the first
-/// bad file or (with `skip_bad`) record it and go on.
-pub(crate) fn collect_files<F>(files: &[PathBuf], skip_bad: bool, mut read: F) -> Result<Collected>
+/// Read one sequence file of a format with a file per sequence (msr, ntu, csv). A CSV sequence's label and
+/// subject are in `labels.csv`, not in the file: both are 0 here.
+pub fn read_file(
+    path: &Path,
+    format: Format,
+    layout: &Layout,
+    max_persons: usize,
+) -> Result<ReadOutcome> {
+    match format {
+        Format::Msr => msr::read_file(path, layout),
+        Format::Ntu => ntu::read_file(path, layout, max_persons),
+        Format::Csv => csv::read_file(path, layout, max_persons),
+        other => Err(Error::invalid(
+            "format",
+            format!("{other:?}").to_lowercase(),
+            "a format with one file per sequence (msr, ntu or csv)",
+        )),
+    }
+}
+
+/// Shared loop for per-file readers: read every file, keep good sequences (or, without `keep_data`, their
+/// index entries), and either fail on the first bad file or (with `skip_bad`) record it and go on.
+pub(crate) fn collect_files<F>(files: Vec<PathBuf>, how: Reading, mut read: F) -> Result<Collected>
 where
     F: FnMut(&Path) -> Result<ReadOutcome>,
 {
     let mut out = Collected::default();
     let bar = crate::progress::bar(files.len() as u64, "reading");
     for f in files {
-        match read(f) {
-            Ok(ReadOutcome::Sequence(s, w)) => {
+        match read(&f) {
+            Ok(ReadOutcome::Sequence(mut s, w)) => {
                 out.warnings.extend(w);
+                if !how.keep_data {
+                    let d = s.data.shape();
+                    s.data = Array4::zeros((d[0], 0, d[2], d[3]));
+                    out.files.push(f);
+                }
                 out.samples.push(s);
             }
             Ok(ReadOutcome::NoSkeleton(why)) => {
                 out.warnings
                     .push(format!("{}: skipped: {why}", f.display()));
-                out.skipped.push((f.clone(), why));
+                out.skipped.push((f, why));
             }
-            Err(e) if skip_bad => out.skipped.push((f.clone(), e.to_string())),
+            Err(e) if how.skip_bad => out.skipped.push((f, e.to_string())),
             Err(e) => return Err(e),
         }
         bar.inc(1);
@@ -287,6 +332,8 @@ where
 #[derive(Default)]
 pub(crate) struct Collected {
     pub samples: Vec<Sequence>,
+    /// Each sample's file, when the coordinates were not kept.
+    pub files: Vec<PathBuf>,
     pub skipped: Vec<(PathBuf, String)>,
     pub warnings: Vec<String>,
 }

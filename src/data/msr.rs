@@ -5,7 +5,7 @@
 
 use super::{
     collect_files, drop_empty_frames, list_files, parse_coord, Dataset, Layout, ReadOutcome,
-    Sequence,
+    Reading, Sequence,
 };
 use crate::{Error, Result};
 use ndarray::Array4;
@@ -143,11 +143,11 @@ pub fn read_file(path: &Path, layout: &Layout) -> Result<ReadOutcome> {
     Ok(ReadOutcome::Sequence(seq, warnings))
 }
 
-pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool) -> Result<Dataset> {
+pub fn load_dir(dir: &Path, layout: &Layout, how: Reading) -> Result<Dataset> {
     let files = list_files(dir, "MSR Action3D files (*_skeleton3D.txt)", |n| {
         n.ends_with("_skeleton3D.txt")
     })?;
-    let c = collect_files(&files, skip_bad, |f| read_file(f, layout))?;
+    let c = collect_files(files, how, |f| read_file(f, layout))?;
     Ok(Dataset {
         classes: ACTIONS.iter().map(|s| s.to_string()).collect(),
         layout: layout.clone(),
@@ -156,5 +156,6 @@ pub fn load_dir(dir: &Path, layout: &Layout, skip_bad: bool) -> Result<Dataset> 
         warnings: c.warnings,
         gt_joints: None,
         parts: Default::default(),
+        files: c.files,
     })
 }

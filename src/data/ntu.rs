@@ -4,7 +4,9 @@
 //! body are dropped with a warning. Labels, subject, camera and setup come from `SsssCcccPpppRrrrAaaa`.
 
 use super::text::Tokens;
-use super::{collect_files, drop_empty_frames, list_files, Dataset, Layout, ReadOutcome, Sequence};
+use super::{
+    collect_files, drop_empty_frames, list_files, Dataset, Layout, ReadOutcome, Reading, Sequence,
+};
 use crate::{Error, Result};
 use ndarray::Array4;
 use std::path::Path;
@@ -186,14 +188,9 @@ pub fn read_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Rea
     Ok(ReadOutcome::Sequence(seq, warnings))
 }
 
-pub fn load_dir(
-    dir: &Path,
-    layout: &Layout,
-    skip_bad: bool,
-    max_persons: usize,
-) -> Result<Dataset> {
+pub fn load_dir(dir: &Path, layout: &Layout, how: Reading, max_persons: usize) -> Result<Dataset> {
     let files = list_files(dir, "NTU .skeleton files", |n| n.ends_with(".skeleton"))?;
-    let c = collect_files(&files, skip_bad, |f| read_file(f, layout, max_persons))?;
+    let c = collect_files(files, how, |f| read_file(f, layout, max_persons))?;
     let max_label = c.samples.iter().map(|s| s.label).max().unwrap_or(0);
     let n_classes = if max_label < 60 { 60 } else { 120 };
     Ok(Dataset {
@@ -204,5 +201,6 @@ pub fn load_dir(
         warnings: c.warnings,
         gt_joints: None,
         parts: Default::default(),
+        files: c.files,
     })
 }

@@ -163,5 +163,6 @@ pub fn load_file(path: &Path, layout: &Layout, max_persons: usize) -> Result<Dat
         warnings: vec![],
         gt_joints: None,
         parts,
+        files: vec![],
     })
 }

@@ -359,5 +359,6 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                 .collect(),
         ),
         parts: Default::default(),
+        files: vec![],
     })
 }

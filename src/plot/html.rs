@@ -2,7 +2,9 @@
 //! figures by relative path, and a gallery of explained samples that filters by class and by right/wrong
 //! and sorts by confidence with a few lines of inline script. Nothing is fetched from the network.
 
+use std::borrow::Borrow;
 use std::fmt::Write;
+use std::io;
 
 /// Text made safe for HTML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -74,27 +76,40 @@ pub struct Card {
 
 /// A gallery with class and right/wrong filters and a sort by confidence.
 pub fn gallery(cards: &[Card], classes: &[String]) -> String {
-    let mut s = String::from(
-        "<div class=\"controls\">class <select id=\"f-class\"><option value=\"\">all</option>",
-    );
+    let mut out = Vec::new();
+    write_gallery(&mut out, cards.iter(), classes).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the gallery is UTF-8")
+}
+
+/// [`gallery`] written card by card to `s`: a gallery of any length needs the memory of one card.
+pub fn write_gallery<W: io::Write>(
+    s: &mut W,
+    cards: impl Iterator<Item = impl Borrow<Card>>,
+    classes: &[String],
+) -> io::Result<()> {
+    s.write_all(
+        b"<div class=\"controls\">class <select id=\"f-class\"><option value=\"\">all</option>",
+    )?;
     for c in classes {
-        let _ = write!(s, "<option value=\"{0}\">{0}</option>", escape(c));
+        write!(s, "<option value=\"{0}\">{0}</option>", escape(c))?;
     }
-    s.push_str(
+    s.write_all(
         "</select> prediction <select id=\"f-right\"><option value=\"\">all</option>\
          <option value=\"right\">right</option><option value=\"wrong\">wrong</option></select> \
          sort <select id=\"f-sort\"><option value=\"\">as listed</option><option value=\"asc\">least confident \
          first</option><option value=\"desc\">most confident first</option></select> \
-         <span id=\"f-count\"></span></div>\n<div class=\"gallery\" id=\"gallery\">\n",
-    );
-    for (i, c) in cards.iter().enumerate() {
+         <span id=\"f-count\"></span></div>\n<div class=\"gallery\" id=\"gallery\">\n"
+            .as_bytes(),
+    )?;
+    for (i, c) in cards.enumerate() {
+        let c = c.borrow();
         let verdict = match &c.truth {
             Some(t) if *t == c.predicted => "right",
             Some(_) => "wrong",
             None => "",
         };
         let class = c.truth.as_deref().unwrap_or(&c.predicted);
-        let _ = write!(
+        write!(
             s,
             "<div class=\"card {verdict}\" data-class=\"{}\" data-right=\"{verdict}\" data-p=\"{}\" data-i=\"{i}\">\
              <a href=\"{2}\"><img src=\"{2}\" alt=\"{3}\"></a><div class=\"cap\"><b>{3}</b><br>",
@@ -102,39 +117,38 @@ pub fn gallery(cards: &[Card], classes: &[String]) -> String {
             c.probability,
             url(&c.image),
             escape(&c.title),
-        );
+        )?;
         match &c.truth {
             Some(t) => {
-                let _ = write!(
+                write!(
                     s,
                     "true {} · predicted {} ({:.1}%){}",
                     escape(t),
                     escape(&c.predicted),
                     100.0 * c.probability,
                     if verdict == "wrong" { " ✗" } else { " ✓" }
-                );
+                )?;
             }
             None => {
-                let _ = write!(
+                write!(
                     s,
                     "{} ({:.1}%)",
                     escape(&c.predicted),
                     100.0 * c.probability
-                );
+                )?;
             }
         }
-        s.push_str("<br>");
+        s.write_all(b"<br>")?;
         let links: Vec<String> = c
             .links
             .iter()
             .map(|(label, href)| format!("<a href=\"{}\">{}</a>", url(href), escape(label)))
             .collect();
-        s.push_str(&links.join(" · "));
-        s.push_str("</div></div>\n");
+        s.write_all(links.join(" · ").as_bytes())?;
+        s.write_all(b"</div></div>\n")?;
     }
-    s.push_str("</div>\n");
-    s.push_str(GALLERY_SCRIPT);
-    s
+    s.write_all(b"</div>\n")?;
+    s.write_all(GALLERY_SCRIPT.as_bytes())
 }
 
 const GALLERY_SCRIPT: &str = r#"<script>
@@ -170,28 +184,42 @@ const GALLERY_SCRIPT: &str = r#"<script>
 
 /// A whole page: title, a table of contents of the sections, and the sections (heading, HTML body).
 pub fn page(title: &str, sections: &[(String, String)]) -> String {
-    let mut s = format!(
+    let headings: Vec<&str> = sections.iter().map(|(h, _)| h.as_str()).collect();
+    let mut out = Vec::new();
+    write_page(&mut out, title, &headings, |i, w| {
+        io::Write::write_all(w, sections[i].1.as_bytes())
+    })
+    .expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the page is UTF-8")
+}
+
+/// [`page`] written to `s`, each section's body written by `body(i, s)`: for bodies too large to build first.
+pub fn write_page<W: io::Write>(
+    s: &mut W,
+    title: &str,
+    headings: &[&str],
+    mut body: impl FnMut(usize, &mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    write!(
+        s,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{0}</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>{0}</h1>\n<nav>",
         escape(title)
-    );
-    let toc: Vec<String> = sections
+    )?;
+    let toc: Vec<String> = headings
         .iter()
         .enumerate()
-        .map(|(i, (h, _))| format!("<a href=\"#s{i}\">{}</a>", escape(h)))
+        .map(|(i, h)| format!("<a href=\"#s{i}\">{}</a>", escape(h)))
         .collect();
-    s.push_str(&toc.join(" · "));
-    s.push_str("</nav>\n");
-    for (i, (h, body)) in sections.iter().enumerate() {
-        let _ = write!(
-            s,
-            "<section id=\"s{i}\"><h2>{}</h2>\n{body}</section>\n",
-            escape(h)
-        );
+    s.write_all(toc.join(" · ").as_bytes())?;
+    s.write_all(b"</nav>\n")?;
+    for (i, h) in headings.iter().enumerate() {
+        write!(s, "<section id=\"s{i}\"><h2>{}</h2>\n", escape(h))?;
+        body(i, s)?;
+        s.write_all(b"</section>\n")?;
     }
-    s.push_str("</body></html>\n");
-    s
+    s.write_all(b"</body></html>\n")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400px}\

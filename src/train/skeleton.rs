@@ -37,7 +37,8 @@ pub fn load_dataset(opts: &LoadOptions) -> Result<Dataset> {
         return Err(Error::usage("no usable sequence was loaded"));
     }
     let layout = ds.layout.clone();
-    for s in ds.samples.iter_mut() {
+    // Samples loaded as an index have no coordinates yet: they are normalised when they are read again.
+    for s in ds.samples.iter_mut().filter(|s| s.frames() > 0) {
         let place = opts.data.as_deref().unwrap_or("the data");
         opts.preprocess
             .apply(s, &layout)
@@ -55,6 +56,7 @@ pub fn load_options(cfg: &SkeletonTrainConfig) -> LoadOptions {
         max_persons: cfg.persons.unwrap_or(2),
         seed: cfg.seed,
         preprocess: cfg.preprocess,
+        keep_data: true,
     }
 }
 

@@ -49,6 +49,7 @@ fn load_raw(format: Format, data: &Path, layout: &str) -> skelcam::Result<data::
         max_persons: 2,
         seed: 1,
         preprocess: Preprocess::Raw,
+        keep_data: true,
     })
 }
 

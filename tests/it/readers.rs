@@ -172,6 +172,7 @@ fn load_msr(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
         max_persons: 2,
         seed: 1,
         preprocess: Default::default(),
+        keep_data: true,
     })
 }
 
@@ -269,6 +270,7 @@ fn msr_bad_input_errors_and_skip_bad() {
         max_persons: 1,
         seed: 1,
         preprocess: Default::default(),
+        keep_data: true,
     })
     .unwrap_err()
     .to_string();
@@ -287,6 +289,7 @@ fn load_csv(dir: &Path, skip_bad: bool) -> skelcam::Result<data::Dataset> {
         max_persons: 2,
         seed: 1,
         preprocess: Default::default(),
+        keep_data: true,
     })
 }
 
@@ -390,6 +393,7 @@ fn synthetic_data_records_ground_truth_and_is_seeded() {
         max_persons: 1,
         seed: 7,
         preprocess: Default::default(),
+        keep_data: true,
     };
     let a = data::load(&opts).unwrap();
     let b = data::load(&opts).unwrap();
@@ -414,4 +418,82 @@ fn synthetic_data_records_ground_truth_and_is_seeded() {
     }
     let c = data::load(&LoadOptions { seed: 8, ..opts }).unwrap();
     assert_ne!(a.samples[5].data, c.samples[5].data);
+}
+
+/// Per-file formats loaded as an index (what `skeleton cam` does, so that its memory does not grow with the
+/// data): every file is still read and checked, each sample keeps its name, label and ids, and reading its
+/// file again gives exactly the coordinates a full load holds.
+#[test]
+fn data_loaded_as_an_index_reads_each_sample_again_to_the_same_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (msr, ntu, csv) = (
+        dir.path().join("msr"),
+        dir.path().join("ntu"),
+        dir.path().join("csv"),
+    );
+    for d in [&msr, &ntu, &csv] {
+        std::fs::create_dir(d).unwrap();
+    }
+    write(&msr, "a01_s01_e01_skeleton3D.txt", &msr_text(5, &[0, 3]));
+    write(&msr, "a02_s02_e01_skeleton3D.txt", &msr_text(4, &[]));
+    write(&ntu, "S001C002P003R002A013.skeleton", &ntu_file());
+    write(&ntu, "S001C001P004R001A002.skeleton", &ntu_file());
+    write(
+        &csv,
+        "labels.csv",
+        "file,label,subject,camera\nx.csv,wave,1,2\ny.csv,clap,2,1\n",
+    );
+    write(&csv, "x.csv", &csv_seq(4, 2));
+    write(&csv, "y.csv", &csv_seq(3, 1));
+    for (format, d, layout) in [
+        (Format::Msr, &msr, "msr20"),
+        (Format::Ntu, &ntu, "ntu25"),
+        (Format::Csv, &csv, "kinect20"),
+    ] {
+        let opts = |keep_data| LoadOptions {
+            format,
+            data: Some(d.to_string_lossy().into()),
+            layout: Some(layout.into()),
+            skip_bad: false,
+            max_persons: 2,
+            seed: 1,
+            preprocess: Default::default(),
+            keep_data,
+        };
+        let full = data::load(&opts(true)).unwrap();
+        let index = data::load(&opts(false)).unwrap();
+        assert!(full.files.is_empty());
+        assert_eq!(
+            (index.samples.len(), index.files.len()),
+            (2, 2),
+            "{format:?}"
+        );
+        assert_eq!(index.classes, full.classes);
+        for (i, (a, b)) in index.samples.iter().zip(&full.samples).enumerate() {
+            assert_eq!(a.frames(), 0, "{format:?}: the index holds no frames");
+            let key = |s: &data::Sequence| (s.name.clone(), s.label, s.subject, s.camera, s.setup);
+            assert_eq!(key(a), key(b), "{format:?}");
+            let ReadOutcome::Sequence(again, _) =
+                data::read_file(&index.files[i], format, &index.layout, 2).unwrap()
+            else {
+                panic!("{format:?}: no sequence on the second read")
+            };
+            assert_eq!(again.data, b.data, "{format:?} sample {i}");
+        }
+    }
+    // A bad file is still an error while the index is made, naming the file.
+    write(&csv, "y.csv", "frame,person,joint,x,y,z\n0,0,0,1,nan,3\n");
+    let e = data::load(&LoadOptions {
+        format: Format::Csv,
+        data: Some(csv.to_string_lossy().into()),
+        layout: None,
+        skip_bad: false,
+        max_persons: 2,
+        seed: 1,
+        preprocess: Default::default(),
+        keep_data: false,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("y.csv:2"), "{e}");
 }

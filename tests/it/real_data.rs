@@ -27,6 +27,7 @@ fn all_567_msr_files_load_with_the_known_quirks_handled() {
         max_persons: 1,
         seed: 1,
         preprocess: Default::default(),
+        keep_data: true,
     })
     .unwrap();
     // 567 files: one (a13_s09_e02) is all zeros and is skipped with a warning, never averaged in.
