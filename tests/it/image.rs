@@ -501,3 +501,44 @@ fn the_shipped_localisation_config_is_valid() {
     cfg.validate().unwrap();
     assert_eq!((cfg.size, cfg.synthetic.side), (256, 256));
 }
+
+/// JPEGs decode to exactly the pixels the `image` crate gives (colour and grey), and damage inside the
+/// compressed data that the decoder can see is an error naming the file, where `image` alone would hand back
+/// a picture patched with grey blocks and training would go on.
+#[test]
+fn jpegs_decode_like_the_image_crate_and_damage_mid_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let colour = image::RgbImage::from_fn(96, 64, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x * y) % 251) as u8])
+    });
+    let grey = image::DynamicImage::ImageRgb8(colour.clone()).to_luma8();
+    let mut files = vec![];
+    for (name, img) in [
+        ("colour.jpg", image::DynamicImage::ImageRgb8(colour)),
+        ("grey.jpg", image::DynamicImage::ImageLuma8(grey)),
+    ] {
+        let p = dir.path().join(name);
+        img.save(&p).unwrap();
+        let ours = skelcam::data::images::decode(&p).unwrap();
+        assert_eq!(ours, image::open(&p).unwrap().to_rgb8(), "{name}");
+        files.push(p);
+    }
+    // An unknown marker (FF 42) written into the middle of the scan data.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    let mid = sos + (bytes.len() - sos) / 2;
+    bytes[mid..mid + 2].copy_from_slice(&[0xFF, 0x42]);
+    let damaged = dir.path().join("damaged.jpg");
+    std::fs::write(&damaged, &bytes).unwrap();
+    assert!(
+        image::load_from_memory(&bytes).is_ok(),
+        "the image crate alone accepts this file"
+    );
+    let e = skelcam::data::images::decode(&damaged)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("damaged.jpg") && e.contains("damaged") && e.contains("--skip-bad"),
+        "{e}"
+    );
+}
