@@ -26,7 +26,8 @@ pub use error::{Error, Result};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`, mimalloc.h of the bundled v2 sources).
+/// mimalloc's `mi_option_purge_delay`: its position in `mi_option_e`, the same in both sources libmimalloc-sys
+/// bundles (v3, the default, and v2).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Set the allocator's options; call first thing in `main` (tests run with mimalloc's defaults).
