@@ -113,7 +113,9 @@ fn score(
 pub fn cam_compare(o: &CamCompareOptions) -> Result<()> {
     let a = &o.compare;
     let model = SkeletonModel::load(&o.run)?;
-    let (ds, test) = skeleton_data::load_test(&model, &o.data)?;
+    // One sample read at a time: memory does not grow with the data.
+    let data = skeleton_data::load_index(&model, &o.data)?;
+    let (ds, test) = (&data.ds, data.test()?);
     let n = test.len().min(a.limit.unwrap_or(usize::MAX));
     if n == 0 {
         return Err(Error::usage("no test sample to compare on"));
@@ -125,7 +127,7 @@ pub fn cam_compare(o: &CamCompareOptions) -> Result<()> {
     let mut first: Vec<ndarray::Array2<f32>> = Vec::new();
     let near = neighbours(&model.run.layout.edges, model.run.layout.num_joints());
     for (j, &i) in idx.iter().enumerate() {
-        let s = &ds.samples[i];
+        let s = &*data.sample(i)?;
         let (x, _, _) = model_input(&model, s)?;
         let full = to_array4(&x.squeeze(0)?)?;
         // Every method explains the same prediction: its probability once per sample.

@@ -47,11 +47,12 @@ pub fn cam_summary(a: &CamSummaryOptions) -> Result<()> {
         ));
     }
     let model = SkeletonModel::load(&a.run)?;
-    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
+    // One sample read at a time: memory does not grow with the data.
+    let data = skeleton_data::load_index(&model, &a.data)?;
     let idx: Vec<usize> = if a.all {
-        (0..ds.samples.len()).collect()
+        (0..data.ds.samples.len()).collect()
     } else {
-        test
+        data.test()?
     };
     let classes = &model.run.classes;
     let (k, v, bins) = (classes.len(), model.run.layout.num_joints(), a.bins);
@@ -59,8 +60,8 @@ pub fn cam_summary(a: &CamSummaryOptions) -> Result<()> {
     let mut counts = vec![0usize; k];
     let bar = crate::progress::bar(idx.len() as u64, "summary");
     for &i in &idx {
-        let s = &ds.samples[i];
-        let cam = explain_batched(&model, s, &ClassChoice::Index(s.label), a.method, a.batch)?;
+        let s = data.sample(i)?;
+        let cam = explain_batched(&model, &s, &ClassChoice::Index(s.label), a.method, a.batch)?;
         let (norm, _) = cam.normalized(Normalization::Minmax, None);
         let present: Vec<usize> = (0..cam.persons_present.len())
             .filter(|&m| cam.persons_present[m])

@@ -55,8 +55,11 @@ pub struct FaithfulnessOptions {
 
 pub fn faithfulness(a: &FaithfulnessOptions) -> Result<()> {
     let model = SkeletonModel::load(&a.run)?;
-    let (ds, test) = skeleton_data::load_test(&model, &a.data)?;
-    let idx: Vec<usize> = test
+    // One sample read at a time: memory does not grow with the data.
+    let data = skeleton_data::load_index(&model, &a.data)?;
+    let ds = &data.ds;
+    let idx: Vec<usize> = data
+        .test()?
         .into_iter()
         .take(a.limit.unwrap_or(usize::MAX))
         .collect();
@@ -70,7 +73,7 @@ pub fn faithfulness(a: &FaithfulnessOptions) -> Result<()> {
     let mut per_class = vec![(0f64, 0usize); model.run.classes.len()];
     let bar = crate::progress::bar(idx.len() as u64, "faithful");
     for &i in &idx {
-        let s = &ds.samples[i];
+        let s = &*data.sample(i)?;
         // The explanation of the model's own decision, ranked by the raw CAM over time and present persons.
         let cam = explain_batched(&model, s, &ClassChoice::Auto, a.method, a.batch)?;
         let imp = joint_importance(&cam.raw, &cam.persons_present);
