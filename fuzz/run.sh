@@ -38,7 +38,10 @@ for t in $targets; do
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   corpus=$(ls "corpus/$t" | wc -l)
-  if [ $rc -eq 0 ]; then result="0 crashes"; else result="FAILED (rc $rc): see fuzz/artifacts/$t/"; status=1; tail -30 "$log"; fi
+  if [ $rc -eq 0 ]; then result="0 crashes"; else
+    result="FAILED (rc $rc): see fuzz/artifacts/$t/ (libFuzzer's whole output in fuzz.log there)"; status=1
+    mkdir -p "artifacts/$t" && cp "$log" "artifacts/$t/fuzz.log"; grep -m1 -A12 'ERROR: libFuzzer' "$log"
+  fi
   printf '%-14s %8s s  %12s executions  %6s corpus files  %s\n' "$t" "$secs" "${execs:-?}" "$corpus" "$result"
   rm -f "$log"
 done
