@@ -2,7 +2,7 @@
 //! 25 joints × xyz, zeros for a missing body) and one-hot `y_train` / `y_test`. The arrays are streamed
 //! sample by sample from the archive; `x_train` is the training part, `x_test` the test part.
 
-use super::stgcn_npy::{report_empty, stream_samples, trimmed, MAX_CLASSES};
+use super::stgcn_npy::{open_npy, report_empty, stream_samples, trimmed, MAX_CLASSES};
 use super::{Dataset, Layout, Sequence};
 use crate::{Error, Result};
 use ndarray::Array4;
@@ -12,23 +12,37 @@ use std::path::Path;
 const PERSONS: usize = 2;
 
 type Archive = zip::ZipArchive<std::io::BufReader<std::fs::File>>;
+type Entry<'a> = zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>;
+type Array<'a> = npyz::NpyFile<std::io::Chain<std::io::Cursor<Vec<u8>>, Entry<'a>>>;
 
-/// The array `key` of the archive, its header read.
-fn array<'a>(
-    npz: &'a mut Archive,
-    path: &Path,
-    key: &str,
-) -> Result<npyz::NpyFile<zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>>> {
+/// The array `key` of the archive, its header read, and the size of its member in bytes.
+fn array<'a>(npz: &'a mut Archive, path: &Path, key: &str) -> Result<(Array<'a>, u64)> {
     let entry = npz.by_name(&format!("{key}.npy")).map_err(|e| {
         Error::data(path, format!("{key}: {e} (archives written by np.savez are read; np.savez_compressed ones are not)"))
     })?;
-    npyz::NpyFile::new(entry)
-        .map_err(|e| Error::data(path, format!("{key}: not a readable array: {e}")))
+    let size = entry.size();
+    Ok((open_npy(entry, path, key)?, size))
+}
+
+/// Refuse a shape whose values (of `bytes` each) would not fit in the archive member: a shape is a field of
+/// the file, and nothing is allocated for it before this check.
+fn check_fits(path: &Path, key: &str, shape: &[usize], bytes: u64, size: u64) -> Result<()> {
+    let need = shape
+        .iter()
+        .try_fold(bytes, |a, &d| a.checked_mul(d as u64));
+    match need {
+        Some(need) if need <= size => Ok(()),
+        _ => Err(Error::data(
+            path,
+            format!("{key} has shape {shape:?}, more values than its {size} bytes hold (a damaged archive)"),
+        )),
+    }
 }
 
 /// The class of every row of a one-hot label array.
 fn labels(npz: &mut Archive, path: &Path, key: &str) -> Result<Vec<usize>> {
-    let y = array(npz, path, key)?;
+    // Read value by value into a growing vector: the shape alone allocates nothing here.
+    let (y, _) = array(npz, path, key)?;
     let shape: Vec<usize> = y.shape().iter().map(|&d| d as usize).collect();
     if shape.len() != 2 || shape[1] == 0 || shape[1] > MAX_CLASSES {
         return Err(Error::data(
@@ -61,7 +75,7 @@ fn part(
 ) -> Result<Vec<Sequence>> {
     let labels = labels(npz, path, &format!("y_{name}"))?;
     let key = format!("x_{name}");
-    let x = array(npz, path, &key)?;
+    let (x, size) = array(npz, path, &key)?;
     let shape: Vec<usize> = x.shape().iter().map(|&d| d as usize).collect();
     let v = layout.num_joints();
     if shape.len() != 3 || shape[2] != PERSONS * v * 3 {
@@ -71,6 +85,7 @@ fn part(
             layout.name
         )));
     }
+    check_fits(path, &key, &shape, 4, size)?;
     let (n, t) = (shape[0], shape[1]);
     if n != labels.len() {
         return Err(Error::data(

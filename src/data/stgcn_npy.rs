@@ -7,7 +7,7 @@
 use super::{pickle, Dataset, Layout, Sequence};
 use crate::{Error, Result};
 use ndarray::{s, Array4};
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// The array file of one part, whichever of the known names it has.
@@ -28,6 +28,38 @@ fn data_file(dir: &Path, part: &str) -> Result<PathBuf> {
             "no {part}_data.npy (or {part}_data_joint.npy / {part}_data_bone.npy) in this folder"
         ),
     ))
+}
+
+/// The longest `.npy` header read: its length is a field of the file (up to 4 GiB in format 2), which
+/// the `npyz` crate would allocate before reading a byte of it. numpy itself refuses headers over 10,000
+/// bytes unless told otherwise.
+pub(crate) const MAX_NPY_HEADER: u64 = 1 << 20;
+
+/// An `.npy` array's reader, its header length checked against [`MAX_NPY_HEADER`] before `npyz` parses it.
+pub(crate) fn open_npy<R: Read>(
+    mut r: R,
+    path: &Path,
+    what: &str,
+) -> Result<npyz::NpyFile<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>> {
+    let bad = |why: String| Error::data(path, format!("{what}: not a readable .npy array: {why}"));
+    let mut pre = vec![0u8; 8];
+    r.read_exact(&mut pre)
+        .map_err(|_| bad("shorter than the .npy preamble".into()))?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err(bad("it does not start with the .npy magic bytes".into()));
+    }
+    let width = if pre[6] == 1 { 2 } else { 4 };
+    let mut len = vec![0u8; width];
+    r.read_exact(&mut len)
+        .map_err(|_| bad("shorter than the .npy preamble".into()))?;
+    let header = len.iter().rev().fold(0u64, |a, &b| (a << 8) | b as u64);
+    if header > MAX_NPY_HEADER {
+        return Err(bad(format!(
+            "its header says it is {header} bytes long, more than the {MAX_NPY_HEADER} read (a damaged file)"
+        )));
+    }
+    pre.extend(len);
+    npyz::NpyFile::new(std::io::Cursor::new(pre).chain(r)).map_err(|e| bad(e.to_string()))
 }
 
 /// (names, labels) from a label pickle.
@@ -90,8 +122,7 @@ fn read_part(
     let label_path = dir.join(format!("{part}_label.pkl"));
     let (names, labels) = labels(&label_path)?;
     let file = crate::io::open(&path)?;
-    let npy = npyz::NpyFile::new(BufReader::new(file))
-        .map_err(|e| Error::data(&path, format!("not a readable .npy file: {e}")))?;
+    let npy = open_npy(BufReader::new(file), &path, part)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if shape.len() != 5 {
         return Err(Error::data(
@@ -133,10 +164,13 @@ fn read_part(
         ));
     }
     // The whole file must be there before a sample is built from it.
-    let expected = (n as u64)
-        .checked_mul((c * t * v * m) as u64)
+    let per = [c, t, v, m]
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d));
+    let expected = per
+        .and_then(|per| (per as u64).checked_mul(n as u64))
         .and_then(|e| e.checked_mul(4))
-        .ok_or_else(|| Error::data(&path, "a shape whose size overflows"))?;
+        .ok_or_else(|| Error::data(&path, format!("shape {shape:?}: a size that overflows")))?;
     let on_disk = std::fs::metadata(&path)
         .map_err(|e| Error::io(&path, e))?
         .len();

@@ -494,3 +494,45 @@ fn a_run_with_non_finite_weights_or_another_layout_is_refused_and_other_float_ty
         assert!(e.contains(&name) && e.contains("NaN"), "{e}");
     }
 }
+
+/// Size fields of NumPy files found by fuzzing: a format-2 `.npy` header length of 626 MB in a 77-byte file
+/// (which the `npy` reader would allocate and zero before reading it), and a CTR-GCN archive whose `x_train`
+/// claims 10^12 frames: each is an error naming the file, before anything of that size is allocated.
+#[test]
+fn npy_header_lengths_and_npz_shapes_beyond_the_file_are_refused() {
+    use skelcam::data::{self, Layout};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stgcn");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["train_label.pkl", "val_data.npy", "val_label.pkl"] {
+        std::fs::copy(fixtures.join(f), dir.path().join(f)).unwrap();
+    }
+    // Version 2.0, header length bytes "', '" = 0x27202c27.
+    let mut npy =
+        b"\x93NUMPY\x02\x00', 'fortran_order': False, 'shape': (8, 3, 20, 25, 2), }".to_vec();
+    npy.extend(std::iter::repeat_n(b' ', 8));
+    std::fs::write(dir.path().join("train_data.npy"), &npy).unwrap();
+    let e = data::stgcn_npy::load_dir(dir.path(), &Layout::resolve("ntu25").unwrap(), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("train_data.npy") && e.contains("656419879 bytes long"),
+        "{e}"
+    );
+
+    // The fixture archive is stored uncompressed: its x_train header can be edited in place (same length).
+    let mut npz = std::fs::read(fixtures.join("ctrgcn.npz")).unwrap();
+    let from = b"'shape': (8, 20, 150), }           ";
+    let to = b"'shape': (8, 1000000000000, 150), }";
+    assert_eq!(from.len(), to.len());
+    let at = npz.windows(from.len()).position(|w| w == from).unwrap();
+    npz[at..at + to.len()].copy_from_slice(to);
+    let path = dir.path().join("huge.npz");
+    std::fs::write(&path, &npz).unwrap();
+    let e = data::ctrgcn_npz::load_file(&path, &Layout::resolve("ntu25").unwrap(), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("huge.npz") && e.contains("x_train") && e.contains("damaged"),
+        "{e}"
+    );
+}
