@@ -35,7 +35,11 @@ fn data_file(dir: &Path, part: &str) -> Result<PathBuf> {
 /// bytes unless told otherwise.
 pub(crate) const MAX_NPY_HEADER: u64 = 1 << 20;
 
-/// An `.npy` array's reader, its header length checked against [`MAX_NPY_HEADER`] before `npyz` parses it.
+/// The deepest bracket nesting accepted in an `.npy` header.
+const MAX_NPY_NESTING: usize = 8;
+
+/// An `.npy` array's reader, its header's length (against [`MAX_NPY_HEADER`]) and bracket nesting checked
+/// before `npyz` parses it.
 pub(crate) fn open_npy<R: Read>(
     mut r: R,
     path: &Path,
@@ -59,6 +63,25 @@ pub(crate) fn open_npy<R: Read>(
         )));
     }
     pre.extend(len);
+    let start = pre.len();
+    pre.resize(start + header as usize, 0);
+    r.read_exact(&mut pre[start..])
+        .map_err(|_| bad("the file ends inside its header".into()))?;
+    // The header is a Python dict literal; the parser `npyz` uses backtracks exponentially in nesting depth
+    // (18 unclosed braces took over 10 s). numpy's own headers nest 3 or 4 deep.
+    let mut depth = 0usize;
+    for &b in &pre[start..] {
+        match b {
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_NPY_NESTING {
+            return Err(bad(format!(
+                "its header nests brackets more than {MAX_NPY_NESTING} deep (a damaged file)"
+            )));
+        }
+    }
     npyz::NpyFile::new(std::io::Cursor::new(pre).chain(r)).map_err(|e| bad(e.to_string()))
 }
 

@@ -495,11 +495,12 @@ fn a_run_with_non_finite_weights_or_another_layout_is_refused_and_other_float_ty
     }
 }
 
-/// Size fields of NumPy files found by fuzzing: a format-2 `.npy` header length of 626 MB in a 77-byte file
-/// (which the `npy` reader would allocate and zero before reading it), and a CTR-GCN archive whose `x_train`
-/// claims 10^12 frames: each is an error naming the file, before anything of that size is allocated.
+/// NumPy files found by fuzzing: a format-2 `.npy` header length of 626 MB in a 77-byte file (which the `npy`
+/// reader would allocate and zero before reading it), a header nested 20 brackets deep (its parser
+/// backtracks exponentially), and a CTR-GCN archive whose `x_train` claims 10^12 frames: each is an error
+/// naming the file, before anything of that size is allocated or parsed.
 #[test]
-fn npy_header_lengths_and_npz_shapes_beyond_the_file_are_refused() {
+fn npy_header_lengths_nesting_and_npz_shapes_beyond_the_file_are_refused() {
     use skelcam::data::{self, Layout};
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stgcn");
     let dir = tempfile::tempdir().unwrap();
@@ -516,6 +517,24 @@ fn npy_header_lengths_and_npz_shapes_beyond_the_file_are_refused() {
         .to_string();
     assert!(
         e.contains("train_data.npy") && e.contains("656419879 bytes long"),
+        "{e}"
+    );
+    // A header of 18 unclosed braces, which the header parser would take minutes over (found by fuzzing).
+    let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (8, 3, 20, 25, ".to_vec();
+    header.extend([b'{'; 18]);
+    header.extend(b"2), }");
+    header.resize(117, b' ');
+    header.push(b'\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend((header.len() as u16).to_le_bytes());
+    npy.extend(&header);
+    std::fs::write(dir.path().join("train_data.npy"), &npy).unwrap();
+    let e = data::stgcn_npy::load_dir(dir.path(), &Layout::resolve("ntu25").unwrap(), 2)
+        .unwrap_err()
+        .to_string();
+    // Refused by the check before the parser runs (the parser's own errors read differently).
+    assert!(
+        e.contains("train_data.npy") && e.contains("nests brackets"),
         "{e}"
     );
 
