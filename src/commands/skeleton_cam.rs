@@ -379,13 +379,13 @@ pub fn cam(a: &CamOptions) -> Result<()> {
     crate::io::write_atomic_with(&a.out.join("index.html"), |w| {
         html::write_page(w, &title, &["Explained samples"], |_, w| {
             let cards = index.iter().map(|e| {
-                let truth = e.true_class;
+                let (folder, sample) = (&e.folder, &e.sample);
                 card(
                     "",
-                    &e.folder,
-                    &e.sample,
+                    folder,
+                    sample,
                     e.predicted_class,
-                    truth,
+                    e.true_class,
                     e.probability,
                     a.gif,
                 )

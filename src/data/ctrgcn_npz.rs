@@ -2,7 +2,7 @@
 //! 25 joints × xyz, zeros for a missing body) and one-hot `y_train` / `y_test`. The arrays are streamed
 //! sample by sample from the archive; `x_train` is the training part, `x_test` the test part.
 
-use super::stgcn_npy::{open_npy, report_empty, stream_samples, trimmed, MAX_CLASSES};
+use super::stgcn_npy::{check_fits, open_npy, report_empty, stream_samples, trimmed, MAX_CLASSES};
 use super::{Dataset, Layout, Sequence};
 use crate::{Error, Result};
 use ndarray::Array4;
@@ -22,21 +22,6 @@ fn array<'a>(npz: &'a mut Archive, path: &Path, key: &str) -> Result<(Array<'a>,
     })?;
     let size = entry.size();
     Ok((open_npy(entry, path, key)?, size))
-}
-
-/// Refuse a shape whose values (of `bytes` each) would not fit in the archive member: a shape is a field of
-/// the file, and nothing is allocated for it before this check.
-fn check_fits(path: &Path, key: &str, shape: &[usize], bytes: u64, size: u64) -> Result<()> {
-    let need = shape
-        .iter()
-        .try_fold(bytes, |a, &d| a.checked_mul(d as u64));
-    match need {
-        Some(need) if need <= size => Ok(()),
-        _ => Err(Error::data(
-            path,
-            format!("{key} has shape {shape:?}, more values than its {size} bytes hold (a damaged archive)"),
-        )),
-    }
 }
 
 /// The class of every row of a one-hot label array.

@@ -85,6 +85,38 @@ pub(crate) fn open_npy<R: Read>(
     npyz::NpyFile::new(std::io::Cursor::new(pre).chain(r)).map_err(|e| bad(e.to_string()))
 }
 
+/// Refuse a shape whose values (`bytes` each) need more than the `available` bytes of their file or archive
+/// member, before anything is allocated for it: a shape is a field of the file. Every product of its
+/// dimensions (a sample's size too) is known not to overflow afterwards, even with a dimension of 0.
+pub(crate) fn check_fits(
+    path: &Path,
+    what: &str,
+    shape: &[usize],
+    bytes: u64,
+    available: u64,
+) -> Result<()> {
+    let all = shape
+        .iter()
+        .try_fold(bytes, |a, &d| a.checked_mul(d.max(1) as u64))
+        .ok_or_else(|| {
+            Error::data(
+                path,
+                format!("{what}: shape {shape:?}: a size that overflows"),
+            )
+        })?;
+    let need = if shape.contains(&0) { 0 } else { all };
+    if need > available {
+        return Err(Error::data(
+            path,
+            format!(
+                "{what}: shape {shape:?} needs {need} bytes of data, but there are {available} in all \
+                 (a truncated or damaged file)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// (names, labels) from a label pickle.
 fn labels(path: &Path) -> Result<(Vec<String>, Vec<usize>)> {
     let bytes = crate::io::read(path)?;
@@ -187,21 +219,10 @@ fn read_part(
         ));
     }
     // The whole file must be there before a sample is built from it.
-    let per = [c, t, v, m]
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d));
-    let expected = per
-        .and_then(|per| (per as u64).checked_mul(n as u64))
-        .and_then(|e| e.checked_mul(4))
-        .ok_or_else(|| Error::data(&path, format!("shape {shape:?}: a size that overflows")))?;
     let on_disk = std::fs::metadata(&path)
         .map_err(|e| Error::io(&path, e))?
         .len();
-    if on_disk < expected {
-        return Err(Error::data(&path, format!(
-            "truncated: shape {shape:?} needs {expected} bytes of data, the file has {on_disk} in all"
-        )));
-    }
+    check_fits(&path, part, &shape, 4, on_disk)?;
     let keep_m = m.min(max_persons.max(1));
     let names_of = |i: usize| names[i].trim_end_matches(".skeleton").to_string();
     let samples = stream_samples(npy, &path, n, c * t * v * m, part, |i, flat| {

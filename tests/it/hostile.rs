@@ -507,14 +507,17 @@ fn npy_header_lengths_nesting_and_npz_shapes_beyond_the_file_are_refused() {
     for f in ["train_label.pkl", "val_data.npy", "val_label.pkl"] {
         std::fs::copy(fixtures.join(f), dir.path().join(f)).unwrap();
     }
+    let refused_npy = |npy: &[u8]| {
+        std::fs::write(dir.path().join("train_data.npy"), npy).unwrap();
+        data::stgcn_npy::load_dir(dir.path(), &Layout::resolve("ntu25").unwrap(), 2)
+            .unwrap_err()
+            .to_string()
+    };
     // Version 2.0, header length bytes "', '" = 0x27202c27.
     let mut npy =
         b"\x93NUMPY\x02\x00', 'fortran_order': False, 'shape': (8, 3, 20, 25, 2), }".to_vec();
     npy.extend(std::iter::repeat_n(b' ', 8));
-    std::fs::write(dir.path().join("train_data.npy"), &npy).unwrap();
-    let e = data::stgcn_npy::load_dir(dir.path(), &Layout::resolve("ntu25").unwrap(), 2)
-        .unwrap_err()
-        .to_string();
+    let e = refused_npy(&npy);
     assert!(
         e.contains("train_data.npy") && e.contains("656419879 bytes long"),
         "{e}"
@@ -528,10 +531,7 @@ fn npy_header_lengths_nesting_and_npz_shapes_beyond_the_file_are_refused() {
     let mut npy = b"\x93NUMPY\x01\x00".to_vec();
     npy.extend((header.len() as u16).to_le_bytes());
     npy.extend(&header);
-    std::fs::write(dir.path().join("train_data.npy"), &npy).unwrap();
-    let e = data::stgcn_npy::load_dir(dir.path(), &Layout::resolve("ntu25").unwrap(), 2)
-        .unwrap_err()
-        .to_string();
+    let e = refused_npy(&npy);
     // Refused by the check before the parser runs (the parser's own errors read differently).
     assert!(
         e.contains("train_data.npy") && e.contains("nests brackets"),
