@@ -11,7 +11,7 @@ use crate::commands::image_localize::LocalizeOptions;
 use crate::commands::synth::ImageSynthOptions;
 use crate::commands::train::Start;
 use crate::config::{ImageFormat, ImageSource, ImageTrainConfig};
-use crate::data::synth_images::SynthImageConfig;
+use crate::data::synth_images::{SynthImageConfig, SynthStyle};
 use crate::Result;
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -195,6 +195,9 @@ pub struct ImageSynthArgs {
     pub side: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// `flat` (shapes in random colours over clutter) or `photo` (photo-like landscapes).
+    #[arg(long, value_enum, default_value_t = SynthStyle::Flat)]
+    pub style: SynthStyle,
     #[arg(long)]
     pub force: bool,
 }
@@ -251,6 +254,7 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
                 side: a.side,
                 seed: a.seed,
                 fresh: false,
+                style: a.style,
             },
             out: a.out,
             force: a.force,

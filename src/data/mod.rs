@@ -22,6 +22,7 @@ pub mod split;
 pub mod stgcn_npy;
 pub mod synth;
 pub mod synth_images;
+pub mod synth_scene;
 pub mod text;
 
 pub use layout::Layout;

@@ -4,6 +4,7 @@
 //! The ground truth for localisation (`skelcam image localize --format synthetic`).
 
 use super::images::{BBox, ImageItem, ImageSet};
+use super::synth_scene;
 use crate::rng::{rng_for, streams, uniform};
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_polygon_mut};
@@ -29,6 +30,21 @@ pub struct SynthImageConfig {
     /// showing the same ones again: a generator never runs out, so the model cannot memorise backgrounds.
     #[serde(default)]
     pub fresh: bool,
+    /// `flat` (shapes in random colours over clutter) or `photo` (a landscape with natural colours,
+    /// shading and blur: see [`super::synth_scene`]).
+    #[serde(default)]
+    pub style: SynthStyle,
+}
+
+/// How the synthetic pictures are drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SynthStyle {
+    /// Objects in random colours anywhere over a cluttered background: nothing but the shape tells the class.
+    #[default]
+    Flat,
+    /// Photo-like landscapes: objects in natural colours on the ground (the sun in the sky), soft light.
+    Photo,
 }
 
 impl Default for SynthImageConfig {
@@ -40,6 +56,7 @@ impl Default for SynthImageConfig {
             side: 96,
             seed: 1,
             fresh: false,
+            style: SynthStyle::Flat,
         }
     }
 }
@@ -97,9 +114,13 @@ fn background(side: u32, rng: &mut StdRng) -> RgbImage {
     img
 }
 
-/// Draw class `k`'s object in the box (x, y, size) and return its exact bounding box.
-fn object(img: &mut RgbImage, k: usize, x: f32, y: f32, d: f32, rng: &mut StdRng) -> BBox {
-    let (c1, c2) = (colour(rng), colour(rng));
+/// Draw class `k`'s object in the box (x, y, size) in colours `c1` and `c2` and return its exact bounding box.
+fn object(
+    img: &mut RgbImage,
+    k: usize,
+    (x, y, d): (f32, f32, f32),
+    (c1, c2): (Rgb<u8>, Rgb<u8>),
+) -> BBox {
     match k {
         0 => {
             // house: body, triangular roof, door
@@ -189,17 +210,36 @@ fn object(img: &mut RgbImage, k: usize, x: f32, y: f32, d: f32, rng: &mut StdRng
 /// One picture of class `k` and its object box, from its own seeded stream.
 pub fn picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> (RgbImage, BBox) {
     let mut rng = rng_for(cfg.seed, streams::PICTURE + stream);
+    if cfg.style == SynthStyle::Photo {
+        return photo_picture(cfg.side, k, &mut rng);
+    }
     let mut img = background(cfg.side, &mut rng);
     let s = cfg.side as f32;
     let d = uniform(&mut rng, 0.35, 0.55) * s;
     let (x, y) = (uniform(&mut rng, 0.0, s - d), uniform(&mut rng, 0.0, s - d));
-    let bbox = object(&mut img, k, x, y, d, &mut rng);
+    let colours = (colour(&mut rng), colour(&mut rng));
+    let bbox = object(&mut img, k, (x, y, d), colours);
     for p in img.pixels_mut() {
         for c in 0..3 {
             let n = (rng.random::<f32>() - 0.5) * 24.0;
             p[c] = (p[c] as f32 + n).clamp(0.0, 255.0) as u8;
         }
     }
+    (img, bbox)
+}
+
+/// A picture in the photo-like style and its object box.
+fn photo_picture(side: u32, k: usize, rng: &mut StdRng) -> (RgbImage, BBox) {
+    let (mut img, horizon) = synth_scene::background(side, rng);
+    let d = uniform(rng, 0.35, 0.55) * side as f32;
+    let (x, y) = synth_scene::place(k, d, side, horizon, rng);
+    if k != 2 {
+        synth_scene::shadow(&mut img, x, y, d);
+    }
+    let before = img.clone();
+    let colours = synth_scene::palette(k, rng);
+    let bbox = object(&mut img, k, (x, y, d), colours);
+    synth_scene::finish(&mut img, &before, k, bbox, rng);
     (img, bbox)
 }
 
@@ -251,4 +291,55 @@ pub fn generate(cfg: &SynthImageConfig) -> crate::Result<ImageSet> {
         }
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(style: SynthStyle) -> SynthImageConfig {
+        SynthImageConfig {
+            classes: 4,
+            side: 96,
+            style,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn both_styles_repeat_from_their_stream_and_box_the_object_inside_the_picture() {
+        for style in [SynthStyle::Flat, SynthStyle::Photo] {
+            let cfg = config(style);
+            for stream in 0..12 {
+                let k = stream as usize % 4;
+                let (a, bbox) = picture(&cfg, k, stream);
+                let (b, again) = picture(&cfg, k, stream);
+                assert!(a == b && bbox == again, "{style:?} stream {stream}");
+                assert!(picture(&cfg, k, stream + 100).0 != a);
+                let [x0, y0, x1, y1] = bbox;
+                assert!(0.0 <= x0 && x0 < x1 && x1 <= 96.0 && 0.0 <= y0 && y0 < y1 && y1 <= 96.0);
+                assert!(
+                    x1 - x0 >= 0.3 * 96.0,
+                    "{style:?}: objects are 35-55 % of the side"
+                );
+            }
+        }
+        let flat = picture(&config(SynthStyle::Flat), 0, 3).0;
+        assert!(flat != picture(&config(SynthStyle::Photo), 0, 3).0);
+    }
+
+    #[test]
+    fn photo_style_stands_objects_on_the_ground_and_puts_the_sun_in_the_sky() {
+        let cfg = config(SynthStyle::Photo);
+        for stream in 0..40u64 {
+            let k = stream as usize % 4;
+            let [_, _, _, bottom] = picture(&cfg, k, stream).1;
+            if k == 2 {
+                // The horizon lies at 45-62 % of the side; the sun ends above it.
+                assert!(bottom <= 0.62 * 96.0 + 1.0, "sun ends at {bottom}");
+            } else {
+                assert!(bottom >= 0.45 * 96.0, "class {k} ends at {bottom}");
+            }
+        }
+    }
 }
