@@ -76,13 +76,21 @@ pub struct ImageTrainArgs {
     pub data: ImageDataArgs,
     #[command(flatten)]
     pub run: TrainRunArgs,
-    /// resnet18 (default), resnet18-half (32 base channels) or resnet18-narrow (16, for quick experiments);
-    /// an -os16 suffix for maps twice as fine.
+    /// resnet18-os16 (default: torchvision's ResNet-18 with layer4 at 1/16 of the input, 7 × 7 maps at 112 px),
+    /// resnet18 (layer4 at 1/32), resnet18-half (32 base channels) or resnet18-narrow (16, for quick
+    /// experiments), each with or without -os16.
     #[arg(long)]
     pub model: Option<String>,
-    /// Input side in pixels, a multiple of 16 (default 64: fast on a CPU).
+    /// Input side in pixels, a multiple of 16 (default 112).
     #[arg(long)]
     pub size: Option<u32>,
+    /// Progressive resizing: train this share of the epochs (the first) at --early-size with layer4 at
+    /// stride 2, a fraction of the work per picture (default 0.667; 0: off).
+    #[arg(long, value_name = "F")]
+    pub early_fraction: Option<f64>,
+    /// Input side of the early epochs, a multiple of 16 smaller than --size (default 64).
+    #[arg(long, value_name = "PX")]
+    pub early_size: Option<u32>,
 }
 
 impl ImageTrainArgs {
@@ -90,7 +98,9 @@ impl ImageTrainArgs {
     pub fn start(&self) -> Result<Start<ImageTrainConfig>> {
         let o = Overrides::default()
             .set("model", &self.model)
-            .set("size", &self.size);
+            .set("size", &self.size)
+            .set("early_fraction", &self.early_fraction)
+            .set("early_size", &self.early_size);
         let source = self.data.source();
         self.run.start(|c| source.apply(c), o, Value::Bool(false))
     }

@@ -133,6 +133,7 @@ fn image_demo(a: &DemoOptions) -> Result<()> {
         epochs: a.image_epochs,
         augment: false,
         cutmix: 0.0,
+        early_fraction: 0.0,
         eval_every: 5,
         ..Default::default()
     };

@@ -101,7 +101,7 @@ fn train_image_run(
     dir: &RunDir,
 ) -> Result<Metrics> {
     let recipe = run.train.recipe();
-    let task = ImageTask::new(ImageModel::build(&run)?, set);
+    let task = ImageTask::new(ImageModel::build(&run)?, set)?;
     with_figures(&task, &recipe, dir, &set.split, false)
 }
 

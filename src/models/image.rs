@@ -78,6 +78,19 @@ impl ImageModel {
         Ok(model)
     }
 
+    /// The same network with layer4's first block at `last_stride` (another view of the same weights and
+    /// batch-norm statistics: training either trains both).
+    pub fn with_last_stride(&self, last_stride: usize) -> Result<Resnet> {
+        let config = ResnetConfig {
+            last_stride,
+            ..self.run.model.clone()
+        };
+        Ok(Resnet::new(
+            &config,
+            VarBuilder::from_varmap(&self.varmap, DType::F32, &Device::Cpu),
+        )?)
+    }
+
     pub fn size(&self) -> u32 {
         self.run.train.size
     }

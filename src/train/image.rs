@@ -9,7 +9,7 @@ use crate::data::augment::{batch_tensor, eval_view, random_view, Jitter};
 use crate::data::images::{class_map, load_folder, ImageItem, ImageSet};
 use crate::data::{mix, synth_images};
 use crate::models::image::ImageModel;
-use crate::models::Ctx;
+use crate::models::{Ctx, Resnet};
 use crate::rng::{permutation, rng_for, streams};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -52,17 +52,30 @@ pub fn eval_batch(items: &[&ImageItem], size: u32) -> Result<Tensor> {
 
 /// Logits (one row per item) in eval mode, batched.
 pub fn predict(model: &ImageModel, items: &[&ImageItem]) -> Result<Vec<Vec<f32>>> {
+    predict_with(&model.net, model.size(), items)
+}
+
+fn predict_with(net: &Resnet, size: u32, items: &[&ImageItem]) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(64) {
-        let x = eval_batch(chunk, model.size())?;
-        out.extend(model.net.forward(&x, &mut Ctx::eval())?.to_vec2::<f32>()?);
+        let x = eval_batch(chunk, size)?;
+        out.extend(net.forward(&x, &mut Ctx::eval())?.to_vec2::<f32>()?);
     }
     Ok(out)
 }
 
 pub fn evaluate_items(model: &ImageModel, items: &[ImageItem]) -> Result<Evaluation> {
+    evaluate_with(model, &model.net, model.size(), items)
+}
+
+fn evaluate_with(
+    model: &ImageModel,
+    net: &Resnet,
+    size: u32,
+    items: &[ImageItem],
+) -> Result<Evaluation> {
     let refs: Vec<&ImageItem> = items.iter().collect();
-    let logits = predict(model, &refs)?;
+    let logits = predict_with(net, size, &refs)?;
     let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
     let k = model.run.classes.len();
     let loss = if logits.is_empty() {
@@ -81,6 +94,7 @@ fn mixed_batch(
     views: &mut [(image::RgbImage, Jitter)],
     labels: &[usize],
     cfg: &ImageTrainConfig,
+    size: u32,
     classes: usize,
     rng: &mut StdRng,
 ) -> Result<(Tensor, Tensor)> {
@@ -104,7 +118,7 @@ fn mixed_batch(
         cfg.label_smoothing as f32,
     );
     Ok((
-        batch_tensor(views, cfg.size)?,
+        batch_tensor(views, size)?,
         Tensor::from_vec(t, (n, classes), &Device::Cpu)?,
     ))
 }
@@ -134,14 +148,35 @@ pub fn test_pictures(model: &ImageModel, source: &ImageSource) -> Result<Vec<Ima
 /// An image run's training: its model and pictures.
 pub struct ImageTask<'a> {
     pub model: ImageModel,
+    /// The early epochs' network (layer4 at stride 2, the same weights), with progressive resizing.
+    early: Option<Resnet>,
     set: &'a ImageSet,
     items: Vec<usize>,
 }
 
 impl<'a> ImageTask<'a> {
-    pub fn new(model: ImageModel, set: &'a ImageSet) -> Self {
+    pub fn new(model: ImageModel, set: &'a ImageSet) -> Result<Self> {
         let items = (0..set.train.len()).collect();
-        ImageTask { model, set, items }
+        let early = if model.run.train.early_epochs() > 0 {
+            Some(model.with_last_stride(2)?)
+        } else {
+            None
+        };
+        Ok(ImageTask {
+            model,
+            early,
+            set,
+            items,
+        })
+    }
+
+    /// The network and input side that train epoch `epoch` (counted from 0).
+    fn stage(&self, epoch: usize) -> (&Resnet, u32) {
+        let cfg = &self.model.run.train;
+        match &self.early {
+            Some(net) if epoch < cfg.early_epochs() => (net, cfg.early_size),
+            _ => (&self.model.net, cfg.size),
+        }
     }
 }
 
@@ -154,6 +189,7 @@ impl Task for ImageTask<'_> {
     }
     fn step(&self, epoch: usize, batch: &[usize], rng: &mut StdRng) -> Result<Step> {
         let cfg = &self.model.run.train;
+        let (net, size) = self.stage(epoch);
         let train = &self.set.train;
         // Each picture's view comes from its own stream, so the batch does not depend on thread timing.
         let mut views: Vec<(image::RgbImage, Jitter)> = batch
@@ -168,16 +204,16 @@ impl Task for ImageTask<'_> {
                 };
                 if cfg.augment {
                     let mut r = rng_for(cfg.seed, streams::picture_view(epoch, i));
-                    random_view(image, cfg.size, &mut r)
+                    random_view(image, size, &mut r)
                 } else {
-                    (eval_view(image, cfg.size), Jitter::NONE)
+                    (eval_view(image, size), Jitter::NONE)
                 }
             })
             .collect();
         let labels: Vec<usize> = batch.iter().map(|&i| train[i].label).collect();
         let classes = self.model.run.classes.len();
-        let (x, targets) = mixed_batch(&mut views, &labels, cfg, classes, rng)?;
-        let logits = self.model.net.forward(&x, &mut Ctx::train(rng))?;
+        let (x, targets) = mixed_batch(&mut views, &labels, cfg, size, classes, rng)?;
+        let logits = net.forward(&x, &mut Ctx::train(rng))?;
         let loss = (candle_nn::ops::log_softmax(&logits, 1)? * targets)?
             .sum(1)?
             .mean(0)?
@@ -192,10 +228,23 @@ impl Task for ImageTask<'_> {
     fn evaluate(&self) -> Result<Evaluation> {
         evaluate_items(&self.model, &self.set.test)
     }
+    fn evaluate_after(&self, epochs_done: usize) -> Result<Evaluation> {
+        let (net, size) = self.stage(epochs_done - 1);
+        evaluate_with(&self.model, net, size, &self.set.test)
+    }
     fn describe(&self, params: usize) -> String {
         let cfg = &self.model.run.train;
+        let early = match self.early {
+            Some(_) => format!(
+                " (epochs 1-{} at {}x{} px with layer4 at stride 2)",
+                cfg.early_epochs(),
+                cfg.early_size,
+                cfg.early_size
+            ),
+            None => String::new(),
+        };
         format!(
-            "training {} ({params} parameters) at {}x{} px on {} train / {} test pictures ({}), classes {:?}",
+            "training {} ({params} parameters) at {}x{} px{early} on {} train / {} test pictures ({}), classes {:?}",
             cfg.model,
             cfg.size,
             cfg.size,

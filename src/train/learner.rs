@@ -36,8 +36,12 @@ pub trait Task {
     fn train_items(&self) -> &[usize];
     /// The loss of one batch of training items; every random draw comes from `rng`.
     fn step(&self, epoch: usize, batch: &[usize], rng: &mut StdRng) -> Result<Step>;
-    /// Metrics on the test items.
+    /// Metrics on the test items, as the finished model sees them.
     fn evaluate(&self) -> Result<Evaluation>;
+    /// Metrics on the test items after `epochs_done` epochs (as the model trains at that point).
+    fn evaluate_after(&self, _epochs_done: usize) -> Result<Evaluation> {
+        self.evaluate()
+    }
     /// The line printed when training starts (model, parameter count, data).
     fn describe(&self, params: usize) -> String;
     /// Facts for `metrics.json`: classes, number of test items, files skipped while reading.
@@ -159,7 +163,7 @@ pub fn fit(
         }
         bar.finish_and_clear();
         let test = if epoch + 1 == recipe.epochs || (epoch + 1) % recipe.eval_every == 0 {
-            Some(task.evaluate()?)
+            Some(task.evaluate_after(epoch + 1)?)
         } else {
             None
         };

@@ -92,6 +92,61 @@ fn image_run_directory_seeds_are_bit_identical_and_resume_is_exact() {
 }
 
 #[test]
+fn progressive_resizing_trains_small_first_resumes_across_the_switch_and_explains_finely() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg: Value = json(&tiny_config(dir.path()));
+    cfg["model"] = "resnet18-narrow-os16".into();
+    cfg["size"] = 64.into();
+    cfg["early_fraction"] = 0.667.into(); // 2 of the 3 epochs
+    cfg["early_size"] = 32.into();
+    let path = dir.path().join("progressive.json");
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let done = train(&path, &a, &[]).success();
+    assert!(no_panic(&done).contains("epochs 1-2 at 32x32 px"));
+    // A crash right after the last small epoch; the resumed run switches size as the whole run did.
+    skelcam()
+        .args(["image", "train", "--config"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&b)
+        .env("SKELCAM_ABORT_AFTER_EPOCH", "2")
+        .assert()
+        .failure();
+    skelcam()
+        .args(["image", "train", "--resume"])
+        .arg(&b)
+        .assert()
+        .success();
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(bytes(&a), bytes(&b));
+    // The small epochs train the weights the final model is saved with: two runs whose one small epoch
+    // differs only in its size, and whose last epoch is the same, end with different weights.
+    let c = dir.path().join("c");
+    train(&path, &c, &["--epochs", "2"]).success();
+    cfg["early_size"] = 48.into();
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, cfg.to_string()).unwrap();
+    let d = dir.path().join("d");
+    train(&other, &d, &["--epochs", "2"]).success();
+    assert_ne!(bytes(&c), bytes(&d));
+    // The finished model explains at its own size and stride: a 64-px picture gives a 4 × 4 map.
+    let pics = synth_pictures(dir.path(), "64", "2");
+    let m = cam_json(
+        &a,
+        &pics.join("test/trees/tree.00002.png"),
+        &dir.path().join("cam"),
+        "cam",
+    );
+    assert_eq!(grid(&m["raw"]).len(), 16);
+    // A share of the epochs outside [0, 1) is refused, naming the field.
+    cfg["early_fraction"] = 1.5.into();
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let refused = train(&path, &dir.path().join("e"), &[]).failure();
+    assert!(no_panic(&refused).contains("early-fraction"));
+}
+
+#[test]
 fn fresh_synthetic_pictures_are_new_each_epoch_and_repeat_with_the_seed() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = tiny_config(dir.path());
