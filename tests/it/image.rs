@@ -7,13 +7,35 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn train(cfg: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    train_env(cfg, out, extra, &[])
+}
+
+/// `image train` with extra environment variables.
+fn train_env(
+    cfg: &Path,
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> assert_cmd::assert::Assert {
     skelcam()
         .args(["image", "train", "--config"])
         .arg(cfg)
         .arg("--out")
         .arg(out)
         .args(extra)
+        .envs(env.iter().copied())
         .assert()
+}
+
+/// `image train` killed (as by `kill -9`) right after epoch `epoch`, then resumed to its end.
+fn crash_and_resume(cfg: &Path, out: &Path, epoch: &str, extra: &[&str]) {
+    train_env(cfg, out, extra, &[("SKELCAM_ABORT_AFTER_EPOCH", epoch)]).failure();
+    assert!(!out.join("model.safetensors").exists());
+    skelcam()
+        .args(["image", "train", "--resume"])
+        .arg(out)
+        .assert()
+        .success();
 }
 
 fn synth_pictures(dir: &Path, side: &str, train_per_class: &str) -> PathBuf {
@@ -67,20 +89,7 @@ fn image_run_directory_seeds_are_bit_identical_and_resume_is_exact() {
     let refused = train(&cfg, &a, &[]).failure();
     assert!(no_panic(&refused).contains("--force"));
     // Crash after epoch 1, resume: the same bytes as the uninterrupted run with the same seed.
-    skelcam()
-        .args(["image", "train", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&b)
-        .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
-        .assert()
-        .failure();
-    assert!(!b.join("model.safetensors").exists());
-    skelcam()
-        .args(["image", "train", "--resume"])
-        .arg(&b)
-        .assert()
-        .success();
+    crash_and_resume(&cfg, &b, "1", &[]);
     let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     assert_eq!(bytes(&a), bytes(&b));
     let mb = json(&b.join("metrics.json"));
@@ -105,19 +114,7 @@ fn progressive_resizing_trains_small_first_resumes_across_the_switch_and_explain
     let done = train(&path, &a, &[]).success();
     assert!(no_panic(&done).contains("epochs 1-2 at 32x32 px"));
     // A crash right after the last small epoch; the resumed run switches size as the whole run did.
-    skelcam()
-        .args(["image", "train", "--config"])
-        .arg(&path)
-        .arg("--out")
-        .arg(&b)
-        .env("SKELCAM_ABORT_AFTER_EPOCH", "2")
-        .assert()
-        .failure();
-    skelcam()
-        .args(["image", "train", "--resume"])
-        .arg(&b)
-        .assert()
-        .success();
+    crash_and_resume(&path, &b, "2", &[]);
     let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     assert_eq!(bytes(&a), bytes(&b));
     // The small epochs train the weights the final model is saved with: two runs whose one small epoch
@@ -158,19 +155,7 @@ fn fresh_synthetic_pictures_are_new_each_epoch_and_repeat_with_the_seed() {
     train(&cfg, &runs[0], &["--epochs", "2"]).success();
     train(&fresh_cfg, &runs[1], &["--epochs", "2"]).success();
     // A crash after the first epoch and a resume draw the second epoch's pictures as the whole run did.
-    skelcam()
-        .args(["image", "train", "--epochs", "2", "--config"])
-        .arg(&fresh_cfg)
-        .arg("--out")
-        .arg(&runs[2])
-        .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
-        .assert()
-        .failure();
-    skelcam()
-        .args(["image", "train", "--resume"])
-        .arg(&runs[2])
-        .assert()
-        .success();
+    crash_and_resume(&fresh_cfg, &runs[2], "1", &["--epochs", "2"]);
     let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     assert_eq!(bytes(&runs[1]), bytes(&runs[2]));
     assert_ne!(
