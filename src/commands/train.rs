@@ -65,7 +65,13 @@ pub fn image_train(start: &Start<ImageTrainConfig>) -> Result<Metrics> {
         }
         Start::Resume(path) => {
             let dir = RunDir::for_resume(path, "an image")?;
-            (dir.read_config::<ImageRunConfig>()?, dir)
+            let mut run: ImageRunConfig = dir.read_config()?;
+            // A run begun before progressive resizing existed continues as it began, at one size.
+            let raw: serde_json::Value = dir.read_config()?;
+            if raw["train"].get("early_fraction").is_none() {
+                run.train.early_fraction = 0.0;
+            }
+            (run, dir)
         }
     };
     let set = load_images(&run.train, false)?;

@@ -136,6 +136,26 @@ fn progressive_resizing_trains_small_first_resumes_across_the_switch_and_explain
         "cam",
     );
     assert_eq!(grid(&m["raw"]).len(), 16);
+    // A run begun by a version without progressive resizing (no `early_fraction` in its config.json)
+    // resumes at one size, as it began.
+    cfg["early_size"] = 32.into();
+    cfg["early_fraction"] = 0.into();
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    let (p, q) = (dir.path().join("p"), dir.path().join("q"));
+    train(&path, &p, &[]).success();
+    train_env(&path, &q, &[], &[("SKELCAM_ABORT_AFTER_EPOCH", "1")]).failure();
+    let mut old: Value = json(&q.join("config.json"));
+    old["train"]
+        .as_object_mut()
+        .unwrap()
+        .remove("early_fraction");
+    std::fs::write(q.join("config.json"), old.to_string()).unwrap();
+    skelcam()
+        .args(["image", "train", "--resume"])
+        .arg(&q)
+        .assert()
+        .success();
+    assert_eq!(bytes(&p), bytes(&q));
     // A share of the epochs outside [0, 1) is refused, naming the field.
     cfg["early_fraction"] = 1.5.into();
     std::fs::write(&path, cfg.to_string()).unwrap();
