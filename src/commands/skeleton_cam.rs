@@ -379,11 +379,10 @@ pub fn cam(a: &CamOptions) -> Result<()> {
     crate::io::write_atomic_with(&a.out.join("index.html"), |w| {
         html::write_page(w, &title, &["Explained samples"], |_, w| {
             let cards = index.iter().map(|e| {
-                let (folder, sample) = (&e.folder, &e.sample);
                 card(
                     "",
-                    folder,
-                    sample,
+                    &e.folder,
+                    &e.sample,
                     e.predicted_class,
                     e.true_class,
                     e.probability,

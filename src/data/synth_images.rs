@@ -219,12 +219,7 @@ pub fn picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> (RgbImage, BBox
     let (x, y) = (uniform(&mut rng, 0.0, s - d), uniform(&mut rng, 0.0, s - d));
     let colours = (colour(&mut rng), colour(&mut rng));
     let bbox = object(&mut img, k, (x, y, d), colours);
-    for p in img.pixels_mut() {
-        for c in 0..3 {
-            let n = (rng.random::<f32>() - 0.5) * 24.0;
-            p[c] = (p[c] as f32 + n).clamp(0.0, 255.0) as u8;
-        }
-    }
+    synth_scene::sensor_noise(&mut img, 24.0, &mut rng);
     (img, bbox)
 }
 

@@ -207,9 +207,14 @@ pub fn finish(img: &mut RgbImage, before: &RgbImage, k: usize, bbox: [f32; 4], r
         }
     }
     *img = imageproc::filter::gaussian_blur_f32(img, 0.6);
+    sensor_noise(img, 10.0, rng);
+}
+
+/// Uniform noise of width `spread` added to every channel of every pixel (both styles end with it).
+pub fn sensor_noise(img: &mut RgbImage, spread: f32, rng: &mut StdRng) {
     for p in img.pixels_mut() {
         for c in 0..3 {
-            let n = (rng.random::<f32>() - 0.5) * 10.0;
+            let n = (rng.random::<f32>() - 0.5) * spread;
             p[c] = (p[c] as f32 + n).clamp(0.0, 255.0) as u8;
         }
     }
