@@ -78,11 +78,12 @@ impl ImageModel {
         Ok(model)
     }
 
-    /// The same network with layer4's first block at `last_stride` (another view of the same weights and
-    /// batch-norm statistics: training either trains both).
-    pub fn with_last_stride(&self, last_stride: usize) -> Result<Resnet> {
+    /// The same network with torchvision's strides (features at 1/32): another view of the same weights and
+    /// batch-norm statistics, so training either trains both.
+    pub fn coarse(&self) -> Result<Resnet> {
         let config = ResnetConfig {
-            last_stride,
+            last_stride: 2,
+            layer3_stride: 2,
             ..self.run.model.clone()
         };
         Ok(Resnet::new(

@@ -22,6 +22,10 @@ pub struct ResnetConfig {
     /// 1/16 (a finer CAM; same parameters).
     #[serde(default = "two")]
     pub last_stride: usize,
+    /// Stride of layer3's first block: 2 as torchvision, or 1 (with `last_stride` 1) for maps at 1/8 of the
+    /// input: twice as fine again, for pictures too small for 1/16 to outline an object.
+    #[serde(default = "two", skip_serializing_if = "is_two")]
+    pub layer3_stride: usize,
     /// In eval mode, average layer4's map of the picture with the mirrored map of its mirror image (the
     /// map stays aligned with the picture, so CAM, head and every method see one map). Training is
     /// unchanged; predictions become invariant to a horizontal flip.
@@ -33,6 +37,10 @@ fn two() -> usize {
     2
 }
 
+fn is_two(v: &usize) -> bool {
+    *v == 2
+}
+
 impl ResnetConfig {
     /// Checks a configuration read from a file before anything is built (sizes within the limits).
     pub fn check(&self) -> crate::Result<()> {
@@ -41,14 +49,15 @@ impl ResnetConfig {
             || self.width == 0
             || self.width > 1024
             || !(1..=2).contains(&self.last_stride)
+            || !(1..=2).contains(&self.layer3_stride)
         {
             return Err(crate::Error::invalid(
                 "model",
                 format!(
-                    "width {}, {} classes, last stride {}",
-                    self.width, self.num_class, self.last_stride
+                    "width {}, {} classes, layer3 stride {}, last stride {}",
+                    self.width, self.num_class, self.layer3_stride, self.last_stride
                 ),
-                "width 1 to 1024, at least 1 class, last stride 1 or 2",
+                "width 1 to 1024, at least 1 class, strides 1 or 2",
             ));
         }
         Ok(())
@@ -56,11 +65,14 @@ impl ResnetConfig {
 
     /// `resnet18` (torchvision's, 11.2 M parameters), `resnet18-half` (width 32, 2.8 M: a quarter of the
     /// multiply-adds) or `resnet18-narrow` (width 16, for tests and demos); an `-os16` suffix keeps layer4 at
-    /// 1/16 of the input (finer CAMs, same parameters).
+    /// 1/16 of the input (finer CAMs, same parameters), `-os8` layer3 and layer4 at 1/8.
     pub fn preset(name: &str, num_class: usize) -> std::result::Result<Self, String> {
-        let (base, last_stride) = match name.strip_suffix("-os16") {
-            Some(b) => (b, 1),
-            None => (name, 2),
+        let (base, layer3_stride, last_stride) = if let Some(b) = name.strip_suffix("-os16") {
+            (b, 2, 1)
+        } else if let Some(b) = name.strip_suffix("-os8") {
+            (b, 1, 1)
+        } else {
+            (name, 2, 2)
         };
         let width = match base {
             "resnet18" => 64,
@@ -68,7 +80,7 @@ impl ResnetConfig {
             "resnet18-narrow" => 16,
             _ => {
                 return Err(format!(
-                    "unknown image model {name:?}: use resnet18, resnet18-half or resnet18-narrow, each with an optional -os16 suffix (resnet18-half-os16)"
+                    "unknown image model {name:?}: use resnet18, resnet18-half or resnet18-narrow, each with an optional -os16 or -os8 suffix (resnet18-half-os16)"
                 ))
             }
         };
@@ -76,8 +88,19 @@ impl ResnetConfig {
             num_class,
             width,
             last_stride,
+            layer3_stride,
             flip_average: false,
         })
+    }
+
+    /// Stride of layer `i + 1`'s first block.
+    fn stride(&self, i: usize) -> usize {
+        match i {
+            0 => 1,
+            2 => self.layer3_stride,
+            3 => self.last_stride,
+            _ => 2,
+        }
     }
 
     pub fn feature_channels(&self) -> usize {
@@ -97,7 +120,7 @@ impl ResnetConfig {
         let mut cin = w;
         for (i, cout) in [w, 2 * w, 4 * w, 8 * w].into_iter().enumerate() {
             if i > 0 {
-                if i < 3 || self.last_stride == 2 {
+                if self.stride(i) == 2 {
                     s = half(s);
                 }
                 f += conv(cin, cout, 1, s);
@@ -177,11 +200,7 @@ impl Resnet {
         let mut layers = Vec::new();
         let mut cin = w;
         for (i, cout) in [w, 2 * w, 4 * w, 8 * w].into_iter().enumerate() {
-            let stride = match i {
-                0 => 1,
-                3 => config.last_stride,
-                _ => 2,
-            };
+            let stride = config.stride(i);
             let lv = vb.pp(format!("layer{}", i + 1));
             layers.push(BasicBlock::new(cin, cout, stride, lv.pp("0"))?);
             layers.push(BasicBlock::new(cout, cout, 1, lv.pp("1"))?);
