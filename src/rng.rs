@@ -52,6 +52,9 @@ pub mod streams {
     pub const IMAGE_SPLIT: u64 = 0x1a6e;
     /// Synthetic picture `i`: `PICTURE + i`.
     pub const PICTURE: u64 = 0x5e00_0000;
+    /// Whether synthetic training picture `picture_view(e, i)` is shown without its object:
+    /// `EMPTY_PICTURE + picture_view(e, i)`.
+    pub const EMPTY_PICTURE: u64 = 0x0e00_0000_0000_0000;
     /// Synthetic skeleton subject `s` (body proportions, speed): `SUBJECT + s`.
     pub const SUBJECT: u64 = 1_000;
     /// The random pixel order that localisation's deletion/insertion compares against, for a map of

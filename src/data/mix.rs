@@ -35,17 +35,24 @@ pub fn cutmix(views: &mut [RgbImage], perm: &[usize], p: f64, rng: &mut StdRng) 
 }
 
 /// Soft targets (N × K, row-major): λ on the own label, 1 − λ on the partner's, smoothed by ε (ε/K everywhere).
+/// A label `None` (a picture without any object) spreads its weight evenly over the K classes.
 pub fn soft_targets(
-    labels: &[usize],
-    partners: &[usize],
+    labels: &[Option<usize>],
+    partners: &[Option<usize>],
     lambdas: &[f32],
     classes: usize,
     smoothing: f32,
 ) -> Vec<f32> {
     let mut t = vec![smoothing / classes as f32; labels.len() * classes];
     for (i, (&y, &lam)) in labels.iter().zip(lambdas).enumerate() {
-        t[i * classes + y] += (1.0 - smoothing) * lam;
-        t[i * classes + partners[i]] += (1.0 - smoothing) * (1.0 - lam);
+        let row = &mut t[i * classes..(i + 1) * classes];
+        for (label, weight) in [(y, lam), (partners[i], 1.0 - lam)] {
+            let weight = (1.0 - smoothing) * weight;
+            match label {
+                Some(c) => row[c] += weight,
+                None => row.iter_mut().for_each(|v| *v += weight / classes as f32),
+            }
+        }
     }
     t
 }

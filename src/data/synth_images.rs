@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub const CLASSES: [&str; 4] = ["house", "tree", "sun", "car"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SynthImageConfig {
     /// Number of classes, 2–4 (house, tree, sun, car in that order).
     pub classes: usize,
@@ -34,6 +34,16 @@ pub struct SynthImageConfig {
     /// shading and blur: see [`super::synth_scene`]).
     #[serde(default)]
     pub style: SynthStyle,
+    /// Share of training pictures drawn without their object (the same picture with the object left out)
+    /// and trained towards equal probabilities for every class: a picture with no evidence gets no answer,
+    /// so no class can be recognised by the absence of the others, and every class's map has to sit on its
+    /// own object. Test pictures always show their object.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub empty_fraction: f32,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 /// How the synthetic pictures are drawn.
@@ -57,6 +67,7 @@ impl Default for SynthImageConfig {
             seed: 1,
             fresh: false,
             style: SynthStyle::Flat,
+            empty_fraction: 0.0,
         }
     }
 }
@@ -209,38 +220,88 @@ fn object(
 
 /// One picture of class `k` and its object box, from its own seeded stream.
 pub fn picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> (RgbImage, BBox) {
+    draw(cfg, k, stream, true)
+}
+
+/// Picture `stream` of class `k` with its object left out: the same background, clutter and noise.
+pub fn empty_picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> RgbImage {
+    draw(cfg, k, stream, false).0
+}
+
+/// Picture `stream` of class `k`, with or without the object; every random draw happens either way, so
+/// the two differ only where the object (and its shadow and glow) would be.
+fn draw(cfg: &SynthImageConfig, k: usize, stream: u64, with_object: bool) -> (RgbImage, BBox) {
     let mut rng = rng_for(cfg.seed, streams::PICTURE + stream);
     if cfg.style == SynthStyle::Photo {
-        return photo_picture(cfg.side, k, &mut rng);
+        return photo_picture(cfg.side, k, &mut rng, with_object);
     }
     let mut img = background(cfg.side, &mut rng);
     let s = cfg.side as f32;
     let d = uniform(&mut rng, 0.35, 0.55) * s;
     let (x, y) = (uniform(&mut rng, 0.0, s - d), uniform(&mut rng, 0.0, s - d));
     let colours = (colour(&mut rng), colour(&mut rng));
-    let bbox = object(&mut img, k, (x, y, d), colours);
+    let bbox = if with_object {
+        object(&mut img, k, (x, y, d), colours)
+    } else {
+        [x, y, x + d, y + d]
+    };
     synth_scene::sensor_noise(&mut img, 24.0, &mut rng);
     (img, bbox)
 }
 
 /// A picture in the photo-like style and its object box.
-fn photo_picture(side: u32, k: usize, rng: &mut StdRng) -> (RgbImage, BBox) {
+fn photo_picture(side: u32, k: usize, rng: &mut StdRng, with_object: bool) -> (RgbImage, BBox) {
     let (mut img, horizon) = synth_scene::background(side, rng);
     let d = uniform(rng, 0.35, 0.55) * side as f32;
     let (x, y) = synth_scene::place(k, d, side, horizon, rng);
-    if k != 2 {
+    if k != 2 && with_object {
         synth_scene::shadow(&mut img, x, y, d);
     }
     let before = img.clone();
     let colours = synth_scene::palette(k, rng);
-    let bbox = object(&mut img, k, (x, y, d), colours);
-    synth_scene::finish(&mut img, &before, k, bbox, rng);
+    let bbox = if with_object {
+        object(&mut img, k, (x, y, d), colours)
+    } else {
+        [x, y, x + d, y + d]
+    };
+    synth_scene::finish(&mut img, &before, with_object.then_some(k), bbox, rng);
     (img, bbox)
 }
 
 /// Training picture `item` (of class `class`) as drawn anew for `epoch`, when `fresh` is set.
 pub fn fresh_picture(cfg: &SynthImageConfig, class: usize, epoch: usize, item: usize) -> RgbImage {
     picture(cfg, class, streams::fresh_picture(epoch, item)).0
+}
+
+/// Whether training picture `item` is shown without its object in `epoch` (a draw of `empty_fraction`).
+pub fn shown_empty(cfg: &SynthImageConfig, epoch: usize, item: usize) -> bool {
+    cfg.empty_fraction > 0.0
+        && rng_for(
+            cfg.seed,
+            streams::EMPTY_PICTURE + streams::picture_view(epoch, item),
+        )
+        .random::<f32>()
+            < cfg.empty_fraction
+}
+
+/// Training picture `item` of class `class` as shown in `epoch`: drawn anew when `fresh` is set (else
+/// `fixed`), without its object when [`shown_empty`]. `None` for the fixed picture itself, unchanged.
+pub fn training_picture(
+    cfg: &SynthImageConfig,
+    class: usize,
+    epoch: usize,
+    item: usize,
+) -> Option<(RgbImage, bool)> {
+    let empty = shown_empty(cfg, epoch, item);
+    let stream = if cfg.fresh {
+        streams::fresh_picture(epoch, item)
+    } else if empty {
+        // The fixed set's picture `item` (see `generate`: pictures alternate between the classes).
+        item as u64
+    } else {
+        return None;
+    };
+    Some((draw(cfg, class, stream, !empty).0, empty))
 }
 
 /// The whole synthetic set: `train_per_class` + `test_per_class` pictures of each class.
@@ -252,6 +313,13 @@ pub fn generate(cfg: &SynthImageConfig) -> crate::Result<ImageSet> {
             cfg.classes,
             cfg.side
         )));
+    }
+    if !(0.0..1.0).contains(&cfg.empty_fraction) {
+        return Err(crate::Error::invalid(
+            "synthetic.empty_fraction",
+            cfg.empty_fraction,
+            "a share of the training pictures in [0, 1)",
+        ));
     }
     crate::limits::IMAGE_SIDE.check("side", cfg.side as u64)?;
     let mut set = ImageSet {
@@ -321,6 +389,71 @@ mod tests {
         }
         let flat = picture(&config(SynthStyle::Flat), 0, 3).0;
         assert!(flat != picture(&config(SynthStyle::Photo), 0, 3).0);
+    }
+
+    #[test]
+    fn an_empty_training_picture_is_its_picture_with_only_the_object_left_out() {
+        let cfg = config(SynthStyle::Flat);
+        for stream in 0..8u64 {
+            let k = stream as usize % 4;
+            let ((full, [x0, y0, x1, y1]), empty) =
+                (picture(&cfg, k, stream), empty_picture(&cfg, k, stream));
+            // Drawing rounds to whole pixels, so the object may reach a pixel past its exact box.
+            let inside = |x: u32, y: u32| {
+                let (x, y) = (x as f32 + 0.5, y as f32 + 0.5);
+                x0 - 2.0 <= x && x <= x1 + 2.0 && y0 - 2.0 <= y && y <= y1 + 2.0
+            };
+            let mut changed = 0;
+            for (x, y, p) in full.enumerate_pixels() {
+                if !inside(x, y) {
+                    assert_eq!(
+                        p,
+                        empty.get_pixel(x, y),
+                        "stream {stream}: ({x}, {y}) outside the box"
+                    );
+                } else if p != empty.get_pixel(x, y) {
+                    changed += 1;
+                }
+            }
+            let area = (x1 - x0) * (y1 - y0);
+            assert!(
+                changed as f32 > 0.2 * area,
+                "stream {stream}: the object covers {changed} of {area} px"
+            );
+        }
+        // The photo style leaves out the object, its shadow and the sun's glow.
+        let photo = config(SynthStyle::Photo);
+        assert!(empty_picture(&photo, 2, 5) != picture(&photo, 2, 5).0);
+    }
+
+    #[test]
+    fn the_empty_share_of_training_pictures_follows_the_setting_and_repeats() {
+        let mut cfg = SynthImageConfig {
+            empty_fraction: 0.25,
+            ..config(SynthStyle::Flat)
+        };
+        let empty = (0..2000).filter(|&i| shown_empty(&cfg, 3, i)).count();
+        assert!((400..600).contains(&empty), "{empty} of 2000");
+        let drawn = |cfg: &SynthImageConfig| -> Vec<bool> {
+            (0..50).map(|i| shown_empty(cfg, 7, i)).collect()
+        };
+        assert_eq!(drawn(&cfg), drawn(&cfg));
+        // A fixed set shows its own picture unchanged unless it is shown empty, and then without its object.
+        for item in 0..40 {
+            let k = item % 4;
+            match training_picture(&cfg, k, 7, item) {
+                None => assert!(!shown_empty(&cfg, 7, item)),
+                Some((img, empty)) => {
+                    assert!(empty);
+                    assert!(img == empty_picture(&cfg, k, item as u64));
+                }
+            }
+        }
+        cfg.empty_fraction = 1.0;
+        let err = generate(&cfg).unwrap_err().to_string();
+        assert!(err.contains("empty_fraction"), "{err}");
+        cfg.empty_fraction = 0.0;
+        assert!((0..200).all(|i| !shown_empty(&cfg, 0, i)));
     }
 
     #[test]

@@ -185,8 +185,14 @@ pub fn shadow(img: &mut RgbImage, x: f32, y: f32, d: f32) {
 }
 
 /// Light from above on the object's pixels (those that differ from `before`), a glow around the sun, then
-/// lens blur and sensor noise over the whole picture.
-pub fn finish(img: &mut RgbImage, before: &RgbImage, k: usize, bbox: [f32; 4], rng: &mut StdRng) {
+/// lens blur and sensor noise over the whole picture. `k` is `None` for a picture without its object.
+pub fn finish(
+    img: &mut RgbImage,
+    before: &RgbImage,
+    k: Option<usize>,
+    bbox: [f32; 4],
+    rng: &mut StdRng,
+) {
     let (top, bottom) = (bbox[1], bbox[3].max(bbox[1] + 1.0));
     let grain = texture(img.width(), 3.0, rng);
     for (x, y, p) in img.enumerate_pixels_mut() {
@@ -197,7 +203,7 @@ pub fn finish(img: &mut RgbImage, before: &RgbImage, k: usize, bbox: [f32; 4], r
         let light = 1.12 - 0.3 * t + 0.12 * (grain(x as f32, y as f32) - 0.5);
         *p = rgb(p.0.map(|c| c as f32 * light));
     }
-    if k == 2 {
+    if k == Some(2) {
         let (cx, cy) = ((bbox[0] + bbox[2]) / 2.0, (bbox[1] + bbox[3]) / 2.0);
         let r = (bbox[2] - bbox[0]).max(1.0);
         for (x, y, p) in img.enumerate_pixels_mut() {

@@ -255,7 +255,8 @@ impl SkeletonModel {
             }
             let k = logits.dim(1)?;
             let ones = vec![1.0; y.len()];
-            let t = crate::data::mix::soft_targets(y, y, &ones, k, eps as f32);
+            let y: Vec<Option<usize>> = y.iter().map(|&c| Some(c)).collect();
+            let t = crate::data::mix::soft_targets(&y, &y, &ones, k, eps as f32);
             let t = Tensor::from_vec(t, (y.len(), k), &Device::Cpu)?;
             Ok((candle_nn::ops::log_softmax(logits, 1)? * t)?
                 .sum(1)?

@@ -89,10 +89,11 @@ fn evaluate_with(
     Ok(evaluate(&logits, &labels, k, loss))
 }
 
-/// The training batch after CutMix, and its soft targets (N, K) with label smoothing.
+/// The training batch after CutMix, and its soft targets (N, K) with label smoothing (label `None`: a
+/// picture without its object).
 fn mixed_batch(
     views: &mut [(image::RgbImage, Jitter)],
-    labels: &[usize],
+    labels: &[Option<usize>],
     cfg: &ImageTrainConfig,
     size: u32,
     classes: usize,
@@ -148,7 +149,7 @@ pub fn test_pictures(model: &ImageModel, source: &ImageSource) -> Result<Vec<Ima
 /// An image run's training: its model and pictures.
 pub struct ImageTask<'a> {
     pub model: ImageModel,
-    /// The early epochs' network (layer4 at stride 2, the same weights), with progressive resizing.
+    /// The early epochs' network (features at 1/32, the same weights), with progressive resizing.
     early: Option<Resnet>,
     set: &'a ImageSet,
     items: Vec<usize>,
@@ -158,7 +159,7 @@ impl<'a> ImageTask<'a> {
     pub fn new(model: ImageModel, set: &'a ImageSet) -> Result<Self> {
         let items = (0..set.train.len()).collect();
         let early = if model.run.train.early_epochs() > 0 {
-            Some(model.with_last_stride(2)?)
+            Some(model.coarse()?)
         } else {
             None
         };
@@ -192,27 +193,32 @@ impl Task for ImageTask<'_> {
         let (net, size) = self.stage(epoch);
         let train = &self.set.train;
         // Each picture's view comes from its own stream, so the batch does not depend on thread timing.
-        let mut views: Vec<(image::RgbImage, Jitter)> = batch
+        let (mut views, shown): (Vec<(image::RgbImage, Jitter)>, Vec<Option<usize>>) = batch
             .par_iter()
             .map(|&i| {
-                let fresh;
-                let image = if cfg.format == ImageFormat::Synthetic && cfg.synthetic.fresh {
-                    fresh = synth_images::fresh_picture(&cfg.synthetic, train[i].label, epoch, i);
-                    &fresh
-                } else {
-                    &train[i].image
+                let label = train[i].label;
+                let drawn = match cfg.format {
+                    ImageFormat::Synthetic => {
+                        synth_images::training_picture(&cfg.synthetic, label, epoch, i)
+                    }
+                    ImageFormat::Folder => None,
                 };
-                if cfg.augment {
+                let (image, empty) = match &drawn {
+                    Some((img, empty)) => (img, *empty),
+                    None => (&train[i].image, false),
+                };
+                let view = if cfg.augment {
                     let mut r = rng_for(cfg.seed, streams::picture_view(epoch, i));
                     random_view(image, size, &mut r)
                 } else {
                     (eval_view(image, size), Jitter::NONE)
-                }
+                };
+                (view, (!empty).then_some(label))
             })
-            .collect();
+            .unzip();
         let labels: Vec<usize> = batch.iter().map(|&i| train[i].label).collect();
         let classes = self.model.run.classes.len();
-        let (x, targets) = mixed_batch(&mut views, &labels, cfg, size, classes, rng)?;
+        let (x, targets) = mixed_batch(&mut views, &shown, cfg, size, classes, rng)?;
         let logits = net.forward(&x, &mut Ctx::train(rng))?;
         let loss = (candle_nn::ops::log_softmax(&logits, 1)? * targets)?
             .sum(1)?

@@ -74,7 +74,7 @@ fn cutmix_weights_are_the_unpasted_area_and_soft_targets_sum_to_one() {
         let kept = v.pixels().filter(|p| p[0] == own).count() as f32 / 200.0;
         assert!((kept - lam).abs() < 1e-6, "λ {lam} vs kept fraction {kept}");
     }
-    let t = soft_targets(&[0, 1], &[1, 0], &lambdas, 3, 0.1);
+    let t = soft_targets(&[Some(0), Some(1)], &[Some(1), Some(0)], &lambdas, 3, 0.1);
     for row in t.chunks(3) {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(
@@ -83,6 +83,12 @@ fn cutmix_weights_are_the_unpasted_area_and_soft_targets_sum_to_one() {
         );
     }
     assert!((t[0] - (0.1 / 3.0 + 0.9 * lambdas[0])).abs() < 1e-6);
+    // A picture shown without its object (label None) spreads its share evenly over the classes.
+    let t = soft_targets(&[None, Some(2)], &[Some(2), None], &[0.5, 0.75], 4, 0.1);
+    let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
+    assert!(t.chunks(4).all(|r| close(r.iter().sum(), 1.0)), "{t:?}");
+    assert!(close(t[0], 0.025 + 0.1125) && close(t[2], 0.025 + 0.1125 + 0.45));
+    assert!(close(t[4], 0.025 + 0.05625) && close(t[6], 0.025 + 0.675 + 0.05625));
 }
 
 #[test]
