@@ -7,7 +7,7 @@ use crate::cam::skeleton::ClassChoice;
 use crate::data::images::decode;
 use crate::models::ImageModel;
 use crate::plot::html;
-use crate::plot::overlay::{blend, caption, heatmap_image, save_png};
+use crate::plot::overlay::{blend, caption, enlarged, heatmap_image, save_png};
 use crate::{Error, Result};
 use ndarray::Array2;
 use serde_json::json;
@@ -87,11 +87,13 @@ pub(crate) fn write_photo(
             a.method
         );
     }
-    let (w, h) = photo.dimensions();
+    // A small picture is drawn enlarged (each pixel a block) so that its overlay and caption can be read.
+    let shown = enlarged(photo);
+    let (w, h) = shown.dimensions();
     let up = upsample_bilinear(&norm, h as usize, w as usize);
     let name = &model.run.classes[cam.class];
     let text = format!("{name} {:.1}%", 100.0 * cam.probs[cam.class]);
-    let mut overlay = blend(photo, &up, a.alpha);
+    let mut overlay = blend(&shown, &up, a.alpha);
     caption(&mut overlay, &text);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     save_png(&overlay, &dir.join("overlay.png"))?;

@@ -12,7 +12,7 @@ use crate::data::augment::{batch_tensor, eval_view, normalise_into, Jitter};
 use crate::data::images::{BBox, ImageItem};
 use crate::models::Ctx;
 use crate::models::ImageModel;
-use crate::plot::overlay::{blend, draw_box, save_png};
+use crate::plot::overlay::{blend, caption, draw_box, enlarged, save_png};
 use crate::rng::{permutation, rng_for, streams};
 use crate::train::image::test_pictures;
 use crate::{Error, Result};
@@ -153,6 +153,7 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         curves: Default::default(),
     };
     let mut examples = Vec::new();
+    let mut per_class = vec![0usize; model.run.classes.len()];
     let mut map_side = [0usize; 2];
     let bar = crate::progress::bar(items.len() as u64, "localize");
     for (n, item) in items.iter().enumerate() {
@@ -181,15 +182,15 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
             sc.whole_iou50
                 .push(boxes.iter().any(|b| iou(&whole, b) >= 0.5));
             sc.top1_loc.push(good && pred.class == item.label);
-            if examples.len() < 8 {
-                let mut img = blend(&item.image, &minmax2(&up).0, 0.5);
-                boxes
-                    .iter()
-                    .for_each(|b| draw_box(&mut img, b, Rgb([0, 255, 0])));
-                if let Some(f) = found {
-                    draw_box(&mut img, &f, Rgb([255, 0, 0]));
-                }
-                examples.push(img);
+            // The first pictures of each class, as many of each as fit.
+            let quota = EXAMPLES.div_ceil(model.run.classes.len());
+            if examples.len() < EXAMPLES && per_class[item.label] < quota {
+                per_class[item.label] += 1;
+                let best = found.map_or(0.0, |f| {
+                    boxes.iter().map(|b| iou(&f, b)).fold(0.0, f32::max)
+                });
+                let text = format!("{} IoU {best:.2}", model.run.classes[item.label]);
+                examples.push(example(item, &truth.map, &boxes, found, &text));
             }
         }
         // Deletion (to the mean colour, 0 after normalisation) and insertion (from a blurred copy).
@@ -270,6 +271,33 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Example pictures written with `--out`.
+const EXAMPLES: usize = 8;
+
+/// One example: the picture (enlarged when small, see [`enlarged`]), the true class's map over it, the true
+/// boxes in green, the map's box in red, and a caption.
+fn example(
+    item: &ImageItem,
+    raw: &ndarray::Array2<f32>,
+    boxes: &[BBox],
+    found: Option<BBox>,
+    text: &str,
+) -> image::RgbImage {
+    let big = enlarged(&item.image);
+    let f = big.width() / item.image.width();
+    let up = upsample_bilinear(raw, big.height() as usize, big.width() as usize);
+    let mut img = blend(&big, &minmax2(&up).0, 0.5);
+    let scale = |b: &BBox| b.map(|v| v * f as f32);
+    boxes
+        .iter()
+        .for_each(|b| draw_box(&mut img, &scale(b), Rgb([0, 255, 0])));
+    if let Some(b) = found {
+        draw_box(&mut img, &scale(&b), Rgb([255, 0, 0]));
+    }
+    caption(&mut img, text);
+    img
 }
 
 /// The fraction of hits (`None` without any trial).

@@ -34,6 +34,21 @@ pub fn blend(photo: &RgbImage, map01: &Array2<f32>, alpha: f32) -> RgbImage {
     })
 }
 
+/// Pictures are drawn at least this many pixels on their longer side.
+pub const MIN_SHOWN_SIDE: u32 = 288;
+
+/// The picture enlarged by the smallest whole factor that makes its longer side at least [`MIN_SHOWN_SIDE`],
+/// each pixel a block (unchanged when it is large enough already).
+pub fn enlarged(photo: &RgbImage) -> std::borrow::Cow<'_, RgbImage> {
+    let (w, h) = photo.dimensions();
+    let f = MIN_SHOWN_SIDE.div_ceil(w.max(h).max(1));
+    if f <= 1 {
+        return std::borrow::Cow::Borrowed(photo);
+    }
+    let big = image::imageops::resize(photo, w * f, h * f, image::imageops::FilterType::Nearest);
+    std::borrow::Cow::Owned(big)
+}
+
 /// White text on a black box in the top-left corner, sized to the picture.
 pub fn caption(img: &mut RgbImage, text: &str) {
     let font =
