@@ -119,6 +119,36 @@ impl Default for SkeletonTrainConfig {
     }
 }
 
+/// `config` with each field of `recipe` (a JSON object) that `explicit` (what a config file and the options
+/// set) leaves unset; nested objects field by field, so a file that sets `synthetic.classes` still gets the
+/// recipe's other `synthetic` fields.
+pub fn fill_unset<T: Serialize + DeserializeOwned>(
+    config: T,
+    explicit: &Map<String, Value>,
+    recipe: &Map<String, Value>,
+) -> Result<T> {
+    fn fill(
+        target: &mut Map<String, Value>,
+        explicit: &Map<String, Value>,
+        recipe: &Map<String, Value>,
+    ) {
+        for (k, v) in recipe {
+            match (explicit.get(k), target.get_mut(k), v) {
+                (None, _, _) => {
+                    target.insert(k.clone(), v.clone());
+                }
+                (Some(Value::Object(e)), Some(Value::Object(t)), Value::Object(r)) => fill(t, e, r),
+                _ => {}
+            }
+        }
+    }
+    let mut v = serde_json::to_value(config)?;
+    if let Value::Object(o) = &mut v {
+        fill(o, explicit, recipe);
+    }
+    Ok(serde_json::from_value(v)?)
+}
+
 /// `base` with the fields named in `overrides` (configuration field name → JSON value) replaced, checked
 /// like a config file: an unknown field or a value of the wrong type is an error naming the field.
 pub fn overlay<T: Serialize + DeserializeOwned>(
@@ -350,7 +380,7 @@ pub struct ImageTrainConfig {
     /// Image folder (with `format: folder`).
     pub data: Option<String>,
     pub format: ImageFormat,
-    /// Model preset: resnet18 or resnet18-narrow.
+    /// Model preset: resnet18, resnet18-half or resnet18-narrow, each with an optional -os16 or -os8.
     pub model: String,
     /// Input side in pixels (a multiple of 16, at least 32); pictures are resized to size × size.
     pub size: u32,
@@ -421,6 +451,36 @@ impl Default for ImageTrainConfig {
 }
 
 impl ImageTrainConfig {
+    /// Where the recipe for the built-in synthetic pictures differs from the default one, which suits a
+    /// folder of photos. A generator can draw new pictures every epoch, so nothing is memorised and crops
+    /// and CutMix (which cut the object out of the view) are not needed; pictures shown without their object
+    /// teach the network that no object means no class, so each class's map sits on its own object; layer3
+    /// and layer4 at 1/8 of the input give 12 × 12 maps on the 96-px pictures, fine enough to box an object.
+    pub fn synthetic_recipe() -> Map<String, Value> {
+        let recipe = serde_json::json!({
+            "model": "resnet18-narrow-os8",
+            "size": 96,
+            "epochs": 60,
+            "early_fraction": 0.0,
+            "augment": false,
+            "cutmix": 0.0,
+            "synthetic": { "train_per_class": 300, "fresh": true, "empty_fraction": 0.2 },
+        });
+        match recipe {
+            Value::Object(m) => m,
+            _ => unreachable!("the recipe is a JSON object"),
+        }
+    }
+
+    /// This configuration with its data source's recipe for every field that `explicit` does not set: the
+    /// synthetic pictures' recipe ([`Self::synthetic_recipe`]) when the format is synthetic.
+    pub fn with_source_defaults(self, explicit: &Map<String, Value>) -> Result<Self> {
+        match self.format {
+            ImageFormat::Synthetic => fill_unset(self, explicit, &Self::synthetic_recipe()),
+            ImageFormat::Folder => Ok(self),
+        }
+    }
+
     /// How many epochs train at `early_size` (progressive resizing): 0 unless it is smaller than `size`.
     pub fn early_epochs(&self) -> usize {
         if self.early_size >= self.size {

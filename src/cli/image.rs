@@ -76,16 +76,17 @@ pub struct ImageTrainArgs {
     pub data: ImageDataArgs,
     #[command(flatten)]
     pub run: TrainRunArgs,
-    /// resnet18-os16 (default: torchvision's ResNet-18 with layer4 at 1/16 of the input, 7 × 7 maps at 112 px),
-    /// resnet18 (layer4 at 1/32), resnet18-half (32 base channels) or resnet18-narrow (16, for quick
-    /// experiments), each with or without -os16.
+    /// resnet18-os16 (default for photos: torchvision's ResNet-18 with layer4 at 1/16 of the input, 7 × 7
+    /// maps at 112 px), resnet18 (layer4 at 1/32), resnet18-half (32 base channels) or resnet18-narrow (16),
+    /// each with or without -os16 or -os8 (layer3 and layer4 at 1/8). On the synthetic pictures the default
+    /// is resnet18-narrow-os8 (12 × 12 maps at 96 px).
     #[arg(long)]
     pub model: Option<String>,
-    /// Input side in pixels, a multiple of 16 (default 112).
+    /// Input side in pixels, a multiple of 16 (default 112; 96 on the synthetic pictures).
     #[arg(long)]
     pub size: Option<u32>,
     /// Progressive resizing: train this share of the epochs (the first) at --early-size with layer4 at
-    /// stride 2, a fraction of the work per picture (default 0.667; 0: off).
+    /// 1/32, a fraction of the work per picture (default 0.667 for photos; 0: off, the synthetic default).
     #[arg(long, value_name = "F")]
     pub early_fraction: Option<f64>,
     /// Input side of the early epochs, a multiple of 16 smaller than --size (default 64).
@@ -102,7 +103,12 @@ impl ImageTrainArgs {
             .set("early_fraction", &self.early_fraction)
             .set("early_size", &self.early_size);
         let source = self.data.source();
-        self.run.start(|c| source.apply(c), o, Value::Bool(false))
+        self.run.start(
+            |c| source.apply(c),
+            o,
+            Value::Bool(false),
+            ImageTrainConfig::with_source_defaults,
+        )
     }
 }
 
@@ -265,6 +271,7 @@ pub fn run(cmd: ImageCommand) -> Result<()> {
                 seed: a.seed,
                 fresh: false,
                 style: a.style,
+                empty_fraction: 0.0,
             },
             out: a.out,
             force: a.force,

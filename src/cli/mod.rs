@@ -194,7 +194,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "runs/demo_image")]
     pub image_run: PathBuf,
     /// Epochs of the image demo (ResNet-18-narrow on the synthetic pictures).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 50)]
     pub image_epochs: usize,
     /// Skip the skeleton part (train the image demo only).
     #[arg(long)]
@@ -236,17 +236,28 @@ pub struct TrainRunArgs {
 
 impl TrainRunArgs {
     /// `--resume DIR`, or defaults ← `--config` file ← the data options (`data`) ← the model's own flags
-    /// (`own`) ← these flags; `augment_off` is what `--no-augment` sets.
+    /// (`own`) ← these flags; `augment_off` is what `--no-augment` sets. Last, `source_defaults` may replace
+    /// the defaults that the file and the flags left alone by those of the data source (it gets the fields
+    /// they set).
     pub fn start<C: Default + Serialize + DeserializeOwned>(
         &self,
         data: impl FnOnce(&mut C),
         own: Overrides,
         augment_off: Value,
+        source_defaults: impl FnOnce(C, &Map<String, Value>) -> Result<C>,
     ) -> Result<Start<C>> {
         if let Some(dir) = &self.resume {
             return Ok(Start::Resume(dir.clone()));
         }
         let mut c: C = config::from_file_or_default(self.config.as_deref())?;
+        // The fields the file sets (it parsed above, so it is a JSON object).
+        let mut explicit = match &self.config {
+            Some(p) => match crate::io::read_json::<Value>(p)? {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+            None => Map::new(),
+        };
         data(&mut c);
         let o = own
             .set("epochs", &self.epochs)
@@ -256,8 +267,10 @@ impl TrainRunArgs {
             .set("lr", &self.lr)
             .set("weight_decay", &self.weight_decay)
             .set_if("augment", self.no_augment, augment_off);
+        let c = config::overlay(c, &o.0)?;
+        explicit.extend(o.0);
         Ok(Start::New {
-            config: config::overlay(c, &o.0)?,
+            config: source_defaults(c, &explicit)?,
             out: self.out.clone().expect("clap requires --out"),
             force: self.force,
         })

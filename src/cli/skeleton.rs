@@ -420,7 +420,8 @@ impl TrainArgs {
             .set("modality", &self.modality)
             .set_if("motion", self.no_motion, Value::Bool(false));
         let source = self.data.source();
-        self.run.start(|c| source.apply(c), o, Value::Null)
+        self.run
+            .start(|c| source.apply(c), o, Value::Null, |c, _| Ok(c))
     }
 }
 

@@ -166,11 +166,14 @@ fn progressive_resizing_trains_small_first_resumes_across_the_switch_and_explain
 #[test]
 fn fresh_synthetic_pictures_are_new_each_epoch_and_repeat_with_the_seed() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = tiny_config(dir.path());
-    let mut fresh: Value = json(&cfg);
-    fresh["synthetic"]["fresh"] = Value::Bool(true);
-    let fresh_cfg = dir.path().join("fresh.json");
-    std::fs::write(&fresh_cfg, fresh.to_string()).unwrap();
+    let with_fresh = |on: bool| {
+        let mut c: Value = json(&tiny_config(dir.path()));
+        c["synthetic"]["fresh"] = Value::Bool(on);
+        let p = dir.path().join(format!("fresh_{on}.json"));
+        std::fs::write(&p, c.to_string()).unwrap();
+        p
+    };
+    let (cfg, fresh_cfg) = (with_fresh(false), with_fresh(true));
     let runs = ["fixed", "fresh1", "fresh2"].map(|n| dir.path().join(n));
     train(&cfg, &runs[0], &["--epochs", "2"]).success();
     train(&fresh_cfg, &runs[1], &["--epochs", "2"]).success();
@@ -191,6 +194,61 @@ fn fresh_synthetic_pictures_are_new_each_epoch_and_repeat_with_the_seed() {
     for r in &runs[..2] {
         assert_eq!(json(&r.join("metrics.json"))["test_samples"], 12);
     }
+}
+
+#[test]
+fn synthetic_pictures_get_their_own_recipe_for_what_the_file_and_options_leave_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        p
+    };
+    let small = serde_json::json!({"batch_size": 8, "synthetic": {"classes": 2, "train_per_class": 6, "test_per_class": 2}});
+    let train_cfg = |run: &str, cfg: &Path, extra: &[&str]| {
+        let out = dir.path().join(run);
+        train(cfg, &out, &[&["--epochs", "1"], extra].concat()).success();
+        json(&out.join("config.json"))["train"].clone()
+    };
+    // Nothing set: the synthetic recipe, with the file's own synthetic fields kept.
+    let t = train_cfg("recipe", &write("small.json", small.clone()), &[]);
+    assert_eq!(t["model"], "resnet18-narrow-os8");
+    assert_eq!(t["size"], 96);
+    assert_eq!(t["augment"], false);
+    assert_eq!(t["cutmix"], 0.0);
+    assert_eq!(t["early_fraction"], 0.0);
+    assert_eq!(t["synthetic"]["fresh"], true);
+    assert_eq!(t["synthetic"]["empty_fraction"], 0.2);
+    assert_eq!(t["synthetic"]["classes"], 2);
+    assert_eq!(t["synthetic"]["train_per_class"], 6);
+    // What a file or an option sets wins over the recipe.
+    let mut mine = small.clone();
+    mine["synthetic"]["fresh"] = Value::Bool(false);
+    mine["cutmix"] = 0.5.into();
+    let t = train_cfg(
+        "mine",
+        &write("mine.json", mine),
+        &["--model", "resnet18-narrow", "--size", "64"],
+    );
+    assert_eq!(t["model"], "resnet18-narrow");
+    assert_eq!(t["size"], 64);
+    assert_eq!(t["cutmix"], 0.5);
+    assert_eq!(t["synthetic"]["fresh"], false);
+    assert_eq!(t["augment"], false, "the rest still follows the recipe");
+    // A folder of pictures keeps the photo recipe.
+    let pics = synth_pictures(dir.path(), "64", "3");
+    let out = dir.path().join("folder");
+    skelcam()
+        .args(["image", "train", "--epochs", "1", "--data"])
+        .arg(&pics)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let t = json(&out.join("config.json"))["train"].clone();
+    assert_eq!(t["model"], "resnet18-os16");
+    assert_eq!(t["augment"], true);
+    assert!(t["synthetic"].get("empty_fraction").is_none());
 }
 
 fn cam_json(run: &Path, input: &Path, out: &Path, method: &str) -> Value {
@@ -215,7 +273,7 @@ fn grid(v: &Value) -> Vec<f64> {
 }
 
 #[test]
-fn cam_overlay_keeps_the_photo_size_and_cam_json_satisfies_the_identities() {
+fn cam_overlay_shows_the_photo_at_a_readable_size_and_cam_json_satisfies_the_identities() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     train(&tiny_config(dir.path()), &run, &[]).success();
@@ -235,8 +293,11 @@ fn cam_overlay_keeps_the_photo_size_and_cam_json_satisfies_the_identities() {
     ] {
         assert!(!c[k].is_null(), "{k}");
     }
+    // An 80-px picture is drawn 4× (the smallest whole factor reaching 288 px), each pixel a block.
     let overlay = image::open(out.join("overlay.png")).unwrap();
-    assert_eq!((overlay.width(), overlay.height()), (80, 80));
+    assert_eq!((overlay.width(), overlay.height()), (320, 320));
+    let heat = image::open(out.join("heatmap.png")).unwrap();
+    assert_eq!((heat.width(), heat.height()), (320, 320));
     assert!(out.join("heatmap.png").is_file());
     let raw = grid(&c["raw"]);
     let mean = raw.iter().sum::<f64>() / raw.len() as f64;
@@ -554,12 +615,17 @@ fn corrupt_pictures_are_named_and_skipped_only_when_asked() {
 }
 
 #[test]
-fn the_shipped_localisation_config_is_valid() {
-    // data/configs/synthetic_localize.json is the README's localisation recipe: it must keep parsing.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/configs/synthetic_localize.json");
-    let cfg: skelcam::config::ImageTrainConfig = skelcam::io::read_json(&path).unwrap();
-    cfg.validate().unwrap();
-    assert_eq!((cfg.size, cfg.synthetic.side), (256, 256));
+fn the_shipped_picture_configs_are_valid() {
+    // data/configs/*.json are the README's recipes: they must keep parsing and validating.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let cfg: skelcam::config::ImageTrainConfig = skelcam::io::read_json(&path).unwrap();
+        cfg.validate().unwrap();
+        seen += 1;
+    }
+    assert!(seen >= 1, "no configs in {}", dir.display());
 }
 
 /// JPEGs decode to exactly the pixels the `image` crate gives (colour and grey), and damage inside the
