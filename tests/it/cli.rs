@@ -423,3 +423,47 @@ fn data_with_the_model_classes_in_another_order_is_labelled_by_name() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("somersault"));
 }
+
+/// `skelcam demo`, shortened to one epoch of each model, writes every figure the README lists.
+#[test]
+fn demo_writes_every_figure_it_promises() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run, image_run) = (
+        dir.path().join("plots"),
+        dir.path().join("run"),
+        dir.path().join("image_run"),
+    );
+    skelcam()
+        .args(["demo", "--epochs", "1", "--image-epochs", "1", "--out"])
+        .arg(&out)
+        .arg("--run")
+        .arg(&run)
+        .arg("--image-run")
+        .arg(&image_run)
+        .assert()
+        .success();
+    for f in [
+        "curves.png",
+        "confusion.png",
+        "metrics.json",
+        "summary",
+        "faithfulness",
+        "report/index.html",
+        "image/localize/localize.json",
+        "image/localize/boxes_00.png",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing from the demo's output");
+    }
+    for class in ["house", "tree", "sun"] {
+        assert!(
+            out.join("image/cam")
+                .join(class)
+                .join("overlay.png")
+                .exists(),
+            "{class} overlay"
+        );
+    }
+    let train = json(&image_run.join("config.json"))["train"].clone();
+    assert_eq!(train["synthetic"]["fresh"], true);
+    assert_eq!(train["synthetic"]["empty_fraction"], 0.35);
+}
