@@ -34,14 +34,14 @@ pub fn blend(photo: &RgbImage, map01: &Array2<f32>, alpha: f32) -> RgbImage {
     })
 }
 
-/// Pictures are drawn at least this many pixels on their longer side.
-pub const MIN_SHOWN_SIDE: u32 = 288;
+/// Small pictures are drawn enlarged towards this many pixels on their longer side.
+pub const SHOWN_SIDE: u32 = 288;
 
-/// The picture enlarged by the smallest whole factor that makes its longer side at least [`MIN_SHOWN_SIDE`],
-/// each pixel a block (unchanged when it is large enough already).
+/// The picture enlarged by the largest whole factor that keeps its longer side within [`SHOWN_SIDE`], each
+/// pixel a block (a 96-px picture is drawn at 288 px, a 256-px one as it is).
 pub fn enlarged(photo: &RgbImage) -> std::borrow::Cow<'_, RgbImage> {
     let (w, h) = photo.dimensions();
-    let f = MIN_SHOWN_SIDE.div_ceil(w.max(h).max(1));
+    let f = SHOWN_SIDE / w.max(h).max(1);
     if f <= 1 {
         return std::borrow::Cow::Borrowed(photo);
     }

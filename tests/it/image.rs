@@ -293,11 +293,11 @@ fn cam_overlay_shows_the_photo_at_a_readable_size_and_cam_json_satisfies_the_ide
     ] {
         assert!(!c[k].is_null(), "{k}");
     }
-    // An 80-px picture is drawn 4× (the smallest whole factor reaching 288 px), each pixel a block.
+    // An 80-px picture is drawn 3× (the largest whole factor within 288 px), each pixel a block.
     let overlay = image::open(out.join("overlay.png")).unwrap();
-    assert_eq!((overlay.width(), overlay.height()), (320, 320));
+    assert_eq!((overlay.width(), overlay.height()), (240, 240));
     let heat = image::open(out.join("heatmap.png")).unwrap();
-    assert_eq!((heat.width(), heat.height()), (320, 320));
+    assert_eq!((heat.width(), heat.height()), (240, 240));
     assert!(out.join("heatmap.png").is_file());
     let raw = grid(&c["raw"]);
     let mean = raw.iter().sum::<f64>() / raw.len() as f64;
