@@ -216,7 +216,6 @@ impl Task for ImageTask<'_> {
                 (view, (!empty).then_some(label))
             })
             .unzip();
-        let labels: Vec<usize> = batch.iter().map(|&i| train[i].label).collect();
         let classes = self.model.run.classes.len();
         let (x, targets) = mixed_batch(&mut views, &shown, cfg, size, classes, rng)?;
         let logits = net.forward(&x, &mut Ctx::train(rng))?;
@@ -227,7 +226,7 @@ impl Task for ImageTask<'_> {
         Ok(Step {
             loss,
             logits,
-            labels,
+            labels: shown,
             masked: vec![],
         })
     }

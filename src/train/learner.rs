@@ -23,7 +23,8 @@ pub struct Step {
     pub loss: Tensor,
     /// The (fused) logits (N, K), for the training accuracy.
     pub logits: Tensor,
-    pub labels: Vec<usize>,
+    /// Each item's label; `None` for a picture shown without its object, left out of the training accuracy.
+    pub labels: Vec<Option<usize>>,
     /// RA-GCN: the fraction of the input hidden from each stream (empty otherwise).
     pub masked: Vec<f64>,
 }
@@ -132,7 +133,7 @@ pub fn fit(
             .map(|i| items[i])
             .collect();
         let bar = crate::progress::bar(batches as u64, &format!("epoch {}", epoch + 1));
-        let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let (mut loss_sum, mut correct, mut seen, mut labelled) = (0f64, 0usize, 0usize, 0usize);
         let (mut masked_sum, mut stepped) = (Vec::<f64>::new(), 0usize);
         let mut lr = recipe.lr;
         for (b, chunk) in order.chunks(recipe.batch_size).enumerate() {
@@ -154,8 +155,9 @@ pub fn fit(
             correct += pred
                 .iter()
                 .zip(&step.labels)
-                .filter(|(p, l)| **p as usize == **l)
+                .filter(|(p, l)| **l == Some(**p as usize))
                 .count();
+            labelled += step.labels.iter().flatten().count();
             seen += step.labels.len();
             loss_sum += loss_v * step.labels.len() as f64;
             bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
@@ -171,7 +173,7 @@ pub fn fit(
             epoch: epoch + 1,
             lr,
             train_loss: loss_sum / seen.max(1) as f64,
-            train_top1: correct as f64 / seen.max(1) as f64,
+            train_top1: correct as f64 / labelled.max(1) as f64,
             test_loss: test.as_ref().map(|t| t.loss),
             test_top1: test.as_ref().map(|t| t.top1),
             test_top5: test.as_ref().map(|t| t.top5),

@@ -285,7 +285,7 @@ impl Task for SkeletonTask<'_> {
         Ok(Step {
             loss,
             logits,
-            labels: y,
+            labels: y.into_iter().map(Some).collect(),
             masked,
         })
     }
