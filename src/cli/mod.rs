@@ -207,17 +207,22 @@ pub struct TrainRunArgs {
     /// JSON file with any training option (command-line options override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Training epochs (default: 100 for skeletons; 150 for photos, 60 for the synthetic pictures).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Items per optimiser step (default 16 for skeletons, 32 for pictures).
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Seed of every random draw (initialisation, shuffling, augmentation, dropout): same seed, same bytes.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Optimiser (default: sgd for skeletons, adamw for pictures).
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimKind>,
+    /// Peak learning rate of the cosine schedule (default 0.05 for skeletons, 0.002 for pictures).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Weight decay (default 0.0005 for skeletons, 0.05 for pictures).
     #[arg(long)]
     pub weight_decay: Option<f64>,
     /// Switch training augmentation off.
