@@ -266,3 +266,85 @@ fn crash_for_testing(epoch: usize) {
         std::process::abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::metrics::evaluate;
+    use candle_core::{DType, Device};
+
+    /// Four items a batch, every other one without a label; the logits always say class 0.
+    struct HalfUnlabelled {
+        varmap: VarMap,
+        w: Tensor,
+        items: Vec<usize>,
+        classes: Vec<String>,
+    }
+
+    impl Task for HalfUnlabelled {
+        fn varmap(&self) -> &VarMap {
+            &self.varmap
+        }
+        fn train_items(&self) -> &[usize] {
+            &self.items
+        }
+        fn step(&self, _: usize, batch: &[usize], _: &mut StdRng) -> Result<Step> {
+            let rows: Vec<f32> = batch.iter().flat_map(|_| [1.0, 0.0]).collect();
+            let logits = Tensor::from_vec(rows, (batch.len(), 2), &Device::Cpu)?;
+            let logits = logits.broadcast_add(&(&self.w * 0.0)?)?;
+            Ok(Step {
+                loss: self.w.sqr()?.sum_all()?,
+                logits,
+                labels: batch.iter().map(|&i| (i % 2 == 0).then_some(0)).collect(),
+                masked: vec![],
+            })
+        }
+        fn evaluate(&self) -> Result<Evaluation> {
+            Ok(evaluate(&[vec![1.0, 0.0]], &[0], 2, 0.0))
+        }
+        fn describe(&self, _: usize) -> String {
+            "stub".into()
+        }
+        fn classes(&self) -> &[String] {
+            &self.classes
+        }
+        fn test_len(&self) -> usize {
+            1
+        }
+        fn skipped_files(&self) -> Vec<String> {
+            vec![]
+        }
+    }
+
+    #[test]
+    fn items_without_a_label_count_in_the_loss_but_not_in_the_training_accuracy() {
+        let varmap = VarMap::new();
+        let w = varmap
+            .get(
+                1,
+                "w",
+                candle_nn::Init::Const(0.5),
+                DType::F32,
+                &Device::Cpu,
+            )
+            .unwrap();
+        let task = HalfUnlabelled {
+            varmap,
+            w,
+            items: (0..8).collect(),
+            classes: vec!["a".into(), "b".into()],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(&dir.path().join("run"), false).unwrap();
+        let recipe = ImageTrainConfig {
+            epochs: 1,
+            batch_size: 4,
+            ..Default::default()
+        }
+        .recipe();
+        let (metrics, _) = fit(&task, &recipe, &run, &mut |_| Ok(())).unwrap();
+        // Every labelled item is right; counting the unlabelled ones as wrong would give 0.5.
+        assert_eq!(metrics.history[0].train_top1, 1.0);
+        assert!(metrics.history[0].train_loss > 0.0);
+    }
+}
