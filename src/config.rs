@@ -11,7 +11,6 @@ use crate::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::path::Path;
 
 /// Everything that defines a skeleton training run. Every field can be set in a `--config` JSON file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -178,14 +177,6 @@ pub fn overlay<T: Serialize + DeserializeOwned>(
         }
         Error::usage(format!("invalid option: {e}"))
     })
-}
-
-/// Defaults, overlaid with a JSON file when one is given (unknown keys are an error naming the key).
-pub fn from_file_or_default<T: Default + DeserializeOwned>(file: Option<&Path>) -> Result<T> {
-    match file {
-        Some(p) => crate::io::read_json(p),
-        None => Ok(T::default()),
-    }
 }
 
 /// Where a skeleton command's data comes from when it is not (all) the run's own.

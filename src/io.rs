@@ -43,8 +43,19 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    parse_json(path, &read_to_string(path)?)
+}
+
+/// A JSON file as `T` and as plain JSON, read once: the plain form tells which fields the file sets.
+pub fn read_json_with_fields<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<(T, serde_json::Value)> {
     let text = read_to_string(path)?;
-    serde_json::from_str(&text)
+    Ok((parse_json(path, &text)?, parse_json(path, &text)?))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    serde_json::from_str(text)
         .map_err(|e| Error::at_line(path, e.line(), format!("invalid JSON: {e}")))
 }
 

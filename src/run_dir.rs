@@ -118,6 +118,13 @@ impl RunDir {
         crate::io::read_json(&self.config())
     }
 
+    /// The run's configuration as `T` and as plain JSON (which fields it sets), read once.
+    pub fn read_config_with_fields<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<(T, serde_json::Value)> {
+        crate::io::read_json_with_fields(&self.config())
+    }
+
     pub fn write_config<T: serde::Serialize>(&self, config: &T) -> Result<()> {
         crate::io::write_json(&self.config(), config)
     }

@@ -254,14 +254,13 @@ impl TrainRunArgs {
         if let Some(dir) = &self.resume {
             return Ok(Start::Resume(dir.clone()));
         }
-        let mut c: C = config::from_file_or_default(self.config.as_deref())?;
-        // The fields the file sets (it parsed above, so it is a JSON object).
-        let mut explicit = match &self.config {
-            Some(p) => match crate::io::read_json::<Value>(p)? {
-                Value::Object(m) => m,
-                _ => Map::new(),
+        // The configuration, and the fields the file sets (it parsed as `C`, so it is a JSON object).
+        let (mut c, mut explicit): (C, _) = match &self.config {
+            Some(p) => match crate::io::read_json_with_fields(p)? {
+                (c, Value::Object(m)) => (c, m),
+                (c, _) => (c, Map::new()),
             },
-            None => Map::new(),
+            None => (C::default(), Map::new()),
         };
         data(&mut c);
         let o = own

@@ -153,7 +153,9 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
         curves: Default::default(),
     };
     let mut examples = Vec::new();
+    // The first pictures of each class, as many of each as fit.
     let mut per_class = vec![0usize; model.run.classes.len()];
+    let quota = EXAMPLES.div_ceil(per_class.len());
     let mut map_side = [0usize; 2];
     let bar = crate::progress::bar(items.len() as u64, "localize");
     for (n, item) in items.iter().enumerate() {
@@ -182,8 +184,6 @@ pub fn localize(a: &LocalizeOptions) -> Result<()> {
             sc.whole_iou50
                 .push(boxes.iter().any(|b| iou(&whole, b) >= 0.5));
             sc.top1_loc.push(good && pred.class == item.label);
-            // The first pictures of each class, as many of each as fit.
-            let quota = EXAMPLES.div_ceil(model.run.classes.len());
             if examples.len() < EXAMPLES && per_class[item.label] < quota {
                 per_class[item.label] += 1;
                 let best = found.map_or(0.0, |f| {

@@ -65,9 +65,8 @@ pub fn image_train(start: &Start<ImageTrainConfig>) -> Result<Metrics> {
         }
         Start::Resume(path) => {
             let dir = RunDir::for_resume(path, "an image")?;
-            let mut run: ImageRunConfig = dir.read_config()?;
+            let (mut run, raw): (ImageRunConfig, _) = dir.read_config_with_fields()?;
             // A run begun before progressive resizing existed continues as it began, at one size.
-            let raw: serde_json::Value = dir.read_config()?;
             if raw["train"].get("early_fraction").is_none() {
                 run.train.early_fraction = 0.0;
             }

@@ -218,6 +218,21 @@ fn object(
     ]
 }
 
+/// [`object`] when `with_object`, else nothing drawn and the square (x, y, size) it would have stood in.
+fn object_or_its_place(
+    img: &mut RgbImage,
+    k: usize,
+    (x, y, d): (f32, f32, f32),
+    colours: (Rgb<u8>, Rgb<u8>),
+    with_object: bool,
+) -> BBox {
+    if with_object {
+        object(img, k, (x, y, d), colours)
+    } else {
+        [x, y, x + d, y + d]
+    }
+}
+
 /// One picture of class `k` and its object box, from its own seeded stream.
 pub fn picture(cfg: &SynthImageConfig, k: usize, stream: u64) -> (RgbImage, BBox) {
     draw(cfg, k, stream, true)
@@ -240,11 +255,7 @@ fn draw(cfg: &SynthImageConfig, k: usize, stream: u64, with_object: bool) -> (Rg
     let d = uniform(&mut rng, 0.35, 0.55) * s;
     let (x, y) = (uniform(&mut rng, 0.0, s - d), uniform(&mut rng, 0.0, s - d));
     let colours = (colour(&mut rng), colour(&mut rng));
-    let bbox = if with_object {
-        object(&mut img, k, (x, y, d), colours)
-    } else {
-        [x, y, x + d, y + d]
-    };
+    let bbox = object_or_its_place(&mut img, k, (x, y, d), colours, with_object);
     synth_scene::sensor_noise(&mut img, 24.0, &mut rng);
     (img, bbox)
 }
@@ -259,18 +270,9 @@ fn photo_picture(side: u32, k: usize, rng: &mut StdRng, with_object: bool) -> (R
     }
     let before = img.clone();
     let colours = synth_scene::palette(k, rng);
-    let bbox = if with_object {
-        object(&mut img, k, (x, y, d), colours)
-    } else {
-        [x, y, x + d, y + d]
-    };
+    let bbox = object_or_its_place(&mut img, k, (x, y, d), colours, with_object);
     synth_scene::finish(&mut img, &before, with_object.then_some(k), bbox, rng);
     (img, bbox)
-}
-
-/// Training picture `item` (of class `class`) as drawn anew for `epoch`, when `fresh` is set.
-pub fn fresh_picture(cfg: &SynthImageConfig, class: usize, epoch: usize, item: usize) -> RgbImage {
-    picture(cfg, class, streams::fresh_picture(epoch, item)).0
 }
 
 /// Whether training picture `item` is shown without its object in `epoch` (a draw of `empty_fraction`).
@@ -284,8 +286,8 @@ pub fn shown_empty(cfg: &SynthImageConfig, epoch: usize, item: usize) -> bool {
             < cfg.empty_fraction
 }
 
-/// Training picture `item` of class `class` as shown in `epoch`: drawn anew when `fresh` is set (else
-/// `fixed`), without its object when [`shown_empty`]. `None` for the fixed picture itself, unchanged.
+/// Training picture `item` of class `class` as shown in `epoch`: drawn anew when `fresh` is set, without its
+/// object when [`shown_empty`]. `None` when the fixed set's own picture is shown unchanged.
 pub fn training_picture(
     cfg: &SynthImageConfig,
     class: usize,
