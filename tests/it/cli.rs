@@ -465,5 +465,6 @@ fn demo_writes_every_figure_it_promises() {
     }
     let train = json(&image_run.join("config.json"))["train"].clone();
     assert_eq!(train["synthetic"]["fresh"], true);
-    assert_eq!(train["synthetic"]["empty_fraction"], 0.35);
+    assert_eq!(train["synthetic"]["empty_fraction"], 0.25);
+    assert_eq!(train["synthetic"]["train_per_class"], 180);
 }
