@@ -64,6 +64,10 @@ pub struct SkeletonTrainConfig {
     pub skip_bad: bool,
     /// Evaluate on the test split every this many epochs (and always after the last).
     pub eval_every: usize,
+    /// Decay of an exponential moving average of the weights and batch-norm statistics that evaluation and
+    /// the saved model use, e.g. 0.99 (none: the raw weights).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
     /// What is done to each sequence when it is read (`raw` for imported models that expect their own
     /// tool's coordinates).
     #[serde(skip_serializing_if = "Preprocess::is_normalize")]
@@ -112,6 +116,7 @@ impl Default for SkeletonTrainConfig {
             augment: Some(Augment::default()),
             skip_bad: false,
             eval_every: 1,
+            ema: None,
             preprocess: Preprocess::Normalize,
             strategy: Partition::Spatial,
         }
@@ -274,6 +279,7 @@ impl SkeletonTrainConfig {
             self.lr,
             self.momentum,
             self.weight_decay,
+            self.ema,
         )?;
         if self.frames < 4 {
             return Err(Error::invalid("frames", self.frames, "at least 4"));
@@ -324,7 +330,17 @@ fn check_recipe(
     lr: f64,
     momentum: f64,
     weight_decay: f64,
+    ema: Option<f64>,
 ) -> Result<()> {
+    if let Some(d) = ema {
+        if !(d > 0.0 && d < 1.0) {
+            return Err(Error::invalid(
+                "ema",
+                d,
+                "a decay in (0, 1), such as 0.99 (leave it out for no average)",
+            ));
+        }
+    }
     if epochs == 0 {
         return Err(Error::invalid("epochs", epochs, "at least 1"));
     }
@@ -406,6 +422,10 @@ pub struct ImageTrainConfig {
     pub val_fraction: f64,
     pub skip_bad: bool,
     pub eval_every: usize,
+    /// Decay of an exponential moving average of the weights and batch-norm statistics that evaluation and
+    /// the saved model use, e.g. 0.99 (none: the raw weights).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
     /// The synthetic set (with `format: synthetic`).
     pub synthetic: crate::data::synth_images::SynthImageConfig,
 }
@@ -436,6 +456,7 @@ impl Default for ImageTrainConfig {
             val_fraction: 0.2,
             skip_bad: false,
             eval_every: 5,
+            ema: None,
             synthetic: Default::default(),
         }
     }
@@ -488,6 +509,7 @@ impl ImageTrainConfig {
             self.lr,
             self.momentum,
             self.weight_decay,
+            self.ema,
         )?;
         for (field, side) in [("size", self.size), ("early_size", self.early_size)] {
             if side < 32 || side % 16 != 0 {

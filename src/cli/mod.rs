@@ -225,6 +225,9 @@ pub struct TrainRunArgs {
     /// Weight decay (default 0.0005 for skeletons, 0.05 for pictures).
     #[arg(long)]
     pub weight_decay: Option<f64>,
+    /// Evaluate and save an exponential moving average of the weights with this decay per step (e.g. 0.99).
+    #[arg(long, value_name = "DECAY")]
+    pub ema: Option<f64>,
     /// Switch training augmentation off.
     #[arg(long)]
     pub no_augment: bool,
@@ -270,6 +273,7 @@ impl TrainRunArgs {
             .set("optimizer", &self.optimizer)
             .set("lr", &self.lr)
             .set("weight_decay", &self.weight_decay)
+            .set("ema", &self.ema)
             .set_if("augment", self.no_augment, augment_off);
         let c = config::overlay(c, &o.0)?;
         explicit.extend(o.0);

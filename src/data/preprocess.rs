@@ -63,6 +63,13 @@ pub struct Augment {
     pub shift: f32,
     /// Temporal crop keeps a random window of at least this fraction of the frames (1 = no crop).
     pub crop_min: f32,
+    /// Max tilt about each horizontal axis (x, then z), degrees, after the turn about y (0 = none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tilt_deg: f32,
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }
 
 /// The default augmentation (chosen on MSR Action3D with seeds 1–3 and checked on the synthetic `all`
@@ -75,6 +82,7 @@ impl Default for Augment {
             scale: 0.15,
             shift: 0.1,
             crop_min: 0.6,
+            tilt_deg: 0.0,
         }
     }
 }
@@ -229,7 +237,8 @@ fn present_view(d: &ndarray::ArrayView4<f32>, t: usize, m: usize) -> bool {
     (0..s[0]).any(|c| (0..s[2]).any(|v| d[[c, t, v, m]] != 0.0))
 }
 
-/// Random rotation about y, scale and shift, applied to present persons/frames only (in place).
+/// Random rotation about y (then tilts about x and z when `tilt_deg` is set), scale and shift, applied to
+/// present persons/frames only (in place).
 pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) {
     let (c_n, t_n, v_n, m_n) = data.dim();
     let theta = uniform(rng, -aug.rotate_deg, aug.rotate_deg).to_radians();
@@ -237,7 +246,7 @@ pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) 
     let shift: Vec<f32> = (0..c_n)
         .map(|_| uniform(rng, -aug.shift, aug.shift))
         .collect();
-    let (s, c) = theta.sin_cos();
+    let rot = rotation(theta, aug.tilt_deg, rng);
     for t in 0..t_n {
         for m in 0..m_n {
             if !present(data, t, m) {
@@ -245,9 +254,10 @@ pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) 
             }
             for v in 0..v_n {
                 if c_n >= 3 {
-                    let (x, z) = (data[[0, t, v, m]], data[[2, t, v, m]]);
-                    data[[0, t, v, m]] = c * x + s * z;
-                    data[[2, t, v, m]] = -s * x + c * z;
+                    let p = [data[[0, t, v, m]], data[[1, t, v, m]], data[[2, t, v, m]]];
+                    for (i, row) in rot.iter().enumerate() {
+                        data[[i, t, v, m]] = row[0] * p[0] + row[1] * p[1] + row[2] * p[2];
+                    }
                 }
                 for ch in 0..c_n {
                     data[[ch, t, v, m]] = data[[ch, t, v, m]] * scale + shift[ch];
@@ -255,6 +265,31 @@ pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) 
             }
         }
     }
+}
+
+/// The 3 × 3 rotation: `theta` about y, then (when `tilt_deg` > 0) random tilts about x and z drawn from
+/// `rng` (no draw at 0, so runs without tilt repeat the earlier ones exactly).
+fn rotation(theta: f32, tilt_deg: f32, rng: &mut StdRng) -> [[f32; 3]; 3] {
+    let (s, c) = theta.sin_cos();
+    let ry = [[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]];
+    if tilt_deg <= 0.0 {
+        return ry;
+    }
+    let (sa, ca) = uniform(rng, -tilt_deg, tilt_deg).to_radians().sin_cos();
+    let (sb, cb) = uniform(rng, -tilt_deg, tilt_deg).to_radians().sin_cos();
+    let rx = [[1.0, 0.0, 0.0], [0.0, ca, -sa], [0.0, sa, ca]];
+    let rz = [[cb, -sb, 0.0], [sb, cb, 0.0], [0.0, 0.0, 1.0]];
+    matmul3(&rz, &matmul3(&rx, &ry))
+}
+
+fn matmul3(a: &[[f32; 3]; 3], b: &[[f32; 3]; 3]) -> [[f32; 3]; 3] {
+    let mut out = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            out[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
 }
 
 /// Model input for one sequence: cropped (training), fixed length, augmented (training), and with
@@ -327,6 +362,45 @@ mod tests {
         assert!(b.data.iter().any(|&x| x != 0.0));
         for (x, y) in a.data.iter().zip(b.data.iter()) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+
+    /// Distances from the origin of every joint of person 0.
+    fn radii(d: &Array4<f32>) -> Vec<f32> {
+        let (_, t_n, v_n, _) = d.dim();
+        (0..t_n)
+            .flat_map(|t| (0..v_n).map(move |v| (t, v)))
+            .map(|(t, v)| (0..3).map(|c| d[[c, t, v, 0]].powi(2)).sum::<f32>().sqrt())
+            .collect()
+    }
+
+    #[test]
+    fn tilts_turn_the_body_rigidly_and_no_tilt_leaves_the_height_alone() {
+        let mut data = Array4::<f32>::zeros((3, 4, 5, 1));
+        for (i, v) in data.iter_mut().enumerate() {
+            *v = ((i * 37 % 23) as f32) / 7.0 - 1.5;
+        }
+        let rigid = |tilt: f32, seed: u64| {
+            let aug = Augment {
+                rotate_deg: 40.0,
+                scale: 0.0,
+                shift: 0.0,
+                crop_min: 1.0,
+                tilt_deg: tilt,
+            };
+            let mut out = data.clone();
+            augment_spatial(&mut out, &aug, &mut crate::rng::rng_for(seed, 0));
+            out
+        };
+        for seed in 0..5 {
+            // A turn about y alone keeps every height; with tilts the heights change but no distance does.
+            let flat = rigid(0.0, seed);
+            assert_eq!(flat.index_axis(Axis(0), 1), data.index_axis(Axis(0), 1));
+            let tilted = rigid(20.0, seed);
+            assert_ne!(tilted.index_axis(Axis(0), 1), data.index_axis(Axis(0), 1));
+            for (a, b) in radii(&tilted).iter().zip(radii(&data)) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
     }
 }

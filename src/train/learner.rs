@@ -3,6 +3,7 @@
 //! evaluation, and the final weights and `metrics.json`. What differs between models is a [`Task`].
 
 use super::checkpoint;
+use super::ema::Ema;
 use super::metrics::Evaluation;
 use super::optim::Optimizer;
 use super::record::{EpochRecord, Metrics, TrainState};
@@ -69,6 +70,8 @@ pub struct Recipe {
     pub warmup_epochs: f64,
     pub milestones: Vec<usize>,
     pub eval_every: usize,
+    /// Decay of the weight average that evaluation and the saved model use (none: the raw weights).
+    pub ema: Option<f64>,
 }
 
 /// `recipe()` for every training configuration: they all carry the recipe's fields under the same names.
@@ -89,6 +92,7 @@ macro_rules! recipe_of {
                     warmup_epochs: self.warmup_epochs,
                     milestones: self.milestones.clone(),
                     eval_every: self.eval_every,
+                    ema: self.ema,
                 }
             }
         }
@@ -112,8 +116,9 @@ pub fn fit(
         recipe.momentum,
         recipe.weight_decay,
     );
+    let mut ema = recipe.ema.map(|d| Ema::new(varmap, d)).transpose()?;
     let ckpt = dir.checkpoint();
-    let mut state = checkpoint::restore(varmap, &mut opt, &ckpt, recipe.epochs)?;
+    let mut state = checkpoint::restore(varmap, &mut opt, ema.as_mut(), &ckpt, recipe.epochs)?;
     let params = init::num_trainable(varmap);
     eprintln!("{}", task.describe(params));
     let schedule = Schedule {
@@ -151,6 +156,9 @@ pub fn fit(
             stepped += 1;
             let loss_v = finite_loss(&step.loss, epoch, recipe.lr)?;
             opt.step(&step.loss.backward()?, lr)?;
+            if let Some(e) = ema.as_mut() {
+                e.update(opt.steps)?;
+            }
             let pred = step.logits.argmax(1)?.to_vec1::<u32>()?;
             correct += pred
                 .iter()
@@ -165,7 +173,7 @@ pub fn fit(
         }
         bar.finish_and_clear();
         let test = if epoch + 1 == recipe.epochs || (epoch + 1) % recipe.eval_every == 0 {
-            Some(task.evaluate_after(epoch + 1)?)
+            Some(with_average(&mut ema, || task.evaluate_after(epoch + 1))?)
         } else {
             None
         };
@@ -188,11 +196,25 @@ pub fn fit(
         state.history.push(rec);
         state.epochs_done = epoch + 1;
         state.steps = opt.steps;
-        checkpoint::save(varmap, &opt, &state, &ckpt)?;
+        checkpoint::save(varmap, &opt, ema.as_ref(), &state, &ckpt)?;
         on_epoch(&state)?;
         crash_for_testing(epoch + 1);
     }
+    if let Some(e) = ema.as_mut() {
+        e.swap()?; // the final evaluation and the saved model use the average
+    }
     finish(task, &state, params, dir)
+}
+
+/// `f` run with the weight average in place of the raw weights (when there is one).
+fn with_average<T>(ema: &mut Option<Ema>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let Some(e) = ema.as_mut() else {
+        return f();
+    };
+    e.swap()?;
+    let out = f();
+    e.swap()?;
+    out
 }
 
 /// The final evaluation, weights and `metrics.json`.

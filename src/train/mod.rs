@@ -2,6 +2,7 @@
 //! [`image`]), optimisers, schedules, the training checkpoint, what is recorded, and the metrics.
 
 pub mod checkpoint;
+pub mod ema;
 pub mod image;
 pub mod learner;
 pub mod metrics;

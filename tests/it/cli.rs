@@ -109,6 +109,45 @@ fn resume_after_a_crash_matches_an_uninterrupted_run_bit_for_bit() {
 }
 
 #[test]
+fn a_weight_averaged_run_saves_the_average_it_evaluated_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, raw) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("raw"),
+    );
+    let opts = ["--epochs", "3", "--seed", "5", "--ema", "0.9"];
+    train(&a, &opts).success();
+    crate::common::tiny_cmd(&b, &opts)
+        .env("SKELCAM_ABORT_AFTER_EPOCH", "1")
+        .assert()
+        .failure();
+    skelcam()
+        .args(["skeleton", "train", "--resume"])
+        .arg(&b)
+        .assert()
+        .success();
+    let model = |p: &std::path::Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert_eq!(model(&a), model(&b), "resume lost the weight average");
+    assert_eq!(json(&a.join("config.json"))["train"]["ema"], 0.9);
+    // The same training without the average saves other weights...
+    train(&raw, &["--epochs", "3", "--seed", "5"]).success();
+    assert_ne!(model(&a), model(&raw));
+    // ...and the saved average is the model that training evaluated last.
+    let v = json_stdout(
+        skelcam()
+            .args(["skeleton", "eval", "--json", "--run"])
+            .arg(&a),
+    );
+    let m = json(&a.join("metrics.json"));
+    assert_eq!(v["confusion"], m["confusion"]);
+    // A decay outside (0, 1) is refused, naming the option.
+    let out = train(&dir.path().join("bad"), &["--ema", "1"]).failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("ema") && err.contains("0.99"), "{err}");
+}
+
+#[test]
 fn config_file_is_overridden_by_the_command_line_and_unknown_keys_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("cfg.json");
