@@ -118,7 +118,7 @@ pub fn impute_picture(
             }
         }
         for &p in &holes {
-            plane[p] += noise * crate::rng::normal(rng) as f32;
+            plane[p] += noise * crate::rng::normal(rng);
         }
     }
     out

@@ -54,7 +54,7 @@ pub fn import(a: &ImportOptions) -> Result<()> {
     };
     let mut model_cfg = ResnetConfig::preset(preset, rows).map_err(Error::usage)?;
     model_cfg.width = width;
-    if a.size < 32 || a.size % 16 != 0 {
+    if a.size < 32 || !a.size.is_multiple_of(16) {
         return Err(Error::invalid(
             "size",
             a.size,

@@ -116,7 +116,7 @@ pub fn skeleton_import(a: &SkeletonImportOptions) -> Result<()> {
         ..SkeletonTrainConfig::default()
     };
     let stride = imp.config.temporal_stride();
-    if frames % stride != 0 {
+    if !frames.is_multiple_of(stride) {
         return Err(Error::invalid(
             "frames",
             frames,

@@ -101,7 +101,7 @@ pub fn read_file(path: &Path, layout: &Layout) -> Result<ReadOutcome> {
     if joints_read == 0 {
         return Err(Error::data(path, "the file has no frames (0 joint lines)"));
     }
-    if joints_read % JOINTS != 0 {
+    if !joints_read.is_multiple_of(JOINTS) {
         return Err(Error::at_line(
             path,
             line_no,

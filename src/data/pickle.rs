@@ -423,7 +423,7 @@ fn refuse_or(module: &str, name: &str) -> Result<Allowed, String> {
 }
 
 fn pairs(items: Vec<Shared>) -> Result<Vec<(Shared, Shared)>, String> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("a dictionary with an odd number of items".into());
     }
     let mut it = items.into_iter();

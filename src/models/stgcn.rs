@@ -48,7 +48,7 @@ impl StgcnConfig {
         if self.blocks.is_empty() || self.blocks.len() > 64 {
             return bad("model.blocks", self.blocks.len(), "1 to 64 blocks");
         }
-        if self.temporal_kernel % 2 == 0 || self.temporal_kernel > 99 {
+        if self.temporal_kernel.is_multiple_of(2) || self.temporal_kernel > 99 {
             return bad(
                 "model.temporal_kernel",
                 self.temporal_kernel,
@@ -287,7 +287,7 @@ impl Stgcn {
         let bn_persons = config.data_bn_persons.unwrap_or(1);
         let data_bn = Bn::new(bn_persons * config.in_channels * v, vb.pp("data_bn"))?;
         let kt = config.temporal_kernel;
-        if kt % 2 == 0 {
+        if kt.is_multiple_of(2) {
             candle_core::bail!("temporal kernel must be odd, got {kt}");
         }
         let mut blocks = Vec::new();

@@ -215,7 +215,7 @@ pub fn write_page<W: io::Write>(
     s.write_all(toc.join(" · ").as_bytes())?;
     s.write_all(b"</nav>\n")?;
     for (i, h) in headings.iter().enumerate() {
-        write!(s, "<section id=\"s{i}\"><h2>{}</h2>\n", escape(h))?;
+        writeln!(s, "<section id=\"s{i}\"><h2>{}</h2>", escape(h))?;
         body(i, s)?;
         s.write_all(b"</section>\n")?;
     }

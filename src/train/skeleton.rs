@@ -180,7 +180,7 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
     }
     model.partition = cfg.strategy;
     let stride = model.temporal_stride();
-    if cfg.frames % stride != 0 {
+    if !cfg.frames.is_multiple_of(stride) {
         return Err(Error::invalid(
             "frames",
             cfg.frames,

@@ -73,7 +73,7 @@ pub(crate) fn repeated_rows(
         .for_each(|(r, dst)| {
             let pattern = row(r);
             assert!(
-                !pattern.is_empty() && cols % pattern.len() == 0,
+                !pattern.is_empty() && cols.is_multiple_of(pattern.len()),
                 "row pattern does not tile"
             );
             for (d, &v) in dst.iter_mut().zip(pattern.iter().cycle()) {
