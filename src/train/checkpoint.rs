@@ -1,4 +1,5 @@
-//! The training checkpoint: model variables (prefixed `model.`), optimiser state and progress in one
+//! The training checkpoint: model variables (prefixed `model.`), optimiser state, the weight average (`ema.`)
+//! when the run keeps one, and progress in one
 //! safetensors file, written atomically after every epoch, and its exact restore for `--resume`.
 
 use super::ema::Ema;
