@@ -1,6 +1,6 @@
-//! The training checkpoint: model variables (prefixed `model.`), optimiser state, the weight average (`ema.`)
-//! when the run keeps one, and progress in one
-//! safetensors file, written atomically after every epoch, and its exact restore for `--resume`.
+//! The training checkpoint: model variables (prefixed `model.`), optimiser state, the weight average
+//! (`ema.`, when the run keeps one) and progress in one safetensors file, written atomically after every
+//! epoch, and its exact restore for `--resume`.
 
 use super::ema::Ema;
 use super::optim::Optimizer;
