@@ -13,16 +13,26 @@ pub fn is_buffer(name: &str) -> bool {
     name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("input_mask")
 }
 
-/// Trainable (name, var) pairs sorted by name (running statistics excluded).
-pub fn trainable(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
+/// Learnt state: the trainable variables and the batch-norm statistics (not the input masks, which are set).
+pub fn is_learnt(name: &str) -> bool {
+    !is_buffer(name) || name.ends_with("running_mean") || name.ends_with("running_var")
+}
+
+/// The (name, var) pairs whose name passes `keep`, sorted by name.
+pub fn vars_where(varmap: &VarMap, keep: impl Fn(&str) -> bool) -> Vec<(String, candle_core::Var)> {
     let data = varmap.data().lock().expect("varmap lock");
     let mut v: Vec<(String, candle_core::Var)> = data
         .iter()
-        .filter(|(n, _)| !is_buffer(n))
+        .filter(|(n, _)| keep(n))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
+}
+
+/// Trainable (name, var) pairs sorted by name (running statistics excluded).
+pub fn trainable(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
+    vars_where(varmap, |n| !is_buffer(n))
 }
 
 pub fn num_trainable(varmap: &VarMap) -> usize {

@@ -3,7 +3,7 @@
 //! so the first steps are not frozen into the average. Evaluation and the saved model use the average;
 //! training continues on the raw weights. Its state is part of the checkpoint, so `--resume` stays exact.
 
-use crate::models::init::is_buffer;
+use crate::models::init::{is_learnt, vars_where};
 use candle_core::{Result, Tensor, Var};
 use candle_nn::VarMap;
 use std::collections::HashMap;
@@ -15,21 +15,10 @@ pub struct Ema {
     avg: Vec<Tensor>,
 }
 
-/// Variables averaged: all but the RA-GCN input masks, which are set, not learnt.
-fn averaged(name: &str) -> bool {
-    !is_buffer(name) || name.ends_with("running_mean") || name.ends_with("running_var")
-}
-
 impl Ema {
     /// An average that starts at the variables' current values.
     pub fn new(varmap: &VarMap, decay: f64) -> Result<Self> {
-        let data = varmap.data().lock().expect("varmap lock");
-        let mut vars: Vec<(String, Var)> = data
-            .iter()
-            .filter(|(n, _)| averaged(n))
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let vars = vars_where(varmap, is_learnt);
         let avg = vars
             .iter()
             .map(|(_, v)| v.as_tensor().copy())
@@ -38,7 +27,7 @@ impl Ema {
     }
 
     /// The decay used after optimiser step `step` (counting from 1).
-    pub fn decay_at(&self, step: u64) -> f64 {
+    fn decay_at(&self, step: u64) -> f64 {
         self.decay.min((1.0 + step as f64) / (10.0 + step as f64))
     }
 
