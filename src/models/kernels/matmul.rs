@@ -204,6 +204,14 @@ unsafe fn blocked_raw(
     });
 }
 
+/// `f(j0, w)` for column blocks of an n-column product whose right operand has k rows, sized as
+/// [`gemm_blocked_b`]'s, in parallel, while the crate's single-threaded GEMMs read their left operand in
+/// place: for kernels that build their own operand blocks and multiply them with [`gemm_single`].
+pub(crate) fn par_gemm_blocks(k: usize, n: usize, f: impl Fn(usize, usize) + Sync) {
+    let _unpacked = UnpackedBlocks::new();
+    par_column_blocks(n, block_width(k, n), f)
+}
+
 /// Blocks of `width` columns of 0..n (the last may be narrower), `f(j0, w)` for each, in parallel.
 fn par_column_blocks(n: usize, width: usize, f: impl Fn(usize, usize) + Sync) {
     use rayon::prelude::*;
@@ -294,14 +302,14 @@ fn block_width(k: usize, n: usize) -> usize {
 
 /// A raw pointer that parallel tasks may share: each writes a disjoint part of what it points to.
 #[derive(Clone, Copy)]
-struct Shared(*mut f32);
-// SAFETY: only used to hand disjoint column blocks of one destination to rayon tasks.
+pub(crate) struct Shared(pub(crate) *mut f32);
+// SAFETY: only used to hand disjoint parts of one destination to rayon tasks.
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
     /// The pointer (a method, so that closures capture the whole `Shared`, not its raw field).
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }

@@ -9,6 +9,7 @@ pub mod gcn;
 pub(crate) mod matmul;
 pub mod maxpool;
 pub mod residual;
+mod winograd;
 
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};
