@@ -53,6 +53,10 @@ pub struct SkeletonTrainConfig {
     /// Add motion channels (frame-to-frame differences): 6 input channels instead of 3 (joint and bone
     /// modalities).
     pub motion: bool,
+    /// Every block learns an offset to its adjacency (starting at zero) that may link any two joints; false
+    /// (the default): the layout's edges only, as the official ST-GCN, which keeps the CAM on the joints.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub adaptive_graph: bool,
     /// What the network sees: joints, bones, or the motion of either.
     #[serde(skip_serializing_if = "Modality::is_joint")]
     pub modality: Modality,
@@ -111,6 +115,7 @@ impl Default for SkeletonTrainConfig {
             frames: 32,
             length_mode: LengthMode::Resample,
             motion: true,
+            adaptive_graph: false,
             modality: Modality::Joint,
             persons: None,
             augment: Some(Augment::default()),

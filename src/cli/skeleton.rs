@@ -339,6 +339,10 @@ pub struct TrainArgs {
     /// Input channels: xyz only (default adds frame-to-frame motion channels).
     #[arg(long)]
     pub no_motion: bool,
+    /// Every block also learns an offset to its adjacency that may link any two joints (2s-AGCN's adaptive
+    /// graph): more accurate on MSR Action3D, but the CAM no longer points at the joints that move.
+    #[arg(long)]
+    pub adaptive_graph: bool,
     /// What the network sees: joint coordinates, bones (joint minus its parent), or the motion of either.
     #[arg(long, value_enum)]
     pub modality: Option<crate::data::modality::Modality>,
@@ -418,7 +422,8 @@ impl TrainArgs {
             .set("dropout", &self.dropout)
             .set("strategy", &self.strategy)
             .set("modality", &self.modality)
-            .set_if("motion", self.no_motion, Value::Bool(false));
+            .set_if("motion", self.no_motion, Value::Bool(false))
+            .set_if("adaptive_graph", self.adaptive_graph, Value::Bool(true));
         let source = self.data.source();
         self.run
             .start(|c| source.apply(c), o, Value::Null, |c, _| Ok(c))

@@ -87,7 +87,7 @@ pub fn info(a: &InfoOptions) -> Result<()> {
             "channels": cfg.in_channels, "blocks": cfg.blocks, "block_table": blocks,
             "temporal_stride": cfg.temporal_stride(), "partitions": partitions, "strategy": cfg.partition,
             "adjacency": adjacency, "data_bn": data_bn, "edge_importance": cfg.edge_importance,
-            "input": input, "params": total, "layers": layers,
+            "adaptive_graph": cfg.adaptive, "input": input, "params": total, "layers": layers,
             "ensemble": run.as_ref().and_then(|r| r.ensemble.as_ref()),
         });
         println!("{out}");
@@ -117,9 +117,10 @@ pub fn info(a: &InfoOptions) -> Result<()> {
         cfg.num_class
     );
     println!(
-        "graph: {partitions} partitions ({:?}), adjacency {adjacency}, edge importance {}; data batch norm {data_bn}",
+        "graph: {partitions} partitions ({:?}), adjacency {adjacency}, edge importance {}, learnt offset {}; data batch norm {data_bn}",
         cfg.partition,
-        if cfg.edge_importance { "learned" } else { "off" }
+        if cfg.edge_importance { "learned" } else { "off" },
+        if cfg.adaptive { "on" } else { "off" }
     );
     for (i, b) in blocks.iter().enumerate() {
         println!(

@@ -284,6 +284,7 @@ pub fn convert(
         // The official NTU recipe trains with dropout 0.5, pyskl with none.
         dropout: if source == Source::Stgcn { 0.5 } else { 0.0 },
         edge_importance: t.contains_key("edge_importance.0"),
+        adaptive: false,
         adjacency,
         data_bn_persons: (per_person > 1).then_some(per_person),
     };

@@ -23,6 +23,10 @@ pub struct StgcnConfig {
     pub max_hop: usize,
     pub dropout: f32,
     pub edge_importance: bool,
+    /// A learnt offset added to every block's adjacency, starting at zero (2s-AGCN's B_k, pyskl's
+    /// `adaptive='offset'`): blocks may link joints the skeleton does not connect, such as the two hands.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adaptive: bool,
     /// The (K, V, V) adjacency, when it comes from a checkpoint instead of the layout's graph.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjacency: Option<Vec<Vec<Vec<f32>>>>,
@@ -62,6 +66,10 @@ impl StgcnConfig {
         let mut params = (self.in_channels as u64 * joints as u64)
             .saturating_mul(2 * self.data_bn_persons.unwrap_or(1) as u64);
         let mut cin = self.in_channels as u64;
+        // Per block: the edge importance and the adaptive offset, (K, V, V) each.
+        let graph = (self.edge_importance as u64 + self.adaptive as u64)
+            .saturating_mul(k)
+            .saturating_mul((joints as u64).saturating_mul(joints as u64));
         for &(cout, stride) in &self.blocks {
             if cout == 0 || cout > 65_536 || !(1..=8).contains(&stride) {
                 return bad(
@@ -72,6 +80,7 @@ impl StgcnConfig {
             }
             let cout = cout as u64;
             params = params
+                .saturating_add(graph)
                 .saturating_add(cin.saturating_mul(cout).saturating_mul(k))
                 .saturating_add(
                     cout.saturating_mul(cout)
@@ -124,6 +133,7 @@ impl StgcnConfig {
             max_hop: 1,
             dropout: 0.5,
             edge_importance: true,
+            adaptive: false,
             adjacency: None,
             data_bn_persons: None,
         })
@@ -186,6 +196,8 @@ struct Block {
     bn2: Bn,
     residual: Residual,
     importance: Tensor,
+    /// The learnt adjacency offset (K, V, V) of an adaptive graph.
+    offset: Option<Tensor>,
     stride: usize,
     dropout: f32,
 }
@@ -225,9 +237,13 @@ pub fn temporal_conv(x: &Tensor, weight: &Tensor, bias: &Tensor, stride: usize) 
 
 impl Block {
     fn forward(&self, x: &Tensor, a: &Tensor, ctx: &mut Ctx) -> Result<Tensor> {
-        // Spatial graph conv: 1×1 conv to K·Cout channels, then Σ_k (·) @ (A_k ⊙ E_k) over joints; the fast
-        // path is one node that keeps no K·Cout-channel tensor (kernels::spatial_gcn).
+        // Spatial graph conv: 1×1 conv to K·Cout channels, then Σ_k (·) @ (A_k ⊙ E_k + B_k) over joints; the
+        // fast path is one node that keeps no K·Cout-channel tensor (kernels::spatial_gcn).
         let a = (a * &self.importance)?;
+        let a = match &self.offset {
+            Some(b) => (a + b)?,
+            None => a,
+        };
         let y = match self.gcn.params() {
             (w, Some(b)) if crate::models::fast_kernels() => {
                 super::kernels::spatial_gcn(x, w, b, &a)?
@@ -309,7 +325,14 @@ impl Stgcn {
             } else {
                 Tensor::ones((k, v, v), DType::F32, vb.device())?
             };
+            // Zero at the start (not a weight, so `seeded_init` leaves it 0). Not pyskl's `gcn.PA`, which
+            // holds an importance or a whole adjacency in its other modes.
+            let offset = config
+                .adaptive
+                .then(|| bvb.get_with_hints((k, v, v), "gcn.graph_offset", Init::Const(0.0)))
+                .transpose()?;
             blocks.push(Block {
+                offset,
                 gcn: Conv1x1::new(cin, cout * k, true, bvb.pp("gcn.conv"))?,
                 bn1: Bn::new(cout, bvb.pp("tcn.0"))?,
                 tcn: bvb.get_with_hints((cout, cout, kt, 1), "tcn.2.weight", Init::Const(0.0))?,

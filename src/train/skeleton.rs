@@ -179,6 +179,7 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
         model.dropout = p;
     }
     model.partition = cfg.strategy;
+    model.adaptive = cfg.adaptive_graph;
     let stride = model.temporal_stride();
     if !cfg.frames.is_multiple_of(stride) {
         return Err(Error::invalid(

@@ -449,3 +449,64 @@ fn exported_arrays_equal_cam_json_and_the_animation_shows_every_frame() {
         .join("skeleton.gif")
         .exists());
 }
+
+/// `--adaptive-graph`: every block learns its adjacency offset (saved, non-zero after training, absent
+/// without the option), the run reloads to the metrics it reported, and the CAM identity still holds,
+/// since the head is still global pooling and one linear layer.
+#[test]
+fn an_adaptive_graph_learns_its_offsets_and_keeps_the_cam_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let (adaptive, fixed) = (dir.path().join("adaptive"), dir.path().join("fixed"));
+    let opts = ["--epochs", "2", "--seed", "4"];
+    crate::common::train_tiny(&adaptive, &[&opts[..], &["--adaptive-graph"]].concat()).success();
+    crate::common::train_tiny(&fixed, &opts).success();
+    let config = crate::common::json(&adaptive.join("config.json"));
+    assert_eq!(config["model"]["adaptive"], true);
+    assert_eq!(config["train"]["adaptive_graph"], true);
+    let tensors = |run: &Path| {
+        candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap()
+    };
+    let offsets: Vec<_> = tensors(&adaptive)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with("gcn.graph_offset"))
+        .collect();
+    assert_eq!(offsets.len(), 3, "one offset per block of stgcn-tiny");
+    for (name, t) in &offsets {
+        let largest = t
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(largest > 0.0, "{name} stayed at its initial zero");
+    }
+    assert!(tensors(&fixed).keys().all(|n| !n.contains("graph_offset")));
+    assert!(crate::common::json(&fixed.join("config.json"))["model"]
+        .get("adaptive")
+        .is_none());
+
+    let v = json_stdout(
+        skelcam()
+            .args(["skeleton", "eval", "--json", "--run"])
+            .arg(&adaptive),
+    );
+    let m = crate::common::json(&adaptive.join("metrics.json"));
+    assert_eq!(v["confusion"], m["confusion"]);
+    let model = SkeletonModel::load(&adaptive).unwrap();
+    for c in 0..model.run.classes.len() {
+        let cam = explain(
+            &model,
+            &sample(16, false),
+            &ClassChoice::Index(c),
+            Method::Cam,
+        )
+        .unwrap();
+        assert!(
+            cam.identity_error < 1e-4 * (1.0 + cam.logit.abs() as f64),
+            "class {c}: {}",
+            cam.identity_error
+        );
+    }
+}
