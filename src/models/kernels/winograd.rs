@@ -265,19 +265,19 @@ mod tests {
             .map(|u| (0..7).map(|i| (i * 5 + u * 3) as f32 - 9.0).collect())
             .collect();
         let r: [&[f32]; 5] = std::array::from_fn(|u| rows[u].as_slice());
-        for p in 0..5 {
+        for (p, bt) in BT.iter().enumerate() {
             let mut got = vec![f32::NAN; 7];
             transform_row(p, &r, &mut got);
             let want: Vec<f32> = (0..7)
-                .map(|i| (0..5).map(|u| BT[p][u] * rows[u][i]).sum())
+                .map(|i| bt.iter().zip(&rows).map(|(b, row)| b * row[i]).sum())
                 .collect();
             assert_eq!(got, want, "input transform, point {p}");
         }
-        for row in 0..3 {
+        for (row, at) in AT.iter().enumerate() {
             let mut got = vec![f32::NAN; 7];
             output_row(row, 0.5, &r, &mut got);
             let want: Vec<f32> = (0..7)
-                .map(|i| 0.5 + (0..5).map(|p| AT[row][p] * rows[p][i]).sum::<f32>())
+                .map(|i| 0.5 + at.iter().zip(&rows).map(|(a, m)| a * m[i]).sum::<f32>())
                 .collect();
             assert_eq!(got, want, "output transform, row {row}");
         }
