@@ -96,8 +96,8 @@ fn point_weights(w: &[f32], co: usize, c: usize, q: usize, p: usize) -> Vec<f32>
     u
 }
 
-/// dst = Σ_u Bᵀ[p, u] · rows[u], element by element, with [`BT`]'s entries written out so that each point
-/// costs only its non-zero terms.
+/// dst = Σ_u Bᵀ[p, u] · rows[u], element by element, with Bᵀ's entries (`tests::BT`) written out so that
+/// each point costs only its non-zero terms.
 #[inline(always)]
 fn transform_row(p: usize, rows: &[&[f32]; 5], dst: &mut [f32]) {
     let [r0, r1, r2, r3, r4] = rows;
@@ -113,7 +113,7 @@ fn transform_row(p: usize, rows: &[&[f32]; 5], dst: &mut [f32]) {
     }
 }
 
-/// dst = bias + Σ_p Aᵀ[r, p] · m[p], with [`AT`]'s entries written out.
+/// dst = bias + Σ_p Aᵀ[r, p] · m[p], with Aᵀ's entries (`tests::AT`) written out.
 #[inline(always)]
 fn output_row(r: usize, bias: f32, m: &[&[f32]; 5], dst: &mut [f32]) {
     let n = dst.len();
