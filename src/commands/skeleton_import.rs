@@ -110,7 +110,6 @@ pub fn skeleton_import(a: &SkeletonImportOptions) -> Result<()> {
         frames,
         length_mode,
         motion: false,
-        adaptive_graph: false,
         persons: Some(a.persons),
         augment: None,
         preprocess,
