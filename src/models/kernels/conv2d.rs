@@ -128,10 +128,10 @@ impl RowFill {
 
 /// Consecutive output columns of one image row: (offset in the range, image, output row, first output
 /// column, length).
-type Run = (usize, usize, usize, usize, usize);
+pub(super) type Run = (usize, usize, usize, usize, usize);
 
 /// Output positions j0..j0 + w (which run (n, ho, wo), wo fastest) as [`Run`]s.
-fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<Run> {
+pub(super) fn runs(g: &Geometry2d, j0: usize, w: usize) -> Vec<Run> {
     let (ho, wo) = g.out_hw();
     let mut runs = Vec::with_capacity(w / wo.max(1) + 2);
     let mut q = j0;

@@ -11,7 +11,7 @@
 //! read and write each activation a few times. The backward stays the direct convolution's: it is the same
 //! function, only the forward's rounding differs (the tests bound it against the exact sum).
 
-use super::conv2d::Geometry2d;
+use super::conv2d::{runs, Geometry2d, Run};
 use super::matmul::{gemm_single, par_gemm_blocks, with_scratch, Shared, View};
 
 /// G: row p turns three taps into point p's weight (the Vandermonde rows at 0, 1, −1, 2, ∞ over the scale
@@ -134,28 +134,25 @@ struct Tiling {
     tiles: usize,
 }
 
-/// Consecutive columns of a block within one tile row: (offset in the block, n, τ, first v, length).
-type Piece = (usize, usize, usize, usize, usize);
-
 impl Tiling {
-    /// Columns j0..j0 + width (which run (n, τ, v), v fastest) as [`Piece`]s.
-    fn pieces(&self, j0: usize, width: usize) -> Vec<Piece> {
-        let wd = self.g.w;
-        let mut out = Vec::with_capacity(width / wd + 2);
-        let mut col = j0;
-        while col < j0 + width {
-            let (row, v) = (col / wd, col % wd);
-            let len = (wd - v).min(j0 + width - col);
-            out.push((col - j0, row / self.tiles, row % self.tiles, v, len));
-            col += len;
-        }
-        out
+    /// Columns j0..j0 + width (which run (n, τ, v), v fastest) as runs within one tile row: conv2d's
+    /// [`runs`] over the grid of output tiles.
+    fn pieces(&self, j0: usize, width: usize) -> Vec<Run> {
+        let grid = Geometry2d {
+            h: self.tiles,
+            kh: 1,
+            kw: 1,
+            stride: (1, 1),
+            pad: (0, 0),
+            ..self.g
+        };
+        runs(&grid, j0, width)
     }
 
     /// Point p's operand block (q·C × width), row j·C + c: D_p[c, n, τ + j, v] over the block's columns,
     /// every element written. Per run of columns within one n and per channel, the whole tiles they and
     /// their q − 1 successors need are transformed once into `drow`, and each group's row is a shifted copy.
-    fn fill(&self, x: &[f32], p: usize, pieces: &[Piece], width: usize, b: &mut [f32]) {
+    fn fill(&self, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
         super::wide(
             #[inline(always)]
             || self.fill_wide(x, p, pieces, width, b),
@@ -163,7 +160,7 @@ impl Tiling {
     }
 
     #[inline(always)]
-    fn fill_wide(&self, x: &[f32], p: usize, pieces: &[Piece], width: usize, b: &mut [f32]) {
+    fn fill_wide(&self, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
         let g = &self.g;
         let (wd, c, q) = (g.w, g.c, g.kh / 3);
         let zeros = vec![0f32; wd];
@@ -204,7 +201,7 @@ impl Tiling {
         &self,
         co: usize,
         width: usize,
-        pieces: &[Piece],
+        pieces: &[Run],
         m: &[f32],
         bias: Option<&[f32]>,
         y: Shared,
