@@ -57,6 +57,11 @@ pub struct SkeletonTrainConfig {
     /// (the default): the layout's edges only, as the official ST-GCN, which keeps the CAM on the joints.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub adaptive_graph: bool,
+    /// Weight decay of the adaptive graph's offsets, in place of `weight_decay` (a new adaptive run records
+    /// [`GRAPH_OFFSET_DECAY`] here): an offset then stays only where it pays. Adaptive runs without the field
+    /// decayed their offsets by `weight_decay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_offset_decay: Option<f64>,
     /// What the network sees: joints, bones, or the motion of either.
     #[serde(skip_serializing_if = "Modality::is_joint")]
     pub modality: Modality,
@@ -116,6 +121,7 @@ impl Default for SkeletonTrainConfig {
             length_mode: LengthMode::Resample,
             motion: true,
             adaptive_graph: false,
+            graph_offset_decay: None,
             modality: Modality::Joint,
             persons: None,
             augment: Some(Augment::default()),
@@ -270,7 +276,19 @@ impl ImageSource {
     }
 }
 
+/// The weight decay of the adaptive graph's offsets unless a run sets its own (benches/README.md, "The adaptive
+/// graph").
+pub const GRAPH_OFFSET_DECAY: f64 = 0.1;
+
 impl SkeletonTrainConfig {
+    /// Parameters decayed at their own rate: (name suffix, weight decay).
+    pub fn param_decay(&self) -> Vec<(String, f64)> {
+        match (self.adaptive_graph, self.graph_offset_decay) {
+            (true, Some(d)) => vec![("gcn.graph_offset".into(), d)],
+            _ => vec![],
+        }
+    }
+
     /// The named parts to train and test on (for files that come split), when given.
     pub fn part_names(&self) -> (Option<&str>, Option<&str>) {
         (self.split_train.as_deref(), self.split_test.as_deref())
@@ -307,6 +325,22 @@ impl SkeletonTrainConfig {
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
                 return Err(Error::invalid("dropout", p, "a probability in [0, 1)"));
+            }
+        }
+        if let Some(d) = self.graph_offset_decay {
+            if !self.adaptive_graph {
+                return Err(Error::invalid(
+                    "graph_offset_decay",
+                    d,
+                    "unset: it decays the adaptive graph's offsets (add --adaptive-graph)",
+                ));
+            }
+            if !(d >= 0.0 && d.is_finite()) {
+                return Err(Error::invalid(
+                    "graph_offset_decay",
+                    d,
+                    "a number of at least 0",
+                ));
             }
         }
         Ok(())
@@ -468,6 +502,11 @@ impl Default for ImageTrainConfig {
 }
 
 impl ImageTrainConfig {
+    /// Parameters decayed at their own rate: none (every image parameter decays by `weight_decay`).
+    pub fn param_decay(&self) -> Vec<(String, f64)> {
+        vec![]
+    }
+
     /// Where the recipe for the built-in synthetic pictures differs from the default one, which suits a
     /// folder of photos. A generator can draw new pictures every epoch, so nothing is memorised and crops
     /// and CutMix (which cut the object out of the view) are not needed; pictures shown without their object

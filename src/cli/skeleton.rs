@@ -340,9 +340,13 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_motion: bool,
     /// Every block also learns an offset to its adjacency that may link any two joints (2s-AGCN's adaptive
-    /// graph): more accurate on MSR Action3D, but the CAM no longer points at the joints that move.
+    /// graph): more accurate on MSR Action3D, but the CAM points at the joints that move less often.
     #[arg(long)]
     pub adaptive_graph: bool,
+    /// Weight decay of the adaptive graph's offsets (default 0.1): lower lets the graph stray further from the
+    /// skeleton's, higher keeps it closer.
+    #[arg(long, requires = "adaptive_graph")]
+    pub graph_offset_decay: Option<f64>,
     /// What the network sees: joint coordinates, bones (joint minus its parent), or the motion of either.
     #[arg(long, value_enum)]
     pub modality: Option<crate::data::modality::Modality>,
@@ -423,6 +427,7 @@ impl TrainArgs {
             .set("strategy", &self.strategy)
             .set("modality", &self.modality)
             .set_if("motion", self.no_motion, Value::Bool(false))
+            .set("graph_offset_decay", &self.graph_offset_decay)
             .set_if("adaptive_graph", self.adaptive_graph, Value::Bool(true));
         let source = self.data.source();
         self.run

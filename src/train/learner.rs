@@ -65,6 +65,8 @@ pub struct Recipe {
     pub optimizer: OptimKind,
     pub lr: f64,
     pub weight_decay: f64,
+    /// Parameters decayed at their own rate: (name suffix, weight decay).
+    pub param_decay: Vec<(String, f64)>,
     pub momentum: f64,
     pub schedule: ScheduleKind,
     pub warmup_epochs: f64,
@@ -87,6 +89,7 @@ macro_rules! recipe_of {
                     optimizer: self.optimizer,
                     lr: self.lr,
                     weight_decay: self.weight_decay,
+                    param_decay: self.param_decay(),
                     momentum: self.momentum,
                     schedule: self.schedule,
                     warmup_epochs: self.warmup_epochs,
@@ -110,11 +113,14 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&TrainState) -> Result<()>,
 ) -> Result<(Metrics, Evaluation)> {
     let varmap = task.varmap();
-    let mut opt = Optimizer::new(
-        recipe.optimizer,
-        init::trainable(varmap),
-        recipe.momentum,
-        recipe.weight_decay,
+    let mut opt = recipe.param_decay.iter().fold(
+        Optimizer::new(
+            recipe.optimizer,
+            init::trainable(varmap),
+            recipe.momentum,
+            recipe.weight_decay,
+        ),
+        |opt, (suffix, decay)| opt.decay_for(suffix, *decay),
     );
     let mut ema = recipe.ema.map(|d| Ema::new(varmap, d)).transpose()?;
     let ckpt = dir.checkpoint();

@@ -12,7 +12,8 @@ pub struct Optimizer {
     kind: OptimKind,
     params: Vec<(String, Var)>,
     momentum: f64,
-    weight_decay: f64,
+    /// The weight decay of each parameter (the common one unless `decay_for` set another).
+    decay: Vec<f64>,
     /// SGD: momentum buffer; AdamW: first moment.
     m: Vec<Option<Vec<f32>>>,
     /// AdamW: second moment.
@@ -137,11 +138,22 @@ impl Optimizer {
             kind,
             params,
             momentum,
-            weight_decay,
+            decay: vec![weight_decay; n],
             m: vec![None; n],
             v: vec![None; n],
             steps: 0,
         }
+    }
+
+    /// Decay the parameters whose names end with `suffix` by `weight_decay` instead of the common rate (the
+    /// adaptive graph's offset, which a strong decay keeps near the skeleton's own graph).
+    pub fn decay_for(mut self, suffix: &str, weight_decay: f64) -> Self {
+        for (d, (name, _)) in self.decay.iter_mut().zip(&self.params) {
+            if name.ends_with(suffix) {
+                *d = weight_decay;
+            }
+        }
+        self
     }
 
     /// One update of every parameter that has a gradient, as one fused pass over its values done in place in
@@ -153,7 +165,7 @@ impl Optimizer {
         let hyper = Hyper {
             kind: self.kind,
             lr: lr as f32,
-            wd: self.weight_decay as f32,
+            wd: 0.0,
             mu: self.momentum as f32,
             c1: (1.0 - 0.9f64.powi(t)) as f32,
             c2: (1.0 - 0.999f64.powi(t)) as f32,
@@ -170,7 +182,10 @@ impl Optimizer {
                 OptimKind::Sgd => None,
             };
             let op = Update {
-                hyper,
+                hyper: Hyper {
+                    wd: self.decay[i] as f32,
+                    ..hyper
+                },
                 fresh,
                 state: Mutex::new((m.as_mut_slice(), v)),
             };

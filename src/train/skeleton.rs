@@ -4,7 +4,7 @@
 
 use super::learner::{Step, Task};
 use super::metrics::{evaluate, Evaluation};
-use crate::config::SkeletonTrainConfig;
+use crate::config::{SkeletonTrainConfig, GRAPH_OFFSET_DECAY};
 use crate::data::preprocess::prepare;
 use crate::data::{self, split, Dataset, LoadOptions};
 use crate::models::skeleton::{SkeletonModel, SkeletonRunConfig};
@@ -180,6 +180,10 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
     }
     model.partition = cfg.strategy;
     model.adaptive = cfg.adaptive_graph;
+    let mut train = cfg.clone();
+    if train.adaptive_graph {
+        train.graph_offset_decay.get_or_insert(GRAPH_OFFSET_DECAY);
+    }
     let stride = model.temporal_stride();
     if !cfg.frames.is_multiple_of(stride) {
         return Err(Error::invalid(
@@ -193,7 +197,7 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
     }
     Ok(SkeletonRunConfig {
         skelcam_version: env!("CARGO_PKG_VERSION").into(),
-        train: cfg.clone(),
+        train,
         model,
         layout: ds.layout.clone(),
         classes: ds.classes.clone(),

@@ -463,6 +463,10 @@ fn an_adaptive_graph_learns_its_offsets_and_keeps_the_cam_identity() {
     let config = crate::common::json(&adaptive.join("config.json"));
     assert_eq!(config["model"]["adaptive"], true);
     assert_eq!(config["train"]["adaptive_graph"], true);
+    assert_eq!(
+        config["train"]["graph_offset_decay"], 0.1,
+        "the default is recorded"
+    );
     let tensors = |run: &Path| {
         candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
             .unwrap()
@@ -486,6 +490,37 @@ fn an_adaptive_graph_learns_its_offsets_and_keeps_the_cam_identity() {
     assert!(crate::common::json(&fixed.join("config.json"))["model"]
         .get("adaptive")
         .is_none());
+
+    // The offsets' own decay holds them nearer zero the stronger it is.
+    let mean_offset = |run: &Path| {
+        let all: Vec<f32> = tensors(run)
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("gcn.graph_offset"))
+            .flat_map(|(_, t)| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect();
+        all.iter().map(|x| x.abs()).sum::<f32>() / all.len() as f32
+    };
+    let (loose, tight) = (dir.path().join("loose"), dir.path().join("tight"));
+    for (run, decay) in [(&loose, "0"), (&tight, "2")] {
+        crate::common::train_tiny(
+            run,
+            &[
+                &opts[..],
+                &["--adaptive-graph", "--graph-offset-decay", decay],
+            ]
+            .concat(),
+        )
+        .success();
+    }
+    let (l, d, t) = (
+        mean_offset(&loose),
+        mean_offset(&adaptive),
+        mean_offset(&tight),
+    );
+    assert!(
+        l > d && d > t,
+        "mean |offset| with decay 0, 0.1, 2: {l} {d} {t}"
+    );
 
     let v = json_stdout(
         skelcam()

@@ -391,6 +391,11 @@ fn meaningless_option_values_are_refused_naming_the_flag() {
         (r#"{"warmup_epochs": 40, "epochs": 10}"#, "warmup_epochs"),
         (r#"{"warmup_epochs": -1}"#, "warmup_epochs"),
         (r#"{"label_smoothing": 1.0}"#, "label_smoothing"),
+        (r#"{"graph_offset_decay": 0.1}"#, "--adaptive-graph"),
+        (
+            r#"{"adaptive_graph": true, "graph_offset_decay": -1}"#,
+            "graph-offset-decay",
+        ),
     ] {
         std::fs::write(&cfg, text).unwrap();
         let e = refused(&[

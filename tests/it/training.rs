@@ -34,6 +34,29 @@ fn sgd_nesterov_with_weight_decay_matches_hand_computation() {
 }
 
 #[test]
+fn decay_for_gives_the_named_parameters_their_own_weight_decay_only() {
+    // loss = w·b, so both gradients are 1 and one SGD step is p1 = p − lr·(1 + μ)·(1 + wd·p), each parameter
+    // with its own wd.
+    let var = |v: f32| Var::from_tensor(&Tensor::new(&[v], &Device::Cpu).unwrap()).unwrap();
+    let (w, off) = (var(1.0), var(1.0));
+    let params = vec![
+        ("st_gcn_networks.0.gcn.conv.weight".into(), w.clone()),
+        ("st_gcn_networks.0.gcn.graph_offset".into(), off.clone()),
+    ];
+    let mut opt =
+        Optimizer::new(OptimKind::Sgd, params, 0.9, 0.01).decay_for("gcn.graph_offset", 0.3);
+    let loss = (w.as_tensor() * off.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    opt.step(&loss.backward().unwrap(), 0.5).unwrap();
+    let got = |v: &Var| v.as_tensor().to_vec1::<f32>().unwrap()[0];
+    let want = |wd: f32| 1.0 - 0.5 * 1.9 * (1.0 + wd);
+    assert!((got(&w) - want(0.01)).abs() < 1e-6, "{}", got(&w));
+    assert!((got(&off) - want(0.3)).abs() < 1e-6, "{}", got(&off));
+}
+
+#[test]
 fn adamw_first_step_is_lr_times_sign_plus_decoupled_decay() {
     // Bias-corrected first step: m̂/√v̂ = g/|g| = sign; p1 = p (1 - lr·wd) - lr·sign(p).
     let p1 = step_once(OptimKind::Adamw, 1);
