@@ -77,6 +77,11 @@ pub fn info(a: &InfoOptions) -> Result<()> {
     } else {
         "built from the layout"
     };
+    // An adaptive run's offsets decay at their own rate unless written before that existed.
+    let offset_decay = run.as_ref().filter(|_| cfg.adaptive).map(|r| {
+        let d = r.train.graph_offset_decay;
+        (d, d.unwrap_or(r.train.weight_decay))
+    });
     if a.json {
         let layers: Vec<_> = params
             .iter()
@@ -87,7 +92,7 @@ pub fn info(a: &InfoOptions) -> Result<()> {
             "channels": cfg.in_channels, "blocks": cfg.blocks, "block_table": blocks,
             "temporal_stride": cfg.temporal_stride(), "partitions": partitions, "strategy": cfg.partition,
             "adjacency": adjacency, "data_bn": data_bn, "edge_importance": cfg.edge_importance,
-            "adaptive_graph": cfg.adaptive, "input": input, "params": total, "layers": layers,
+            "adaptive_graph": cfg.adaptive, "graph_offset_decay": offset_decay.map(|d| d.1), "input": input, "params": total, "layers": layers,
             "ensemble": run.as_ref().and_then(|r| r.ensemble.as_ref()),
         });
         println!("{out}");
@@ -120,7 +125,12 @@ pub fn info(a: &InfoOptions) -> Result<()> {
         "graph: {partitions} partitions ({:?}), adjacency {adjacency}, edge importance {}, learnt offset {}; data batch norm {data_bn}",
         cfg.partition,
         if cfg.edge_importance { "learned" } else { "off" },
-        if cfg.adaptive { "on" } else { "off" }
+        match offset_decay {
+            _ if !cfg.adaptive => "off".to_string(),
+            Some((Some(d), _)) => format!("on (weight decay {d})"),
+            Some((None, d)) => format!("on (weight decay {d}, as the other weights)"),
+            None => "on".to_string(),
+        }
     );
     for (i, b) in blocks.iter().enumerate() {
         println!(

@@ -467,6 +467,15 @@ fn an_adaptive_graph_learns_its_offsets_and_keeps_the_cam_identity() {
         config["train"]["graph_offset_decay"], 0.1,
         "the default is recorded"
     );
+    let info = json_stdout(
+        skelcam()
+            .args(["skeleton", "info", "--json", "--run"])
+            .arg(&adaptive),
+    );
+    assert_eq!(
+        (&info["adaptive_graph"], &info["graph_offset_decay"]),
+        (&Value::Bool(true), &serde_json::json!(0.1))
+    );
     let tensors = |run: &Path| {
         candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
             .unwrap()
