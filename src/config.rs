@@ -33,6 +33,12 @@ pub struct SkeletonTrainConfig {
     pub model: String,
     /// Dropout override (preset default 0.5).
     pub dropout: Option<f32>,
+    /// Temporal kernel size override (odd; the preset's otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporal_kernel: Option<usize>,
+    /// Graph neighbourhood radius in hops override (the preset's otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_hop: Option<usize>,
     pub epochs: usize,
     pub batch_size: usize,
     pub seed: u64,
@@ -106,6 +112,8 @@ impl Default for SkeletonTrainConfig {
             split_test: None,
             model: "stgcn-small".into(),
             dropout: None,
+            temporal_kernel: None,
+            max_hop: None,
             epochs: 100,
             batch_size: 16,
             seed: 1,
@@ -325,6 +333,16 @@ impl SkeletonTrainConfig {
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
                 return Err(Error::invalid("dropout", p, "a probability in [0, 1)"));
+            }
+        }
+        if let Some(k) = self.temporal_kernel {
+            if k.is_multiple_of(2) || k > 99 {
+                return Err(Error::invalid("temporal_kernel", k, "odd and at most 99"));
+            }
+        }
+        if let Some(h) = self.max_hop {
+            if !(1..=16).contains(&h) {
+                return Err(Error::invalid("max_hop", h, "between 1 and 16"));
             }
         }
         if let Some(d) = self.graph_offset_decay {

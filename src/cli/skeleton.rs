@@ -336,6 +336,12 @@ pub struct TrainArgs {
     pub persons: Option<usize>,
     #[arg(long)]
     pub dropout: Option<f32>,
+    /// Frames each temporal convolution spans (odd; the model preset's otherwise).
+    #[arg(long)]
+    pub temporal_kernel: Option<usize>,
+    /// Joints within this many hops of each other share a graph convolution (the model preset's otherwise).
+    #[arg(long)]
+    pub max_hop: Option<usize>,
     /// Input channels: xyz only (default adds frame-to-frame motion channels).
     #[arg(long)]
     pub no_motion: bool,
@@ -424,6 +430,8 @@ impl TrainArgs {
             .set("length_mode", &self.length_mode)
             .set("persons", &self.persons)
             .set("dropout", &self.dropout)
+            .set("temporal_kernel", &self.temporal_kernel)
+            .set("max_hop", &self.max_hop)
             .set("strategy", &self.strategy)
             .set("modality", &self.modality)
             .set_if("motion", self.no_motion, Value::Bool(false))

@@ -62,7 +62,9 @@ impl StgcnConfig {
         if self.max_hop == 0 || self.max_hop > 16 {
             return bad("model.max_hop", self.max_hop, "between 1 and 16");
         }
-        let k = 4u64; // at most 3 partitions (more only with a checkpoint's adjacency, counted below)
+        // At most 3 partitions, or max_hop + 1 with the distance strategy (more only with a checkpoint's
+        // adjacency, counted below).
+        let k = 4u64.max(self.max_hop as u64 + 2);
         let mut params = (self.in_channels as u64 * joints as u64)
             .saturating_mul(2 * self.data_bn_persons.unwrap_or(1) as u64);
         let mut cin = self.in_channels as u64;

@@ -178,6 +178,8 @@ pub fn resolve_run(cfg: &SkeletonTrainConfig, ds: &Dataset) -> Result<SkeletonRu
     if let Some(p) = cfg.dropout {
         model.dropout = p;
     }
+    model.temporal_kernel = cfg.temporal_kernel.unwrap_or(model.temporal_kernel);
+    model.max_hop = cfg.max_hop.unwrap_or(model.max_hop);
     model.partition = cfg.strategy;
     model.adaptive = cfg.adaptive_graph;
     let mut train = cfg.clone();

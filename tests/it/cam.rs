@@ -450,6 +450,24 @@ fn exported_arrays_equal_cam_json_and_the_animation_shows_every_frame() {
         .exists());
 }
 
+/// `--temporal-kernel` and `--max-hop` override the preset: recorded in the run, and the saved temporal
+/// convolutions have that many taps.
+#[test]
+fn temporal_kernel_and_max_hop_options_shape_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let opts = ["--epochs", "1", "--temporal-kernel", "3", "--max-hop", "2"];
+    crate::common::train_tiny(&run, &opts).success();
+    let config = crate::common::json(&run.join("config.json"));
+    assert_eq!(config["model"]["temporal_kernel"], 3);
+    assert_eq!(config["model"]["max_hop"], 2);
+    let tensors =
+        candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let tcn = &tensors["st_gcn_networks.0.tcn.2.weight"];
+    assert_eq!(tcn.dims()[2..], [3, 1]);
+}
+
 /// `--adaptive-graph`: every block learns its adjacency offset (saved, non-zero after training, absent
 /// without the option), the run reloads to the metrics it reported, and the CAM identity still holds,
 /// since the head is still global pooling and one linear layer.

@@ -392,6 +392,8 @@ fn meaningless_option_values_are_refused_naming_the_flag() {
         (r#"{"warmup_epochs": -1}"#, "warmup_epochs"),
         (r#"{"label_smoothing": 1.0}"#, "label_smoothing"),
         (r#"{"graph_offset_decay": 0.1}"#, "--adaptive-graph"),
+        (r#"{"temporal_kernel": 4}"#, "temporal-kernel"),
+        (r#"{"max_hop": 0}"#, "max-hop"),
         (
             r#"{"adaptive_graph": true, "graph_offset_decay": -1}"#,
             "graph-offset-decay",
