@@ -346,7 +346,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_motion: bool,
     /// Every block also learns an offset to its adjacency that may link any two joints (2s-AGCN's adaptive
-    /// graph): more accurate on MSR Action3D, but the CAM points at the joints that move less often.
+    /// graph): more accurate on MSR Action3D's standard split (not its reversed one), but the CAM points at the
+    /// joints that move less often.
     #[arg(long)]
     pub adaptive_graph: bool,
     /// Weight decay of the adaptive graph's offsets (default 0.1): lower lets the graph stray further from the
