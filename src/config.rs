@@ -289,12 +289,19 @@ impl ImageSource {
 pub const GRAPH_OFFSET_DECAY: f64 = 0.1;
 
 impl SkeletonTrainConfig {
+    /// The weight decay the adaptive graph's offsets train with (`None` without an adaptive graph): their
+    /// own, or `weight_decay` for runs written before they had one.
+    pub fn offset_decay(&self) -> Option<f64> {
+        self.adaptive_graph
+            .then(|| self.graph_offset_decay.unwrap_or(self.weight_decay))
+    }
+
     /// Parameters decayed at their own rate: (name suffix, weight decay).
     pub fn param_decay(&self) -> Vec<(String, f64)> {
-        match (self.adaptive_graph, self.graph_offset_decay) {
-            (true, Some(d)) => vec![("gcn.graph_offset".into(), d)],
-            _ => vec![],
-        }
+        self.offset_decay()
+            .map(|d| ("gcn.graph_offset".to_string(), d))
+            .into_iter()
+            .collect()
     }
 
     /// The named parts to train and test on (for files that come split), when given.

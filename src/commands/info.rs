@@ -77,11 +77,14 @@ pub fn info(a: &InfoOptions) -> Result<()> {
     } else {
         "built from the layout"
     };
-    // An adaptive run's offsets decay at their own rate unless written before that existed.
-    let offset_decay = run.as_ref().filter(|_| cfg.adaptive).map(|r| {
-        let d = r.train.graph_offset_decay;
-        (d, d.unwrap_or(r.train.weight_decay))
-    });
+    let offset_decay = run
+        .as_ref()
+        .filter(|_| cfg.adaptive)
+        .and_then(|r| r.train.offset_decay());
+    // Runs written before the offsets had their own decay say nothing of it.
+    let legacy_decay = run
+        .as_ref()
+        .is_some_and(|r| r.train.graph_offset_decay.is_none());
     if a.json {
         let layers: Vec<_> = params
             .iter()
@@ -92,7 +95,7 @@ pub fn info(a: &InfoOptions) -> Result<()> {
             "channels": cfg.in_channels, "blocks": cfg.blocks, "block_table": blocks,
             "temporal_stride": cfg.temporal_stride(), "partitions": partitions, "strategy": cfg.partition,
             "adjacency": adjacency, "data_bn": data_bn, "edge_importance": cfg.edge_importance,
-            "adaptive_graph": cfg.adaptive, "graph_offset_decay": offset_decay.map(|d| d.1), "input": input, "params": total, "layers": layers,
+            "adaptive_graph": cfg.adaptive, "graph_offset_decay": offset_decay, "input": input, "params": total, "layers": layers,
             "ensemble": run.as_ref().and_then(|r| r.ensemble.as_ref()),
         });
         println!("{out}");
@@ -126,10 +129,10 @@ pub fn info(a: &InfoOptions) -> Result<()> {
         cfg.partition,
         if cfg.edge_importance { "learned" } else { "off" },
         match offset_decay {
-            _ if !cfg.adaptive => "off".to_string(),
-            Some((Some(d), _)) => format!("on (weight decay {d})"),
-            Some((None, d)) => format!("on (weight decay {d}, as the other weights)"),
-            None => "on".to_string(),
+            Some(d) if legacy_decay => format!("on (weight decay {d}, as the other weights)"),
+            Some(d) => format!("on (weight decay {d})"),
+            None if cfg.adaptive => "on".to_string(),
+            None => "off".to_string(),
         }
     );
     for (i, b) in blocks.iter().enumerate() {
