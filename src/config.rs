@@ -284,6 +284,22 @@ impl ImageSource {
     }
 }
 
+/// The temporal kernels a skeleton model may have (odd, so that it is centred); `field` names it in the error.
+pub fn check_temporal_kernel(field: &str, k: usize) -> Result<()> {
+    if k.is_multiple_of(2) || k > 99 {
+        return Err(Error::invalid(field, k, "odd and at most 99"));
+    }
+    Ok(())
+}
+
+/// The graph neighbourhood radii in hops a skeleton model may have; `field` names it in the error.
+pub fn check_max_hop(field: &str, h: usize) -> Result<()> {
+    if !(1..=16).contains(&h) {
+        return Err(Error::invalid(field, h, "between 1 and 16"));
+    }
+    Ok(())
+}
+
 /// The weight decay of the adaptive graph's offsets unless a run sets its own (benches/README.md, "The adaptive
 /// graph").
 pub const GRAPH_OFFSET_DECAY: f64 = 0.1;
@@ -343,14 +359,10 @@ impl SkeletonTrainConfig {
             }
         }
         if let Some(k) = self.temporal_kernel {
-            if k.is_multiple_of(2) || k > 99 {
-                return Err(Error::invalid("temporal_kernel", k, "odd and at most 99"));
-            }
+            check_temporal_kernel("temporal_kernel", k)?;
         }
         if let Some(h) = self.max_hop {
-            if !(1..=16).contains(&h) {
-                return Err(Error::invalid("max_hop", h, "between 1 and 16"));
-            }
+            check_max_hop("max_hop", h)?;
         }
         if let Some(d) = self.graph_offset_decay {
             if !self.adaptive_graph {

@@ -52,16 +52,8 @@ impl StgcnConfig {
         if self.blocks.is_empty() || self.blocks.len() > 64 {
             return bad("model.blocks", self.blocks.len(), "1 to 64 blocks");
         }
-        if self.temporal_kernel.is_multiple_of(2) || self.temporal_kernel > 99 {
-            return bad(
-                "model.temporal_kernel",
-                self.temporal_kernel,
-                "odd and at most 99",
-            );
-        }
-        if self.max_hop == 0 || self.max_hop > 16 {
-            return bad("model.max_hop", self.max_hop, "between 1 and 16");
-        }
+        crate::config::check_temporal_kernel("model.temporal_kernel", self.temporal_kernel)?;
+        crate::config::check_max_hop("model.max_hop", self.max_hop)?;
         // At most 3 partitions, or max_hop + 1 with the distance strategy (more only with a checkpoint's
         // adjacency, counted below).
         let k = 4u64.max(self.max_hop as u64 + 2);
