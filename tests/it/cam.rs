@@ -461,10 +461,7 @@ fn temporal_kernel_and_max_hop_options_shape_the_model() {
     let config = crate::common::json(&run.join("config.json"));
     assert_eq!(config["model"]["temporal_kernel"], 3);
     assert_eq!(config["model"]["max_hop"], 2);
-    let tensors =
-        candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
-            .unwrap();
-    let tcn = &tensors["st_gcn_networks.0.tcn.2.weight"];
+    let tcn = &crate::common::run_tensors(&run)["st_gcn_networks.0.tcn.2.weight"];
     assert_eq!(tcn.dims()[2..], [3, 1]);
 }
 
@@ -494,10 +491,7 @@ fn an_adaptive_graph_learns_its_offsets_and_keeps_the_cam_identity() {
         (&info["adaptive_graph"], &info["graph_offset_decay"]),
         (&Value::Bool(true), &serde_json::json!(0.1))
     );
-    let tensors = |run: &Path| {
-        candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
-            .unwrap()
-    };
+    let tensors = crate::common::run_tensors;
     let offsets: Vec<_> = tensors(&adaptive)
         .into_iter()
         .filter(|(name, _)| name.ends_with("gcn.graph_offset"))

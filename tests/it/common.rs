@@ -37,6 +37,12 @@ pub fn train_tiny(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     tiny_cmd(out, extra).assert()
 }
 
+/// The tensors a run saved in its `model.safetensors`, by name.
+pub fn run_tensors(run: &Path) -> std::collections::HashMap<String, candle_core::Tensor> {
+    candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
+        .unwrap()
+}
+
 pub fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }

@@ -368,8 +368,7 @@ fn import_of_a_torchvision_state_dict_reproduces_the_logits_and_a_flat_map_gives
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     train(&cfg_path, &run, &["--epochs", "1"]).success();
     // torchvision's state dict also holds num_batches_tracked counters (int64 scalars): they are ignored.
-    let mut sd =
-        candle_core::safetensors::load(run.join("model.safetensors"), &Device::Cpu).unwrap();
+    let mut sd = crate::common::run_tensors(&run);
     sd.insert(
         "bn1.num_batches_tracked".into(),
         Tensor::new(7i64, &Device::Cpu).unwrap(),
