@@ -52,9 +52,35 @@ impl Bn {
 
     /// Eval mode with the running statistics folded into one per-channel affine op (+ ReLU).
     fn forward_eval(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let (scale, shift) = self.eval_factors()?;
+        super::kernels::batchnorm::channel_affine(x, &scale, &shift, relu)
+    }
+
+    /// The running statistics folded into y = x·scale + shift: (scale, shift), each (C).
+    pub(crate) fn eval_factors(&self) -> Result<(Tensor, Tensor)> {
         let scale = (&self.weight / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
         let shift = (&self.bias - (self.running_mean.as_tensor() * &scale)?)?;
-        super::kernels::batchnorm::channel_affine(x, &scale, &shift, relu)
+        Ok((scale, shift))
+    }
+
+    /// Whether batch norms may run inside the kernels around them ([`Bn::add_relu_eval`], the spatial unit's
+    /// output): inference with the own kernels (running statistics, no dropout, no gradient asked for).
+    pub fn fuses_eval(ctx: &Ctx) -> bool {
+        super::fast_kernels() && !ctx.train && ctx.no_grad
+    }
+
+    /// ReLU(self(z) + skip) in eval mode, bit for bit `add_relu(&self.forward(z)?, &skip)` with the skip's own
+    /// batch norm applied first if it has one, in one pass and without the normalised tensors; only where
+    /// [`Bn::fuses_eval`] holds (the node has no backward).
+    pub fn add_relu_eval(&self, z: &Tensor, skip: Skip) -> Result<Tensor> {
+        let (s, t) = self.eval_factors()?;
+        match skip {
+            Skip::Plain(x) => super::kernels::eval_bn_add_relu(z, (&s, &t), x, None),
+            Skip::Normed(r, bn) => {
+                let (s2, t2) = bn.eval_factors()?;
+                super::kernels::eval_bn_add_relu(z, (&s, &t), r, Some((&s2, &t2)))
+            }
+        }
     }
 
     /// Batch norm then dropout with probability `p` (as `dropout(&self.forward(x, ctx)?, p, ctx)`, the same
@@ -135,6 +161,13 @@ impl Bn {
             .broadcast_add(&shift)?
             .reshape(shape)
     }
+}
+
+/// The second summand of a residual block's end: the input as it is, or a projection with its batch norm
+/// still to apply.
+pub enum Skip<'a> {
+    Plain(&'a Tensor),
+    Normed(&'a Tensor, &'a Bn),
 }
 
 /// A 1×1 convolution on channel-first activations as one GEMM: (Cout, Cin) @ (Cin, rest).

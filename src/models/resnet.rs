@@ -6,7 +6,7 @@
 //! mean(CAM) + fc.bias = logit exactly.
 
 use super::kernels::{conv2d_cf, max_pool2d};
-use super::layers::Bn;
+use super::layers::{Bn, Skip};
 use super::Ctx;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
@@ -176,7 +176,17 @@ impl BasicBlock {
     fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let h = conv2d_cf(x, &self.conv1, self.stride, 1)?;
         let h = self.bn1.forward_relu(&h, ctx)?;
-        let h = self.bn2.forward(&conv2d_cf(&h, &self.conv2, 1, 1)?, ctx)?;
+        let h = conv2d_cf(&h, &self.conv2, 1, 1)?;
+        if Bn::fuses_eval(ctx) {
+            return match &self.downsample {
+                Some((w, bn)) => {
+                    let r = conv2d_cf(x, w, self.stride, 0)?;
+                    self.bn2.add_relu_eval(&h, Skip::Normed(&r, bn))
+                }
+                None => self.bn2.add_relu_eval(&h, Skip::Plain(x)),
+            };
+        }
+        let h = self.bn2.forward(&h, ctx)?;
         let identity = match &self.downsample {
             Some((w, bn)) => bn.forward(&conv2d_cf(x, w, self.stride, 0)?, ctx)?,
             None => x.clone(),

@@ -5,7 +5,7 @@
 //! `...residual.0/1`, `edge_importance.i`, `fcn`). Internally activations are channel-first (C, N·M, T, V) so
 //! that every convolution is one GEMM: 1×1 convs directly, the temporal conv over its 9 unfolded taps.
 
-use super::layers::{mean_from, Bn, Conv1x1};
+use super::layers::{mean_from, Bn, Conv1x1, Skip};
 use super::Ctx;
 use crate::graph::{partitioned_adjacency, Partition};
 use candle_core::{DType, Device, Result, Tensor};
@@ -238,15 +238,31 @@ impl Block {
             Some(b) => (a + b)?,
             None => a,
         };
-        let y = match self.gcn.params() {
-            (w, Some(b)) if crate::models::fast_kernels() => {
-                super::kernels::spatial_gcn(x, w, b, &a)?
+        // Then BN → ReLU (inside the spatial unit's kernel under inference).
+        let h = match self.gcn.params() {
+            (w, Some(b)) if Bn::fuses_eval(ctx) => {
+                let (s, t) = self.bn1.eval_factors()?;
+                super::kernels::spatial_gcn_eval_bn(x, (w, b, &a), (&s, &t), true)?
             }
-            _ => graph_conv(&self.gcn.forward(x)?, &a)?,
+            (w, Some(b)) if crate::models::fast_kernels() => self
+                .bn1
+                .forward_relu(&super::kernels::spatial_gcn(x, w, b, &a)?, ctx)?,
+            _ => self
+                .bn1
+                .forward_relu(&graph_conv(&self.gcn.forward(x)?, &a)?, ctx)?,
         };
-        // Temporal conv: BN → ReLU → (kt×1, stride) conv as one GEMM over the unfolded taps → BN → dropout.
-        let h = self.bn1.forward_relu(&y, ctx)?;
+        // Temporal conv: (kt×1, stride) conv as one GEMM over the unfolded taps → BN → dropout.
         let z = temporal_conv(&h, &self.tcn, &self.tcn_bias, self.stride)?;
+        if Bn::fuses_eval(ctx) {
+            match &self.residual {
+                Residual::None => {}
+                Residual::Identity => return self.bn2.add_relu_eval(&z, Skip::Plain(x)),
+                Residual::Conv(conv, bn) => {
+                    let r = conv.forward(&subsample_time(x, self.stride)?)?;
+                    return self.bn2.add_relu_eval(&z, Skip::Normed(&r, bn));
+                }
+            }
+        }
         let z = self.bn2.forward_dropout(&z, self.dropout, ctx)?;
         match &self.residual {
             Residual::None => z.relu(),

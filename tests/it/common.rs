@@ -55,6 +55,36 @@ pub fn randn(shape: &[usize], seed: u64) -> candle_core::Tensor {
     candle_core::Tensor::from_vec(v, shape, &candle_core::Device::Cpu).unwrap()
 }
 
+/// Give every batch norm in `vm` statistics and an affine map far from their initial (0, 1) values: running
+/// means N(0, 0.5²), variances in [0.25, 2.25], weights near 1, biases N(0, 0.3²), so that eval-mode paths are
+/// compared on non-trivial normalisations.
+pub fn randomise_batch_norms(vm: &candle_nn::VarMap, seed: u64) {
+    let data = vm.data().lock().unwrap();
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for (i, name) in names.into_iter().enumerate() {
+        let Some((layer, field)) = name.rsplit_once('.') else {
+            continue;
+        };
+        if !data.contains_key(&format!("{layer}.running_var")) {
+            continue;
+        }
+        let var = &data[name];
+        let z = randn(&[var.elem_count()], seed * 1000 + i as u64);
+        let value = match field {
+            "running_mean" => (z * 0.5).unwrap(),
+            "running_var" => (z.sqr().unwrap().tanh().unwrap() * 2.0)
+                .unwrap()
+                .affine(1.0, 0.25)
+                .unwrap(),
+            "weight" => z.affine(0.2, 1.0).unwrap(),
+            "bias" => (z * 0.3).unwrap(),
+            _ => continue,
+        };
+        var.set(&value.reshape(var.shape()).unwrap()).unwrap();
+    }
+}
+
 /// max |a − b| over all elements.
 pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
     (a - b)

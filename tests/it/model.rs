@@ -2,7 +2,7 @@
 //! reference ops and explicit sums, gradients against finite differences, the CAM identity of its
 //! GAP + linear head, batch-norm statistics and seeded initialisation.
 
-use crate::common::{grads_of, max_abs_diff, randn};
+use crate::common::{grads_of, max_abs_diff, randn, randomise_batch_norms};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -84,10 +84,25 @@ fn graph_conv_matches_explicit_sum() {
 #[test]
 fn inference_gives_the_tracked_eval_logits_and_keeps_no_graph() {
     let (vm, net) = build("stgcn-tiny", "kinect20", 5, 3);
+    // Inference ends each residual block in one fused pass; the tracked graph runs the separate ops.
+    randomise_batch_norms(&vm, 3);
     let x = randn(&[2, 3, 16, 20, 1], 4);
     let tracked = net.forward(&x, &mut Ctx::eval_with_grad()).unwrap();
     let inferred = net.forward(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(max_abs_diff(&tracked, &inferred), 0.0);
+    let f = |ctx: &mut Ctx| {
+        net.features(&x, ctx)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(
+        f(&mut Ctx::eval_with_grad()),
+        f(&mut Ctx::eval()),
+        "features differ in some bit"
+    );
     // With the graph kept, the loss reaches the first block's weights; under inference it cannot.
     let first = vm
         .data()

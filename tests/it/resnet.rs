@@ -37,6 +37,26 @@ fn resnet18_with_two_classes_has_torchvision_parameter_count_and_names() {
 }
 
 #[test]
+fn inference_gives_the_tracked_eval_features_bit_for_bit() {
+    // Inference ends each basic block (batch norm, the downsampling skip's batch norm, sum, ReLU) in one fused
+    // pass; the tracked eval graph runs the separate ops. Both must give the same bits.
+    let (vm, net) = build("resnet18-narrow", 3);
+    crate::common::randomise_batch_norms(&vm, 5);
+    let x = crate::common::randn(&[2, 3, 64, 64], 6);
+    let f = |ctx: &mut Ctx| {
+        net.features(&x, ctx)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let (tracked, inferred) = (f(&mut Ctx::eval_with_grad()), f(&mut Ctx::eval()));
+    assert!(tracked.iter().any(|&v| v > 0.0));
+    assert_eq!(tracked, inferred, "features differ in some bit");
+}
+
+#[test]
 fn head_of_features_is_forward_and_cam_identity_holds() {
     let (_, net) = build("resnet18-narrow", 3);
     let x = crate::common::randn(&[2, 3, 64, 64], 5);

@@ -32,7 +32,7 @@ struct BnTrainGrad {
 
 /// x·scale + shift, then ReLU if `relu`.
 #[inline(always)]
-fn affine(x: f32, scale: f32, shift: f32, relu: bool) -> f32 {
+pub(super) fn affine(x: f32, scale: f32, shift: f32, relu: bool) -> f32 {
     let v = x * scale + shift;
     if relu {
         v.max(0.0)

@@ -12,7 +12,10 @@
 //! with g (Cout × V) = ∂y summed over (B, T).
 
 use super::adjacency::Padded;
-use super::matmul::{gemm_blocked_b, gemm_into, gemm_new, repeated_rows, with_scratch, View};
+use super::batchnorm::affine;
+use super::matmul::{
+    gemm_blocked_b, gemm_blocked_b_then, gemm_into, gemm_new, repeated_rows, with_scratch, View,
+};
 use super::{contiguous_f32, cpu_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -123,7 +126,13 @@ impl Dims {
     }
 }
 
-struct SpatialGcn(Dims);
+/// The node; with `eval_affine` (inference only, no backward) the packed parameters carry eval-mode batch
+/// norm factors after [W; b] and each output block is normalised (then ReLU if `true`) while in cache,
+/// bit for bit what [`super::batchnorm::channel_affine`] gives on the unfused output.
+struct SpatialGcn {
+    d: Dims,
+    eval_affine: Option<bool>,
+}
 
 impl CustomOp3 for SpatialGcn {
     fn name(&self) -> &'static str {
@@ -139,11 +148,12 @@ impl CustomOp3 for SpatialGcn {
         as_: &CpuStorage,
         al: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let d = self.0;
+        let d = self.d;
         let x = contiguous_f32(xs, xl, "spatial gcn")?;
         let wb = contiguous_f32(ws, wl, "spatial gcn")?;
         let a = contiguous_f32(as_, al, "spatial gcn")?;
-        let (w, b) = wb.split_at(d.weights());
+        let (w, rest) = wb.split_at(d.weights());
+        let (b, factors) = rest.split_at(d.k * d.cout);
         let (plane, s) = (d.plane(), d.col_sums(a));
         // Bias rows: y[co, r, w] starts at Σ_k b_k[co]·s_k[w] for every r.
         let mut y = repeated_rows(d.cout, plane, |co| {
@@ -156,13 +166,22 @@ impl CustomOp3 for SpatialGcn {
                 .collect()
         });
         let (wp, kc, adj) = (d.packed_weight(w), d.k * d.cin, d.adjacency(a, false));
-        gemm_blocked_b(
-            &mut y,
-            true,
-            (d.cout, plane, kc),
-            View::rows(&wp, kc),
-            |j0, width, block| d.graph_products_block(x, &adj, j0, width, block),
-        );
+        let (shape, wv) = ((d.cout, plane, kc), View::rows(&wp, kc));
+        let fill = |j0, width, block: &mut [f32]| d.graph_products_block(x, &adj, j0, width, block);
+        match self.eval_affine {
+            None => gemm_blocked_b(&mut y, true, shape, wv, fill),
+            Some(relu) => {
+                let (scale, shift) = factors.split_at(d.cout);
+                let then = |co: usize, _: usize, vals: &mut [f32]| {
+                    let (s, t) = (scale[co], shift[co]);
+                    super::wide(
+                        #[inline(always)]
+                        || vals.iter_mut().for_each(|v| *v = affine(*v, s, t, relu)),
+                    )
+                };
+                gemm_blocked_b_then(&mut y, true, shape, wv, fill, &then);
+            }
+        }
         Ok((CpuStorage::F32(y), Shape::from((d.cout, d.rows, d.v))))
     }
 
@@ -174,7 +193,12 @@ impl CustomOp3 for SpatialGcn {
         _y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = self.0;
+        let d = self.d;
+        if self.eval_affine.is_some() {
+            candle_core::bail!(
+                "spatial gcn with eval batch norm is for inference only: no backward"
+            );
+        }
         let dy = dy.detach().contiguous()?;
         let op = "spatial gcn backward";
         let guards = [x, wb, a, &dy].map(|t| t.storage_and_layout());
@@ -292,6 +316,42 @@ fn backward(
 /// out[co, b, t, j] = Σ_k Σ_v (W·x + bias)[k·Cout + co, b, t, v] · a[k, v, j] for x (Cin, B, T, V), a conv
 /// weight (K·Cout, Cin, 1, 1), its bias (K·Cout) and a (K, V, V): (Cout, B, T, V), one node.
 pub fn spatial_gcn(x: &Tensor, weight: &Tensor, bias: &Tensor, a: &Tensor) -> Result<Tensor> {
+    spatial_gcn_node(x, weight, bias, a, None)
+}
+
+/// [`spatial_gcn`] followed by eval-mode batch norm y·scale + shift per output channel (then ReLU if `relu`),
+/// applied to each output block in cache: bit for bit `channel_affine(spatial_gcn(..), ..)` in one pass, for
+/// inference only (the node has no backward).
+pub fn spatial_gcn_eval_bn(
+    x: &Tensor,
+    (weight, bias, a): (&Tensor, &Tensor, &Tensor),
+    (scale, shift): (&Tensor, &Tensor),
+    relu: bool,
+) -> Result<Tensor> {
+    let cout = weight.dim(0)? / a.dim(0)?.max(1);
+    if scale.elem_count() != cout || shift.elem_count() != cout {
+        candle_core::bail!(
+            "spatial gcn: {cout} output channels but {} batch-norm factors",
+            scale.elem_count()
+        );
+    }
+    let factors = Tensor::cat(&[scale.flatten_all()?, shift.flatten_all()?], 0)?;
+    spatial_gcn_node(
+        x,
+        &weight.detach(),
+        &bias.detach(),
+        &a.detach(),
+        Some((&factors, relu)),
+    )
+}
+
+fn spatial_gcn_node(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    a: &Tensor,
+    eval_bn: Option<(&Tensor, bool)>,
+) -> Result<Tensor> {
     let (cin, bsz, t, v) = x.dims4()?;
     let (kcout, wcin, _, _) = weight.dims4()?;
     let (k, av, aw) = a.dims3()?;
@@ -310,8 +370,19 @@ pub fn spatial_gcn(x: &Tensor, weight: &Tensor, bias: &Tensor, a: &Tensor) -> Re
         rows: bsz * t,
         v,
     };
-    let wb = Tensor::cat(&[&weight.flatten_all()?, bias], 0)?;
-    x.contiguous()?
-        .apply_op3(&wb, &a.contiguous()?, SpatialGcn(d))?
-        .reshape((d.cout, bsz, t, v))
+    let mut parts = vec![weight.flatten_all()?, bias.clone()];
+    parts.extend(eval_bn.map(|(f, _)| f.detach()));
+    let wb = Tensor::cat(&parts, 0)?;
+    let op = SpatialGcn {
+        d,
+        eval_affine: eval_bn.map(|(_, relu)| relu),
+    };
+    let y = match op.eval_affine {
+        None => x.contiguous()?.apply_op3(&wb, &a.contiguous()?, op)?,
+        Some(_) => x
+            .detach()
+            .contiguous()?
+            .apply_op3_no_bwd(&wb, &a.contiguous()?, &op)?,
+    };
+    y.reshape((d.cout, bsz, t, v))
 }

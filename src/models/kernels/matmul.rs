@@ -157,7 +157,33 @@ pub(crate) fn gemm_blocked_b(
         shape.1
     );
     // SAFETY: dst is an initialised, exclusively borrowed m×n buffer.
-    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill) }
+    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill, None) }
+}
+
+/// An element-wise step applied to finished output values in cache: `(row, first column, values)`.
+pub(crate) type Epilogue<'a> = &'a (dyn Fn(usize, usize, &mut [f32]) + Sync);
+
+/// [`gemm_blocked_b`], then `then(row, j0, values)` on each row's part of a column block as soon as the block
+/// is computed, while it is still in cache: an element-wise epilogue (say eval-mode batch norm) without a
+/// second pass over the whole output. The values are the finished products; the result is bit for bit that
+/// of applying `then` afterwards.
+pub(crate) fn gemm_blocked_b_then(
+    dst: &mut [f32],
+    accumulate: bool,
+    shape: (usize, usize, usize),
+    a: View,
+    fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+    then: Epilogue,
+) {
+    assert_eq!(
+        dst.len(),
+        shape.0 * shape.1,
+        "gemm: destination is not {}x{}",
+        shape.0,
+        shape.1
+    );
+    // SAFETY: dst is an initialised, exclusively borrowed m×n buffer.
+    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill, Some(then)) }
 }
 
 /// [`gemm_blocked_b`] into a fresh buffer that the GEMMs write once, never zero-filled first.
@@ -171,7 +197,7 @@ pub(crate) fn gemm_blocked_new(
     // SAFETY: the capacity holds m×n floats; without accumulate every block's GEMM writes all m rows of
     // its columns without reading (k = 0: filled with zeros), and the blocks cover all n columns.
     unsafe {
-        blocked_raw(out.as_mut_ptr(), false, shape, a, fill);
+        blocked_raw(out.as_mut_ptr(), false, shape, a, fill, None);
         out.set_len(len);
     }
     out
@@ -185,6 +211,7 @@ unsafe fn blocked_raw(
     (m, n, k): (usize, usize, usize),
     a: View,
     fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+    then: Option<Epilogue>,
 ) {
     a.check(m, k, "left operand");
     if empty_product(dst, accumulate, (m, n, k)) {
@@ -199,7 +226,15 @@ unsafe fn blocked_raw(
             b.check(k, w, "right operand block");
             // SAFETY: dst (out) is valid for the m×n product and the caller's contract on reads holds; a
             // was checked for (m × k) and the block for (k × w).
-            unsafe { column_block(out, n, j0, accumulate, (m, w, k), a, b.data.as_ptr(), b) }
+            unsafe { column_block(out, n, j0, accumulate, (m, w, k), a, b.data.as_ptr(), b) };
+            if let Some(then) = then {
+                for r in 0..m {
+                    // SAFETY: columns j0..j0 + w of every row belong to this block alone, now written.
+                    then(r, j0, unsafe {
+                        std::slice::from_raw_parts_mut(out.get().add(r * n + j0), w)
+                    });
+                }
+            }
         })
     });
 }

@@ -14,9 +14,9 @@ mod winograd;
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};
 pub use dropout::dropout_bits;
-pub use gcn::spatial_gcn;
+pub use gcn::{spatial_gcn, spatial_gcn_eval_bn};
 pub use maxpool::max_pool2d;
-pub use residual::add_relu;
+pub use residual::{add_relu, eval_bn_add_relu};
 
 use candle_core::{CpuStorage, Layout, Result};
 

@@ -1,8 +1,9 @@
 //! The residual join y = ReLU(a + b) as one node: one pass forward, and a backward that masks the gradient by
 //! y > 0 (candle's relu backward builds a comparison mask, converts it and multiplies, after a separate add).
 
+use super::batchnorm::affine;
 use super::contiguous_f32;
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 14;
@@ -95,4 +96,102 @@ pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return (a + b)?.relu();
     }
     a.contiguous()?.apply_op2(&b.contiguous()?, AddRelu)
+}
+
+/// The eval-mode end of a residual block in one pass, for inference only (no backward):
+/// y = ReLU(z·s + t + skip), or ReLU(z·s + t + (r·s' + t')) when the skip has its own batch norm, with each
+/// sum rounded in the order of the unfused ops ([`super::batchnorm::channel_affine`] then [`add_relu`]), so the
+/// result is bit for bit theirs; it saves writing and reading the normalised tensors.
+struct EvalTail {
+    /// Whether the skip is normalised (factors (s, t, s', t') instead of (s, t)).
+    normed_skip: bool,
+}
+
+impl CustomOp3 for EvalTail {
+    fn name(&self) -> &'static str {
+        "eval-bn-add-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = self.name();
+        let (z, skip) = (contiguous_f32(s1, l1, op)?, contiguous_f32(s2, l2, op)?);
+        let f = contiguous_f32(s3, l3, op)?;
+        let c = f.len() / if self.normed_skip { 4 } else { 2 };
+        if z.len() != skip.len() || c == 0 || z.len() % c != 0 {
+            candle_core::bail!(
+                "{op}: {} and {} elements for {c} channels",
+                z.len(),
+                skip.len()
+            );
+        }
+        let n = z.len() / c;
+        // SAFETY: the closure writes every element of its piece (write_all checks the count).
+        let (y, _) = unsafe {
+            super::par_init(z.len(), 0, n, |ch, y| {
+                let (s, t) = (f[ch], f[c + ch]);
+                let r = ch * n..ch * n + y.len();
+                let (z, skip) = (&z[r.clone()], &skip[r]);
+                let pairs = z.iter().zip(skip);
+                if self.normed_skip {
+                    let (s2, t2) = (f[2 * c + ch], f[3 * c + ch]);
+                    super::write_all(
+                        y,
+                        pairs.map(|(&z, &r)| {
+                            (affine(z, s, t, false) + affine(r, s2, t2, false)).max(0.0)
+                        }),
+                    );
+                } else {
+                    super::write_all(
+                        y,
+                        pairs.map(|(&z, &r)| (affine(z, s, t, false) + r).max(0.0)),
+                    );
+                }
+            })
+        };
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+}
+
+/// ReLU(z·scale + shift + skip) per channel of channel-first `z` (C, ...), where `skip` is the block's input
+/// as it is (`skip_affine` None) or itself normalised by its (scale, shift): eval-mode batch norm, the
+/// residual sum and the ReLU in one pass with no backward, for inference under [`crate::models::Ctx::eval`].
+pub fn eval_bn_add_relu(
+    z: &Tensor,
+    (scale, shift): (&Tensor, &Tensor),
+    skip: &Tensor,
+    skip_affine: Option<(&Tensor, &Tensor)>,
+) -> Result<Tensor> {
+    if z.dims() != skip.dims() {
+        candle_core::bail!(
+            "eval-bn-add-relu: shapes {:?} and {:?} differ",
+            z.dims(),
+            skip.dims()
+        );
+    }
+    let c = z.dim(0)?;
+    let mut factors = vec![scale, shift];
+    factors.extend(skip_affine.iter().flat_map(|(s, t)| [*s, *t]));
+    if factors.iter().any(|f| f.elem_count() != c) {
+        candle_core::bail!("eval-bn-add-relu: {c} channels but factors of another length");
+    }
+    let flat = factors
+        .iter()
+        .map(|f| f.flatten_all())
+        .collect::<Result<Vec<_>>>()?;
+    let packed = Tensor::cat(&flat, 0)?.detach();
+    z.detach().contiguous()?.apply_op3_no_bwd(
+        &skip.detach().contiguous()?,
+        &packed,
+        &EvalTail {
+            normed_skip: skip_affine.is_some(),
+        },
+    )
 }
