@@ -85,6 +85,23 @@ pub fn randomise_batch_norms(vm: &candle_nn::VarMap, seed: u64) {
     }
 }
 
+/// Panics unless `a` and `b` hold the same floats bit for bit, naming how many differ and the first.
+pub fn assert_same_bits(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    let differ: Vec<usize> = (0..a.len())
+        .filter(|&i| a[i].to_bits() != b[i].to_bits())
+        .collect();
+    if let Some(&i) = differ.first() {
+        panic!(
+            "{what}: {} of {} values differ, first at {i}: {} vs {}",
+            differ.len(),
+            a.len(),
+            a[i],
+            b[i]
+        );
+    }
+}
+
 /// max |a − b| over all elements.
 pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
     (a - b)

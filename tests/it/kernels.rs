@@ -394,6 +394,35 @@ fn add_relu_matches_candle_ops_forward_and_gradients() {
 }
 
 #[test]
+fn inference_residual_join_is_bit_for_bit_the_separate_ops() {
+    // Eval batch norm of z, + skip (as it is or with its own batch norm), ReLU: one pass under inference.
+    use skelcam::models::kernels::batchnorm::channel_affine;
+    use skelcam::models::kernels::{add_relu, eval_bn_add_relu};
+    let (z, skip) = (randn(&[6, 3, 7, 5], 71), randn(&[6, 3, 7, 5], 72));
+    let f: Vec<Tensor> = (73..77).map(|seed| randn(&[6], seed)).collect();
+    let bn = |v: &Tensor, a: &Tensor, b: &Tensor| channel_affine(v, a, b, false).unwrap();
+    for normed in [false, true] {
+        let skip_ref = if normed {
+            bn(&skip, &f[2], &f[3])
+        } else {
+            skip.clone()
+        };
+        let reference = flat(&add_relu(&bn(&z, &f[0], &f[1]), &skip_ref).unwrap());
+        let fused = eval_bn_add_relu(&z, (&f[0], &f[1]), &skip, normed.then_some((&f[2], &f[3])));
+        assert!(reference.iter().any(|&v| v > 0.0) && reference.contains(&0.0));
+        crate::common::assert_same_bits(
+            &flat(&fused.unwrap()),
+            &reference,
+            &format!("normed skip {normed}"),
+        );
+    }
+    let e = eval_bn_add_relu(&z, (&f[0], &f[1]), &randn(&[6, 3, 7, 4], 77), None).unwrap_err();
+    assert!(e.to_string().contains("differ"), "{e}");
+    let e = eval_bn_add_relu(&z, (&f[0], &randn(&[5], 78)), &skip, None).unwrap_err();
+    assert!(e.to_string().contains("channels"), "{e}");
+}
+
+#[test]
 fn dropout_bits_scales_the_kept_elements_drops_the_share_asked_for_and_routes_gradients_alike() {
     let n = 200_000;
     let x = Var::from_tensor(&randn(&[4, n / 4], 5)).unwrap();

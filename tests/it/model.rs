@@ -2,7 +2,7 @@
 //! reference ops and explicit sums, gradients against finite differences, the CAM identity of its
 //! GAP + linear head, batch-norm statistics and seeded initialisation.
 
-use crate::common::{grads_of, max_abs_diff, randn, randomise_batch_norms};
+use crate::common::{assert_same_bits, grads_of, max_abs_diff, randn, randomise_batch_norms};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -98,11 +98,8 @@ fn inference_gives_the_tracked_eval_logits_and_keeps_no_graph() {
             .to_vec1::<f32>()
             .unwrap()
     };
-    assert_eq!(
-        f(&mut Ctx::eval_with_grad()),
-        f(&mut Ctx::eval()),
-        "features differ in some bit"
-    );
+    let (tracked_f, inferred_f) = (f(&mut Ctx::eval_with_grad()), f(&mut Ctx::eval()));
+    assert_same_bits(&tracked_f, &inferred_f, "features");
     // With the graph kept, the loss reaches the first block's weights; under inference it cannot.
     let first = vm
         .data()

@@ -53,7 +53,7 @@ fn inference_gives_the_tracked_eval_features_bit_for_bit() {
     };
     let (tracked, inferred) = (f(&mut Ctx::eval_with_grad()), f(&mut Ctx::eval()));
     assert!(tracked.iter().any(|&v| v > 0.0));
-    assert_eq!(tracked, inferred, "features differ in some bit");
+    crate::common::assert_same_bits(&tracked, &inferred, "features");
 }
 
 #[test]
