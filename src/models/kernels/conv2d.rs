@@ -430,7 +430,7 @@ impl Conv2d {
                 if pointwise {
                     gemm_into(&mut y, true, self.co, p, k, a, View::rows(x, p));
                 } else {
-                    gemm_blocked_b(&mut y, true, shape, a, patches);
+                    gemm_blocked_b(&mut y, true, shape, a, patches, None);
                 }
                 y
             }

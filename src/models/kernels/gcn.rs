@@ -13,9 +13,7 @@
 
 use super::adjacency::Padded;
 use super::batchnorm::affine;
-use super::matmul::{
-    gemm_blocked_b, gemm_blocked_b_then, gemm_into, gemm_new, repeated_rows, with_scratch, View,
-};
+use super::matmul::{gemm_blocked_b, gemm_into, gemm_new, repeated_rows, with_scratch, View};
 use super::{contiguous_f32, cpu_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -169,7 +167,7 @@ impl CustomOp3 for SpatialGcn {
         let (shape, wv) = ((d.cout, plane, kc), View::rows(&wp, kc));
         let fill = |j0, width, block: &mut [f32]| d.graph_products_block(x, &adj, j0, width, block);
         match self.eval_affine {
-            None => gemm_blocked_b(&mut y, true, shape, wv, fill),
+            None => gemm_blocked_b(&mut y, true, shape, wv, fill, None),
             Some(relu) => {
                 let (scale, shift) = factors.split_at(d.cout);
                 let then = |co: usize, _: usize, vals: &mut [f32]| {
@@ -179,7 +177,7 @@ impl CustomOp3 for SpatialGcn {
                         || vals.iter_mut().for_each(|v| *v = affine(*v, s, t, relu)),
                     )
                 };
-                gemm_blocked_b_then(&mut y, true, shape, wv, fill, &then);
+                gemm_blocked_b(&mut y, true, shape, wv, fill, Some(&then));
             }
         }
         Ok((CpuStorage::F32(y), Shape::from((d.cout, d.rows, d.v))))

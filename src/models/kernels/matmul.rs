@@ -141,13 +141,16 @@ pub(crate) fn gemm_new(m: usize, n: usize, k: usize, a: View, b: View) -> Vec<f3
 /// per-thread scratch buffer, and each block is multiplied by one single-threaded GEMM, blocks in parallel.
 /// A block is sized to stay in the core's L2 cache and is read by the GEMM as it lies, without the copy
 /// into the crate's panel layout that a whole patch matrix needs (that copy and the patch matrix's own
-/// write were a quarter of ResNet inference).
+/// write were a quarter of ResNet inference). With `then`, `then(row, j0, values)` runs on each row's part of a
+/// column block as soon as the block is computed, while it is still in cache: an element-wise epilogue (say
+/// eval-mode batch norm) without a second pass over the output, bit for bit the same as applying it after.
 pub(crate) fn gemm_blocked_b(
     dst: &mut [f32],
     accumulate: bool,
     shape: (usize, usize, usize),
     a: View,
     fill: impl Fn(usize, usize, &mut [f32]) + Sync,
+    then: Option<Epilogue>,
 ) {
     assert_eq!(
         dst.len(),
@@ -157,34 +160,11 @@ pub(crate) fn gemm_blocked_b(
         shape.1
     );
     // SAFETY: dst is an initialised, exclusively borrowed m×n buffer.
-    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill, None) }
+    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill, then) }
 }
 
 /// An element-wise step applied to finished output values in cache: `(row, first column, values)`.
 pub(crate) type Epilogue<'a> = &'a (dyn Fn(usize, usize, &mut [f32]) + Sync);
-
-/// [`gemm_blocked_b`], then `then(row, j0, values)` on each row's part of a column block as soon as the block
-/// is computed, while it is still in cache: an element-wise epilogue (say eval-mode batch norm) without a
-/// second pass over the whole output. The values are the finished products; the result is bit for bit that
-/// of applying `then` afterwards.
-pub(crate) fn gemm_blocked_b_then(
-    dst: &mut [f32],
-    accumulate: bool,
-    shape: (usize, usize, usize),
-    a: View,
-    fill: impl Fn(usize, usize, &mut [f32]) + Sync,
-    then: Epilogue,
-) {
-    assert_eq!(
-        dst.len(),
-        shape.0 * shape.1,
-        "gemm: destination is not {}x{}",
-        shape.0,
-        shape.1
-    );
-    // SAFETY: dst is an initialised, exclusively borrowed m×n buffer.
-    unsafe { blocked_raw(dst.as_mut_ptr(), accumulate, shape, a, fill, Some(then)) }
-}
 
 /// [`gemm_blocked_b`] into a fresh buffer that the GEMMs write once, never zero-filled first.
 pub(crate) fn gemm_blocked_new(
@@ -662,7 +642,14 @@ mod tests {
                     let dst = in_pool(threads, || {
                         if accumulate {
                             let mut dst = start.clone();
-                            gemm_blocked_b(&mut dst, true, (m, n, k), View::rows(&a, k), fill);
+                            gemm_blocked_b(
+                                &mut dst,
+                                true,
+                                (m, n, k),
+                                View::rows(&a, k),
+                                fill,
+                                None,
+                            );
                             dst
                         } else {
                             gemm_blocked_new((m, n, k), View::rows(&a, k), fill)
