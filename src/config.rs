@@ -53,6 +53,11 @@ pub struct SkeletonTrainConfig {
     /// Label smoothing ε of the training loss: targets 1 − ε + ε/K on the label, ε/K elsewhere.
     #[serde(skip_serializing_if = "is_zero")]
     pub label_smoothing: f64,
+    /// Mixup's α: each training batch is blended with a shuffled copy of itself by λ ~ Beta(α, α) (folded
+    /// onto [0.5, 1]) and so are the targets; 0 switches it off. New runs record [`MIXUP_ALPHA`]; runs
+    /// written without the field trained without it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mixup: f64,
     /// Fixed input length T (a multiple of the model's temporal stride).
     pub frames: usize,
     pub length_mode: LengthMode,
@@ -125,6 +130,7 @@ impl Default for SkeletonTrainConfig {
             warmup_epochs: 2.0,
             milestones: vec![],
             label_smoothing: 0.0,
+            mixup: MIXUP_ALPHA,
             frames: 32,
             length_mode: LengthMode::Resample,
             motion: true,
@@ -300,6 +306,9 @@ pub fn check_max_hop(field: &str, h: usize) -> Result<()> {
     Ok(())
 }
 
+/// Mixup's α for skeleton training unless a run sets its own (benches/README.md, "Mixup").
+pub const MIXUP_ALPHA: f64 = 0.2;
+
 /// The weight decay of the adaptive graph's offsets unless a run sets its own (benches/README.md, "The adaptive
 /// graph").
 pub const GRAPH_OFFSET_DECAY: f64 = 0.1;
@@ -348,6 +357,13 @@ impl SkeletonTrainConfig {
                 "label_smoothing",
                 self.label_smoothing,
                 "in [0, 1)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.mixup) {
+            return Err(Error::invalid(
+                "mixup",
+                self.mixup,
+                "an α in [0, 1] (0: off)",
             ));
         }
         if self.persons == Some(0) {

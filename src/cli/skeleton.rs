@@ -87,6 +87,9 @@ pub struct RagcnTrainArgs {
     pub lr: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Mixup's α for the streams (default 0, off, whatever the baseline used).
+    #[arg(long)]
+    pub mixup: Option<f64>,
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
     #[arg(long)]
@@ -357,6 +360,10 @@ pub struct TrainArgs {
     /// What the network sees: joint coordinates, bones (joint minus its parent), or the motion of either.
     #[arg(long, value_enum)]
     pub modality: Option<crate::data::modality::Modality>,
+    /// Mixup's α (default 0.2; 0: off): every training batch is blended with a shuffled copy of itself, and
+    /// so are its targets.
+    #[arg(long)]
+    pub mixup: Option<f64>,
     /// Partition of each joint's neighbourhood: spatial (ST-GCN's 3 subsets), distance, uniform.
     #[arg(long, value_enum)]
     pub strategy: Option<Partition>,
@@ -435,6 +442,7 @@ impl TrainArgs {
             .set("max_hop", &self.max_hop)
             .set("strategy", &self.strategy)
             .set("modality", &self.modality)
+            .set("mixup", &self.mixup)
             .set_if("motion", self.no_motion, Value::Bool(false))
             .set("graph_offset_decay", &self.graph_offset_decay)
             .set_if("adaptive_graph", self.adaptive_graph, Value::Bool(true));
@@ -461,6 +469,7 @@ impl RagcnTrainArgs {
                     epochs: self.epochs,
                     lr: self.lr,
                     seed: self.seed,
+                    mixup: self.mixup,
                 },
                 out: self.out.clone().expect("clap requires --out"),
                 force: self.force,

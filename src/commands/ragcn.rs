@@ -38,6 +38,8 @@ pub struct RagcnTrainOptions {
     pub epochs: Option<usize>,
     pub lr: Option<f64>,
     pub seed: Option<u64>,
+    /// Mixup's α for the streams; none: off, whatever the baseline used.
+    pub mixup: Option<f64>,
 }
 
 /// The most streams a run may have: each is a whole ST-GCN.
@@ -88,6 +90,7 @@ pub fn ragcn_train(start: &Start<RagcnTrainOptions>) -> Result<Metrics> {
     cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
     cfg.lr = a.lr.unwrap_or(cfg.lr);
     cfg.seed = a.seed.unwrap_or(cfg.seed);
+    cfg.mixup = a.mixup.unwrap_or(0.0);
     cfg.validate()?;
     let top_fraction = match (a.threshold, a.top_fraction) {
         (None, None) => Some(0.2),

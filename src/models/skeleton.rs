@@ -236,6 +236,7 @@ impl SkeletonModel {
         &self,
         x: &Tensor,
         y: &[usize],
+        mix: Option<&crate::data::mix::Mixup>,
         ctx: &mut Ctx,
     ) -> Result<(Tensor, Tensor, Vec<f64>)> {
         let yt = Tensor::from_vec(
@@ -250,13 +251,16 @@ impl SkeletonModel {
         }
         let eps = self.run.train.label_smoothing;
         let ce = |logits: &Tensor| -> Result<Tensor> {
-            if eps == 0.0 {
+            if eps == 0.0 && mix.is_none() {
                 return Ok(candle_nn::loss::cross_entropy(logits, &yt)?);
             }
             let k = logits.dim(1)?;
-            let ones = vec![1.0; y.len()];
             let y: Vec<Option<usize>> = y.iter().map(|&c| Some(c)).collect();
-            let t = crate::data::mix::soft_targets(&y, &y, &ones, k, eps as f32);
+            let (partners, lambdas) = match mix {
+                Some(m) => (m.partner_labels(&y), vec![m.lambda; y.len()]),
+                None => (y.clone(), vec![1.0; y.len()]),
+            };
+            let t = crate::data::mix::soft_targets(&y, &partners, &lambdas, k, eps as f32);
             let t = Tensor::from_vec(t, (y.len(), k), &Device::Cpu)?;
             Ok((candle_nn::ops::log_softmax(logits, 1)? * t)?
                 .sum(1)?

@@ -5,6 +5,7 @@
 use super::learner::{Step, Task};
 use super::metrics::{evaluate, Evaluation};
 use crate::config::{SkeletonTrainConfig, GRAPH_OFFSET_DECAY};
+use crate::data::mix::Mixup;
 use crate::data::preprocess::prepare;
 use crate::data::{self, split, Dataset, LoadOptions};
 use crate::models::skeleton::{SkeletonModel, SkeletonRunConfig};
@@ -279,6 +280,14 @@ impl<'a> SkeletonTask<'a> {
     }
 }
 
+/// λ·x_i + (1 − λ)·x_partner(i) for every sample i of a batch (N, ...).
+fn blend(x: &Tensor, m: &Mixup) -> Result<Tensor> {
+    let idx: Vec<u32> = m.partners.iter().map(|&j| j as u32).collect();
+    let idx = Tensor::from_vec(idx, m.partners.len(), x.device())?;
+    let lam = m.lambda as f64;
+    Ok(((x * lam)? + (x.index_select(&idx, 0)? * (1.0 - lam))?)?)
+}
+
 impl Task for SkeletonTask<'_> {
     fn varmap(&self) -> &VarMap {
         &self.model.varmap
@@ -288,7 +297,15 @@ impl Task for SkeletonTask<'_> {
     }
     fn step(&self, _epoch: usize, batch: &[usize], rng: &mut StdRng) -> Result<Step> {
         let (x, y) = make_batch(self.ds, batch, &self.model.run, Some(&mut *rng))?;
-        let (loss, logits, masked) = self.model.train_loss(&x, &y, &mut Ctx::train(rng))?;
+        let alpha = self.model.run.train.mixup;
+        let mix = (alpha > 0.0).then(|| Mixup::draw(rng, y.len(), alpha));
+        let x = match &mix {
+            Some(m) => blend(&x, m)?,
+            None => x,
+        };
+        let (loss, logits, masked) =
+            self.model
+                .train_loss(&x, &y, mix.as_ref(), &mut Ctx::train(rng))?;
         Ok(Step {
             loss,
             logits,

@@ -394,6 +394,8 @@ fn meaningless_option_values_are_refused_naming_the_flag() {
         (r#"{"graph_offset_decay": 0.1}"#, "--adaptive-graph"),
         (r#"{"temporal_kernel": 4}"#, "temporal-kernel"),
         (r#"{"max_hop": 0}"#, "max-hop"),
+        (r#"{"mixup": 1.5}"#, "--mixup"),
+        (r#"{"mixup": -0.2}"#, "--mixup"),
         (
             r#"{"adaptive_graph": true, "graph_offset_decay": -1}"#,
             "graph-offset-decay",

@@ -93,3 +93,72 @@ fn schedules() {
         );
     }
 }
+
+/// Mixup is on by default and recorded; `--mixup 0` (or 0 in a config file) trains without it, and a run
+/// written before the option (no field in its config.json) reads back as trained without it.
+#[test]
+fn mixup_is_on_by_default_recorded_and_off_at_zero() {
+    use crate::common::{json, run_tensors, train_tiny};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        train_tiny(&out, &[&["--epochs", "2"], extra].concat()).success();
+        out
+    };
+    let (on, off) = (run("on", &[]), run("off", &["--mixup", "0"]));
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, r#"{"mixup": 0}"#).unwrap();
+    let off_by_file = run("file", &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(json(&on.join("config.json"))["train"]["mixup"], 0.2);
+    assert!(json(&off.join("config.json"))["train"]
+        .get("mixup")
+        .is_none());
+    let weights = |r: &std::path::Path| std::fs::read(r.join("model.safetensors")).unwrap();
+    assert_eq!(weights(&off), weights(&off_by_file));
+    let name = "st_gcn_networks.0.gcn.conv.weight";
+    let (a, b) = (&run_tensors(&on)[name], &run_tensors(&off)[name]);
+    assert!(
+        crate::common::max_abs_diff(a, b) > 1e-4,
+        "mixup changed nothing"
+    );
+    let old: skelcam::config::SkeletonTrainConfig = serde_json::from_str("{}").unwrap();
+    assert_eq!(
+        (
+            old.mixup,
+            skelcam::config::SkeletonTrainConfig::default().mixup
+        ),
+        (0.0, 0.2)
+    );
+}
+
+/// RA-GCN streams train without mixup unless `ragcn train --mixup` asks, whatever their baseline used.
+#[test]
+fn ragcn_streams_train_without_mixup_unless_asked() {
+    use crate::common::{json, skelcam, train_tiny};
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    train_tiny(&base, &["--epochs", "1"]).success();
+    assert_eq!(json(&base.join("config.json"))["train"]["mixup"], 0.2);
+    for (name, extra, want) in [("off", None, None), ("on", Some("0.3"), Some(0.3))] {
+        let out = dir.path().join(name);
+        let mut cmd = skelcam();
+        cmd.args([
+            "ragcn",
+            "train",
+            "--streams",
+            "2",
+            "--epochs",
+            "1",
+            "--baseline",
+        ])
+        .arg(&base)
+        .arg("--out")
+        .arg(&out);
+        if let Some(a) = extra {
+            cmd.args(["--mixup", a]);
+        }
+        cmd.assert().success();
+        let got = json(&out.join("config.json"))["train"]["mixup"].as_f64();
+        assert_eq!(got, want, "{name}");
+    }
+}
