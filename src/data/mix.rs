@@ -50,9 +50,14 @@ impl Mixup {
         let lambda = loop {
             let (u, v): (f64, f64) = (rng.random(), rng.random());
             let (p, q) = (u.powf(1.0 / alpha), v.powf(1.0 / alpha));
-            if p + q <= 1.0 && p + q > 0.0 {
+            if p + q > 1.0 || (u == 0.0 && v == 0.0) {
+                continue;
+            }
+            if p + q > 0.0 {
                 break p / (p + q);
             }
+            // Both powers underflowed (α near 0): the same ratio from their logarithms.
+            break 1.0 / (1.0 + ((v.ln() - u.ln()) / alpha).exp());
         };
         Mixup {
             partners,
@@ -117,6 +122,12 @@ mod tests {
         let above = a.iter().filter(|&&l| l > 0.9).count() as f64 / n as f64;
         let want = 2.0 * (1.0 - 2.0 / std::f64::consts::PI * 0.9f64.sqrt().asin());
         assert!((above - want).abs() < 0.01, "{above} against {want}");
+        // A vanishing α draws λ at 0 or 1 and returns (no endless loop on underflowing powers).
+        let tiny = draw(&mut rng, 1e-12);
+        assert!(
+            tiny.iter().all(|&l| (0.5..=1.0).contains(&l))
+                && tiny.iter().sum::<f64>() > 0.99 * n as f64
+        );
         let m = Mixup::draw(&mut rng, 16, 0.2);
         let mut p = m.partners.clone();
         p.sort();
