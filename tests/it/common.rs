@@ -85,6 +85,11 @@ pub fn randomise_batch_norms(vm: &candle_nn::VarMap, seed: u64) {
     }
 }
 
+/// A tensor's values, flattened, as f32.
+pub fn flat(t: &candle_core::Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
 /// Panics unless `a` and `b` hold the same floats bit for bit, naming how many differ and the first.
 pub fn assert_same_bits(a: &[f32], b: &[f32], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths differ");

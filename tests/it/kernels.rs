@@ -1,14 +1,10 @@
 //! The 2-D kernels (im2col convolution with and without bias, padded max-pool) and bit-mask dropout against candle's reference ops on random shapes,
 //! forward and backward, and against finite differences.
 
-use crate::common::{grads_of, max_abs_diff, randn};
+use crate::common::{flat, grads_of, max_abs_diff, randn};
 
 use candle_core::{DType, Device, Tensor, Var};
 use skelcam::models::kernels::{conv2d_cf, conv2d_cf_bias, dropout_bits, max_pool2d};
-
-fn flat(t: &Tensor) -> Vec<f32> {
-    t.flatten_all().unwrap().to_vec1().unwrap()
-}
 
 fn scale(t: &Tensor) -> f32 {
     let v: Vec<f32> = t.abs().unwrap().flatten_all().unwrap().to_vec1().unwrap();

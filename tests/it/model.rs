@@ -90,14 +90,7 @@ fn inference_gives_the_tracked_eval_logits_and_keeps_no_graph() {
     let tracked = net.forward(&x, &mut Ctx::eval_with_grad()).unwrap();
     let inferred = net.forward(&x, &mut Ctx::eval()).unwrap();
     assert_eq!(max_abs_diff(&tracked, &inferred), 0.0);
-    let f = |ctx: &mut Ctx| {
-        net.features(&x, ctx)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    };
+    let f = |ctx: &mut Ctx| crate::common::flat(&net.features(&x, ctx).unwrap());
     let (tracked_f, inferred_f) = (f(&mut Ctx::eval_with_grad()), f(&mut Ctx::eval()));
     assert_same_bits(&tracked_f, &inferred_f, "features");
     // With the graph kept, the loss reaches the first block's weights; under inference it cannot.

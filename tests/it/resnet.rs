@@ -43,14 +43,7 @@ fn inference_gives_the_tracked_eval_features_bit_for_bit() {
     let (vm, net) = build("resnet18-narrow", 3);
     crate::common::randomise_batch_norms(&vm, 5);
     let x = crate::common::randn(&[2, 3, 64, 64], 6);
-    let f = |ctx: &mut Ctx| {
-        net.features(&x, ctx)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    };
+    let f = |ctx: &mut Ctx| crate::common::flat(&net.features(&x, ctx).unwrap());
     let (tracked, inferred) = (f(&mut Ctx::eval_with_grad()), f(&mut Ctx::eval()));
     assert!(tracked.iter().any(|&v| v > 0.0));
     crate::common::assert_same_bits(&tracked, &inferred, "features");
