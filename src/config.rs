@@ -369,6 +369,9 @@ impl SkeletonTrainConfig {
         if self.persons == Some(0) {
             return Err(Error::invalid("persons", 0, "at least 1"));
         }
+        if let Some(a) = &self.augment {
+            a.validate()?;
+        }
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
                 return Err(Error::invalid("dropout", p, "a probability in [0, 1)"));

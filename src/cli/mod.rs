@@ -319,9 +319,10 @@ const CONFIG_ONLY: &[&str] = &[
     "val_fraction",
 ];
 
-/// The flag that sets a configuration field (`batch_size` → `--batch-size`).
+/// The flag that sets a configuration field (`batch_size` → `--batch-size`); nested fields
+/// (`augment.crop_min`) and those in [`CONFIG_ONLY`] are named as keys of the `--config` file.
 fn flag_of(field: &str) -> Option<String> {
-    if CONFIG_ONLY.contains(&field) {
+    if CONFIG_ONLY.contains(&field) || field.contains('.') {
         Some(format!("{field} (in the --config file)"))
     } else {
         Some(format!("--{}", field.replace('_', "-")))

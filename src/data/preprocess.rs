@@ -7,7 +7,7 @@
 //! a random temporal crop.
 
 use super::{Layout, Sequence};
-use crate::rng::uniform;
+use crate::rng::{normal, uniform};
 use ndarray::{Array4, Axis};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,9 @@ impl Preprocess {
     }
 }
 
+/// A `--config` file's `augment` object may set any of these; the fields it leaves out keep the defaults.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Augment {
     /// Max rotation about the vertical (y) axis, degrees.
     pub rotate_deg: f32,
@@ -66,10 +68,76 @@ pub struct Augment {
     /// Max tilt about each horizontal axis (x, then z), degrees, after the turn about y (0 = none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tilt_deg: f32,
+    /// Each axis scaled by its own further factor from [1 - axis_scale, 1 + axis_scale] (0 = none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub axis_scale: f32,
+    /// Standard deviation of independent Gaussian noise on every coordinate of every present joint and
+    /// frame, in normalised units (0 = none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub jitter: f32,
 }
 
 fn is_zero(x: &f32) -> bool {
     *x == 0.0
+}
+
+impl Augment {
+    /// Refuse values that would turn the augmentation into something else (a negative scale mirrors the
+    /// body, a crop of less than nothing keeps nothing), naming the `augment` field.
+    pub fn validate(&self) -> crate::Result<()> {
+        let fields: [(&str, f32, f32, f32, &str); 7] = [
+            (
+                "rotate_deg",
+                self.rotate_deg,
+                0.0,
+                180.0,
+                "degrees in [0, 180]",
+            ),
+            (
+                "scale",
+                self.scale,
+                0.0,
+                0.99,
+                "in [0, 0.99] (factors 1 ± scale)",
+            ),
+            (
+                "shift",
+                self.shift,
+                0.0,
+                10.0,
+                "in [0, 10] normalised units",
+            ),
+            (
+                "crop_min",
+                self.crop_min,
+                0.01,
+                1.0,
+                "a fraction in [0.01, 1] (1: no crop)",
+            ),
+            ("tilt_deg", self.tilt_deg, 0.0, 90.0, "degrees in [0, 90]"),
+            (
+                "axis_scale",
+                self.axis_scale,
+                0.0,
+                0.99,
+                "in [0, 0.99] (factors 1 ± axis_scale)",
+            ),
+            (
+                "jitter",
+                self.jitter,
+                0.0,
+                1.0,
+                "a standard deviation in [0, 1] normalised units",
+            ),
+        ];
+        for (name, value, lo, hi, expected) in fields {
+            if !(lo..=hi).contains(&value) {
+                let field = format!("augment.{name}");
+                return Err(crate::Error::invalid(field, value, expected));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The default augmentation (chosen on MSR Action3D with seeds 1–3 and checked on the synthetic `all`
@@ -83,6 +151,8 @@ impl Default for Augment {
             shift: 0.1,
             crop_min: 0.6,
             tilt_deg: 0.0,
+            axis_scale: 0.0,
+            jitter: 0.0,
         }
     }
 }
@@ -247,6 +317,13 @@ pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) 
         .map(|_| uniform(rng, -aug.shift, aug.shift))
         .collect();
     let rot = rotation(theta, aug.tilt_deg, rng);
+    // No draws when an option is off, so runs without it repeat the earlier ones exactly.
+    let axis: Vec<f32> = (0..c_n)
+        .map(|_| match aug.axis_scale > 0.0 {
+            true => scale * uniform(rng, 1.0 - aug.axis_scale, 1.0 + aug.axis_scale),
+            false => scale,
+        })
+        .collect();
     for t in 0..t_n {
         for m in 0..m_n {
             if !present(data, t, m) {
@@ -260,7 +337,10 @@ pub fn augment_spatial(data: &mut Array4<f32>, aug: &Augment, rng: &mut StdRng) 
                     }
                 }
                 for ch in 0..c_n {
-                    data[[ch, t, v, m]] = data[[ch, t, v, m]] * scale + shift[ch];
+                    data[[ch, t, v, m]] = data[[ch, t, v, m]] * axis[ch] + shift[ch];
+                    if aug.jitter > 0.0 {
+                        data[[ch, t, v, m]] += aug.jitter * normal(rng);
+                    }
                 }
             }
         }
@@ -387,6 +467,7 @@ mod tests {
                 shift: 0.0,
                 crop_min: 1.0,
                 tilt_deg: tilt,
+                ..Augment::default()
             };
             let mut out = data.clone();
             augment_spatial(&mut out, &aug, &mut crate::rng::rng_for(seed, 0));
@@ -402,5 +483,85 @@ mod tests {
                 assert!((a - b).abs() < 1e-5, "{a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn axis_scales_stretch_each_axis_alone_and_jitter_has_the_asked_spread_on_present_joints_only()
+    {
+        let (t_n, v_n) = (50, 20);
+        let mut data = Array4::<f32>::zeros((3, t_n, v_n, 2));
+        for t in 0..t_n {
+            for v in 0..v_n {
+                for c in 0..3 {
+                    data[[c, t, v, 0]] = 0.5 + (t * 7 + v * 3 + c) as f32 % 11.0 / 10.0;
+                }
+            }
+        }
+        let run = |axis_scale: f32, jitter: f32| {
+            let aug = Augment {
+                rotate_deg: 0.0,
+                scale: 0.0,
+                shift: 0.0,
+                crop_min: 1.0,
+                axis_scale,
+                jitter,
+                ..Augment::default()
+            };
+            let mut out = data.clone();
+            augment_spatial(&mut out, &aug, &mut crate::rng::rng_for(3, 0));
+            out
+        };
+        assert_eq!(run(0.0, 0.0), data);
+        // One factor per axis, within bounds, and the three not all equal.
+        let stretched = run(0.2, 0.0);
+        let factors: Vec<f32> = (0..3)
+            .map(|c| stretched[[c, 0, 0, 0]] / data[[c, 0, 0, 0]])
+            .collect();
+        for (c, f) in factors.iter().enumerate() {
+            assert!((0.8..=1.2).contains(f), "axis {c}: {f}");
+            for (a, b) in stretched
+                .index_axis(Axis(0), c)
+                .iter()
+                .zip(data.index_axis(Axis(0), c))
+            {
+                assert!((a - b * f).abs() < 1e-5, "axis {c}: {a} vs {b} × {f}");
+            }
+        }
+        assert!(factors[0] != factors[1] || factors[1] != factors[2]);
+        // Noise of standard deviation 0.05 on person 0; the absent person stays zero.
+        let noisy = run(0.0, 0.05);
+        let diffs: Vec<f64> = (&noisy - &data)
+            .index_axis(Axis(3), 0)
+            .iter()
+            .map(|&d| d as f64)
+            .collect();
+        let n = diffs.len() as f64;
+        let mean = diffs.iter().sum::<f64>() / n;
+        let sd = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!(
+            mean.abs() < 0.005 && (sd - 0.05).abs() < 0.004,
+            "mean {mean}, sd {sd}"
+        );
+        assert!(noisy.index_axis(Axis(3), 1).iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn an_augment_object_that_sets_one_field_keeps_the_defaults_of_the_others() {
+        let a: Augment = serde_json::from_str(r#"{"jitter": 0.01}"#).unwrap();
+        let want = Augment {
+            jitter: 0.01,
+            ..Augment::default()
+        };
+        assert_eq!(a, want);
+        assert!(a.validate().is_ok());
+        let bad = Augment {
+            crop_min: 0.0,
+            ..Augment::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("augment.crop_min"));
     }
 }

@@ -397,6 +397,15 @@ fn meaningless_option_values_are_refused_naming_the_flag() {
         (r#"{"mixup": 1.5}"#, "--mixup"),
         (r#"{"mixup": -0.2}"#, "--mixup"),
         (
+            r#"{"augment": {"crop_min": 0}}"#,
+            "augment.crop_min (in the --config file)",
+        ),
+        (r#"{"augment": {"scale": 1.5}}"#, "augment.scale"),
+        (r#"{"augment": {"rotate_deg": -5}}"#, "augment.rotate_deg"),
+        (r#"{"augment": {"jitter": -0.01}}"#, "augment.jitter"),
+        (r#"{"augment": {"axis_scale": 1}}"#, "augment.axis_scale"),
+        (r#"{"augment": {"tilt_deg": 1e9}}"#, "augment.tilt_deg"),
+        (
             r#"{"adaptive_graph": true, "graph_offset_decay": -1}"#,
             "graph-offset-decay",
         ),
