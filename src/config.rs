@@ -119,7 +119,7 @@ impl Default for SkeletonTrainConfig {
             dropout: None,
             temporal_kernel: None,
             max_hop: None,
-            epochs: 100,
+            epochs: 150,
             batch_size: 16,
             seed: 1,
             optimizer: OptimKind::Sgd,

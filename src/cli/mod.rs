@@ -207,7 +207,7 @@ pub struct TrainRunArgs {
     /// JSON file with any training option (command-line options override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Training epochs (default: 100 for skeletons; 150 for photos, 60 for the synthetic pictures).
+    /// Training epochs (default: 150; 60 for the synthetic pictures).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Items per optimiser step (default 16 for skeletons, 32 for pictures).
