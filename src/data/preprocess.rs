@@ -445,6 +445,19 @@ mod tests {
         }
     }
 
+    /// An augmentation that changes nothing, for tests to switch on one part at a time.
+    fn still() -> Augment {
+        Augment {
+            rotate_deg: 0.0,
+            scale: 0.0,
+            shift: 0.0,
+            crop_min: 1.0,
+            tilt_deg: 0.0,
+            axis_scale: 0.0,
+            jitter: 0.0,
+        }
+    }
+
     /// Distances from the origin of every joint of person 0.
     fn radii(d: &Array4<f32>) -> Vec<f32> {
         let (_, t_n, v_n, _) = d.dim();
@@ -463,11 +476,8 @@ mod tests {
         let rigid = |tilt: f32, seed: u64| {
             let aug = Augment {
                 rotate_deg: 40.0,
-                scale: 0.0,
-                shift: 0.0,
-                crop_min: 1.0,
                 tilt_deg: tilt,
-                ..Augment::default()
+                ..still()
             };
             let mut out = data.clone();
             augment_spatial(&mut out, &aug, &mut crate::rng::rng_for(seed, 0));
@@ -499,13 +509,9 @@ mod tests {
         }
         let run = |axis_scale: f32, jitter: f32| {
             let aug = Augment {
-                rotate_deg: 0.0,
-                scale: 0.0,
-                shift: 0.0,
-                crop_min: 1.0,
                 axis_scale,
                 jitter,
-                ..Augment::default()
+                ..still()
             };
             let mut out = data.clone();
             augment_spatial(&mut out, &aug, &mut crate::rng::rng_for(3, 0));
