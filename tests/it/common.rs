@@ -32,6 +32,19 @@ pub fn tiny_cmd(out: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// `ragcn train` of `streams` streams for one epoch from the run `base` into `out`, with `extra` options.
+pub fn ragcn_cmd(base: &Path, out: &Path, streams: usize, extra: &[&str]) -> Command {
+    let mut c = skelcam();
+    c.args(["ragcn", "train", "--streams", &streams.to_string()])
+        .args(["--epochs", "1"])
+        .args(extra)
+        .arg("--baseline")
+        .arg(base)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
 /// Train it and return the assertion.
 pub fn train_tiny(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     tiny_cmd(out, extra).assert()

@@ -228,23 +228,9 @@ fn an_imported_run_is_a_baseline_for_ragcn_training() {
     let run = dir.path().join("off");
     import("official.safetensors", &run, &[]).success();
     let rag = dir.path().join("rag");
-    skelcam()
-        .args([
-            "ragcn",
-            "train",
-            "--streams",
-            "2",
-            "--epochs",
-            "1",
-            "--format",
-            "stgcn-npy",
-            "--baseline",
-        ])
-        .arg(&run)
-        .arg("--data")
-        .arg(fixtures())
-        .arg("--out")
-        .arg(&rag)
+    let data = fixtures();
+    let extra = ["--format", "stgcn-npy", "--data", data.to_str().unwrap()];
+    crate::common::ragcn_cmd(&run, &rag, 2, &extra)
         .assert()
         .success();
     let m: Value =

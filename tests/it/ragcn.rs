@@ -181,19 +181,7 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
         .arg(&base)
         .assert()
         .success();
-    skelcam()
-        .args([
-            "ragcn",
-            "train",
-            "--streams",
-            "3",
-            "--epochs",
-            "1",
-            "--baseline",
-        ])
-        .arg(&base)
-        .arg("--out")
-        .arg(&run)
+    crate::common::ragcn_cmd(&base, &run, 3, &[])
         .assert()
         .success();
     let m: serde_json::Value =
@@ -210,21 +198,7 @@ fn ragcn_train_command_writes_per_stream_metrics_and_checks_its_baseline() {
     assert_eq!(cfg["ragcn"]["streams"], 3);
     // Official mode from the same baseline: the stored masks are buffers, not baseline parameters.
     let official = dir.path().join("official");
-    skelcam()
-        .args([
-            "ragcn",
-            "train",
-            "--mode",
-            "official",
-            "--streams",
-            "2",
-            "--epochs",
-            "1",
-            "--baseline",
-        ])
-        .arg(&base)
-        .arg("--out")
-        .arg(&official)
+    crate::common::ragcn_cmd(&base, &official, 2, &["--mode", "official"])
         .assert()
         .success();
     let oc: serde_json::Value =

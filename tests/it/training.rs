@@ -134,30 +134,15 @@ fn mixup_is_on_by_default_recorded_and_off_at_zero() {
 /// RA-GCN streams train without mixup unless `ragcn train --mixup` asks, whatever their baseline used.
 #[test]
 fn ragcn_streams_train_without_mixup_unless_asked() {
-    use crate::common::{json, skelcam, train_tiny};
+    use crate::common::{json, ragcn_cmd, train_tiny};
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
     train_tiny(&base, &["--epochs", "1"]).success();
     assert_eq!(json(&base.join("config.json"))["train"]["mixup"], 0.2);
     for (name, extra, want) in [("off", None, None), ("on", Some("0.3"), Some(0.3))] {
         let out = dir.path().join(name);
-        let mut cmd = skelcam();
-        cmd.args([
-            "ragcn",
-            "train",
-            "--streams",
-            "2",
-            "--epochs",
-            "1",
-            "--baseline",
-        ])
-        .arg(&base)
-        .arg("--out")
-        .arg(&out);
-        if let Some(a) = extra {
-            cmd.args(["--mixup", a]);
-        }
-        cmd.assert().success();
+        let mixup = extra.map(|a| vec!["--mixup", a]).unwrap_or_default();
+        ragcn_cmd(&base, &out, 2, &mixup).assert().success();
         let got = json(&out.join("config.json"))["train"]["mixup"].as_f64();
         assert_eq!(got, want, "{name}");
     }
