@@ -314,6 +314,12 @@ pub const MIXUP_ALPHA: f64 = 0.2;
 pub const GRAPH_OFFSET_DECAY: f64 = 0.1;
 
 impl SkeletonTrainConfig {
+    /// The seed training draws from (initial weights and every epoch's stream): `seed` for joint models,
+    /// a seed of its own for each other modality ([`Modality::training_seed`]).
+    pub fn training_seed(&self) -> u64 {
+        self.modality.training_seed(self.seed)
+    }
+
     /// The weight decay the adaptive graph's offsets train with (`None` without an adaptive graph): their
     /// own, or `weight_decay` for runs written before they had one.
     pub fn offset_decay(&self) -> Option<f64> {
@@ -558,6 +564,11 @@ impl Default for ImageTrainConfig {
 }
 
 impl ImageTrainConfig {
+    /// The seed training draws from: `seed`.
+    pub fn training_seed(&self) -> u64 {
+        self.seed
+    }
+
     /// Parameters decayed at their own rate: none (every image parameter decays by `weight_decay`).
     pub fn param_decay(&self) -> Vec<(String, f64)> {
         vec![]

@@ -12,6 +12,12 @@ pub fn rng_for(seed: u64, stream: u64) -> StdRng {
     StdRng::seed_from_u64(z ^ (z >> 31))
 }
 
+/// A seed of its own for one purpose, drawn from (seed, stream): for trainings that must not share the
+/// random numbers of another run with the same `--seed`.
+pub fn derived_seed(seed: u64, stream: u64) -> u64 {
+    rng_for(seed, stream).random::<u64>()
+}
+
 /// Uniform in [lo, hi).
 pub fn uniform(rng: &mut StdRng, lo: f32, hi: f32) -> f32 {
     lo + (hi - lo) * rng.random::<f32>()
@@ -60,6 +66,9 @@ pub mod streams {
     /// The random pixel order that localisation's deletion/insertion compares against, for a map of
     /// `n` × `n`: `LOCALIZE_RANDOM + n`.
     pub const LOCALIZE_RANDOM: u64 = 0xde1;
+    /// The training seed of a skeleton model of input modality `k` (0 = joints, which keep `--seed`
+    /// itself): `MODALITY + k` (see [`super::derived_seed`]).
+    pub const MODALITY: u64 = 0x3d0d;
     /// Benchmark inputs and labels.
     pub const BENCH_INPUT: u64 = 77;
     pub const BENCH_LABELS: u64 = 78;

@@ -183,7 +183,7 @@ impl SkeletonModel {
                 masks.push(candle_core::Var::from_tensor(&t)?);
             }
         }
-        init::seeded_init(&varmap, run.train.seed)?;
+        init::seeded_init(&varmap, run.train.training_seed())?;
         let net = nets.remove(0);
         Ok(SkeletonModel {
             varmap,

@@ -85,7 +85,7 @@ macro_rules! recipe_of {
                 Recipe {
                     epochs: self.epochs,
                     batch_size: self.batch_size,
-                    seed: self.seed,
+                    seed: self.training_seed(),
                     optimizer: self.optimizer,
                     lr: self.lr,
                     weight_decay: self.weight_decay,
