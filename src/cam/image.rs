@@ -109,7 +109,7 @@ pub fn explain_picture(
     method: ImageCamMethod,
     batch: usize,
 ) -> crate::Result<PictureCam> {
-    Ok(explain_picture_classes(model, x, &[choice.clone()], method, batch)?.remove(0))
+    Ok(explain_picture_classes(model, x, std::slice::from_ref(choice), method, batch)?.remove(0))
 }
 
 /// One forward pass, then the map of every class in `choices` (for `auto`, the predicted class).

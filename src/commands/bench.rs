@@ -216,7 +216,7 @@ pub fn bench(a: &BenchOptions) -> Result<()> {
             Ok(())
         };
         let long = matches!(case.net, Net::Stgcn(f, _) if f > 100);
-        let iters = if long { a.iters.min(2).max(1) } else { a.iters };
+        let iters = if long { a.iters.clamp(1, 2) } else { a.iters };
         let mut rng = rng_for(1, streams::BENCH_LABELS);
         if !long {
             step(&mut rng)?; // warm-up

@@ -97,7 +97,7 @@ pub fn per_sample_mask(cam: &Array4<f32>, present: &[Vec<bool>], cfg: &RagcnConf
         }
         let lo = units.iter().map(|u| u.3).fold(f32::INFINITY, f32::min);
         let hi = units.iter().map(|u| u.3).fold(f32::NEG_INFINITY, f32::max);
-        if !(hi > lo) {
+        if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
             continue; // a flat map singles nothing out
         }
         let norm: Vec<f32> = units.iter().map(|u| (u.3 - lo) / (hi - lo)).collect();

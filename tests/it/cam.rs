@@ -173,7 +173,7 @@ fn flat_maps_become_uniform_not_nan() {
     assert_eq!(doc["flat"], true);
     assert!(doc["normalized"]
         .to_string()
-        .split(|c| c == '[' || c == ']' || c == ',')
+        .split(['[', ']', ','])
         .filter(|s| !s.is_empty())
         .all(|s| s == "0.0"));
     assert!(dir.path().join("heatmap.png").is_file());
