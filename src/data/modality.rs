@@ -173,16 +173,10 @@ mod tests {
     /// own); the four modalities of one seed never share a training seed, and none takes another `--seed`'s.
     #[test]
     fn each_modality_trains_from_a_seed_of_its_own_and_joints_keep_the_given_one() {
-        let all = [
-            Modality::Joint,
-            Modality::Bone,
-            Modality::JointMotion,
-            Modality::BoneMotion,
-        ];
         let mut seen = std::collections::HashSet::new();
         for seed in [0u64, 1, 2, 3, 42, u64::MAX] {
             assert_eq!(Modality::Joint.training_seed(seed), seed);
-            for m in all {
+            for &m in <Modality as clap::ValueEnum>::value_variants() {
                 assert_eq!(
                     m.training_seed(seed),
                     m.training_seed(seed),

@@ -43,8 +43,8 @@ impl ImageModel {
             &run.model,
             VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
         )?;
-        init::seeded_init(&varmap, run.train.seed)?;
-        init::kaiming_conv_init(&varmap, run.train.seed)?;
+        init::seeded_init(&varmap, run.train.training_seed())?;
+        init::kaiming_conv_init(&varmap, run.train.training_seed())?;
         Ok(ImageModel {
             varmap,
             net,
