@@ -46,17 +46,14 @@ impl Padded {
             out.len()
         );
         #[cfg(target_arch = "x86_64")]
-        if self.lanes <= 32 {
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked); the slices hold n whole rows (checked above).
-                unsafe { avx512::rows_times(self, inp, out, accumulate) };
-                return;
-            }
-            if self.rows_times_avx2(inp, out, accumulate) {
-                return;
-            }
+        if self.lanes <= 32 && std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked); the slices hold n whole rows (checked above).
+            unsafe { avx512::rows_times(self, inp, out, accumulate) };
+            return;
         }
-        self.rows_times_crate(inp, out, accumulate)
+        if !self.rows_times_avx2(inp, out, accumulate) {
+            self.rows_times_crate(inp, out, accumulate)
+        }
     }
 
     /// The AVX2/FMA kernel when the CPU has both and V ≤ 32 (false, and nothing written, otherwise).
