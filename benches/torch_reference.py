@@ -3,10 +3,12 @@
 
     python3 -m venv .venv && .venv/bin/pip install torch torchvision      # several GB; never needed by tests/CI
     cargo build --release
-    .venv/bin/python benches/torch_reference.py [--cases stgcn_train,resnet18_train_112] [--iters 3]
+    .venv/bin/python benches/torch_reference.py [--cases stgcn_train,resnet18_train_112] [--iters 3] [--rounds 5]
 
 Each line: {"case", "skelcam_per_sec", "torch_per_sec", "ratio" (skelcam / PyTorch), "skelcam_gflops",
-"skelcam_peak_rss_mib", "torch_peak_rss_mib"}. Same architectures, shapes, batch (16) and thread count (2) as
+"skelcam_peak_rss_mib", "torch_peak_rss_mib"}; with --rounds N > 1, each side runs N times per case, in turn
+and starting with the other side every second round, the line gives medians (peak RSS: the largest) and adds
+"round_ratios", so a slow phase of a shared host moves one round instead of the figure. Same architectures, shapes, batch (16) and thread count (2) as
 `skelcam bench`; every case runs in its own process (PyTorch) or invocation (skelcam) so peak RSS is per case.
 Architectures: ST-GCN as the official net/st_gcn.py (10 blocks 64..256, spatial partition of the NTU-25 graph
 read from data/layouts/ntu25.json, learnable edge importance, 9x1 temporal conv, dropout 0.5, 60 classes) and
@@ -20,6 +22,7 @@ import resource
 import subprocess
 import sys
 import time
+from statistics import median
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,6 +216,8 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="runs of each side per case, alternating which goes first; the line gives medians")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -225,23 +230,36 @@ def main():
     describe_machine(a.threads)
     failed = 0
     for case in cases:
-        ours = run_json([a.skelcam, "bench", "--json", "--cases", case, "--batch", str(a.batch),
-                         "--iters", str(a.iters)], env)
-        ref = run_json([sys.executable, __file__, "--worker", case, "--batch", str(a.batch),
-                        "--iters", str(a.iters), "--threads", str(a.threads)], env)
-        if ours is None or ref is None:
+        ours_cmd = [a.skelcam, "bench", "--json", "--cases", case, "--batch", str(a.batch), "--iters", str(a.iters)]
+        ref_cmd = [sys.executable, __file__, "--worker", case, "--batch", str(a.batch), "--iters", str(a.iters),
+                   "--threads", str(a.threads)]
+        rounds = []
+        for r in range(a.rounds):
+            # Odd rounds start with PyTorch, so a slow phase of the host does not always fall on one side.
+            if r % 2 == 0:
+                ours, ref = run_json(ours_cmd, env), run_json(ref_cmd, env)
+            else:
+                ref, ours = run_json(ref_cmd, env), run_json(ours_cmd, env)
+            if ours is None or ref is None:
+                break
+            rounds.append((ours[0], ref[0]))
+        if len(rounds) < a.rounds:
             failed += 1
             continue
-        ours, ref = ours[0], ref[0]
-        print(json.dumps({
+        ratios = [o["samples_per_sec"] / t["torch_per_sec"] for o, t in rounds]
+        row = {
             "case": case,
-            "skelcam_per_sec": round(ours["samples_per_sec"], 3),
-            "torch_per_sec": round(ref["torch_per_sec"], 3),
-            "ratio": round(ours["samples_per_sec"] / ref["torch_per_sec"], 3),
-            "skelcam_gflops": round(ours["gflops"], 1),
-            "skelcam_peak_rss_mib": ours["peak_rss_mib"],
-            "torch_peak_rss_mib": round(ref["torch_peak_rss_mib"], 1),
-        }), flush=True)
+            "skelcam_per_sec": round(median([o["samples_per_sec"] for o, _ in rounds]), 3),
+            "torch_per_sec": round(median([t["torch_per_sec"] for _, t in rounds]), 3),
+            "ratio": round(median(ratios), 3),
+            "skelcam_gflops": round(median([o["gflops"] for o, _ in rounds]), 1),
+            "skelcam_peak_rss_mib": max(o["peak_rss_mib"] for o, _ in rounds),
+            "torch_peak_rss_mib": round(max(t["torch_peak_rss_mib"] for _, t in rounds), 1),
+        }
+        if a.rounds > 1:
+            row["rounds"] = a.rounds
+            row["round_ratios"] = [round(x, 3) for x in ratios]
+        print(json.dumps(row), flush=True)
     sys.exit(1 if failed else 0)
 
 
