@@ -57,7 +57,7 @@ fn conv2d_kernel_matches_candle_conv2d_forward_and_both_gradients() {
 #[test]
 fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
     // (cin, cout, (kh, kw), stride, pad, h, w): square kernels, a 1x1, and the ST-GCN's (9x1) temporal
-    // conv with stride (2, 1) and padding (4, 0); at stride 1 (the Winograd forward) over 13 frames, not a
+    // conv with stride (2, 1) and padding (4, 0); at stride 1 (Winograd, both ways) over 13 frames, not a
     // whole number of its 3-frame tiles, and a (3x1) one.
     let cases = [
         (3, 4, (3, 3), (1, 1), (1, 1), 7, 6),

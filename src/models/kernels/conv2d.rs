@@ -7,8 +7,8 @@
 //! of columns and multiplies it in place ([`super::matmul::gemm_blocked_b`]). [`conv2d_cf`] is one autograd node whose patches live in a reused scratch
 //! buffer; [`conv2d_cf_bias`] adds a per-channel bias inside the same node (the GEMM accumulates onto the
 //! bias rows), so no second output-sized tensor is made and kept for the backward. Separate H/W strides and
-//! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel; its stride-1 forward goes through
-//! [`super::winograd`], with 5/9 of the multiply-adds.
+//! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel; at stride 1 its forward and both
+//! gradients go through [`super::winograd`] and [`super::winograd_grad`], with 5/9 of the multiply-adds.
 
 use super::contiguous_f32;
 use super::matmul::{
@@ -529,9 +529,14 @@ impl CustomOp2 for Conv2dGradWeight {
         let (k, p) = (g.patch_len(), g.out_len());
         let dy = contiguous_f32(ds, dl, "conv2d backward")?;
         let co = dy.len() / p.max(1);
-        let dw = g.with_patches(contiguous_f32(xs, xl, "conv2d backward")?, |cols| {
-            gemm_new(co, k, p, View::rows(dy, p), View::transposed(cols, p))
-        });
+        let x = contiguous_f32(xs, xl, "conv2d backward")?;
+        let dw = if super::winograd::applies(&g) {
+            super::winograd_grad::weight_grad(&g, co, dy, x)
+        } else {
+            g.with_patches(x, |cols| {
+                gemm_new(co, k, p, View::rows(dy, p), View::transposed(cols, p))
+            })
+        };
         Ok((CpuStorage::F32(dw), Shape::from((co, g.c, g.kh, g.kw))))
     }
 }
@@ -553,8 +558,11 @@ impl CustomOp2 for Conv2dGradInput {
         let dy = contiguous_f32(ds, dl, "conv2d backward")?;
         let w = contiguous_f32(ws, wl, "conv2d backward")?;
         let co = dy.len() / p.max(1);
+        let winograd = super::winograd_grad::input_grad(&g, co, w, dy);
         let (wt, dy) = (View::transposed(w, k), View::rows(dy, p));
-        let dx = if g.pointwise() {
+        let dx = if let Some(dx) = winograd {
+            dx
+        } else if g.pointwise() {
             gemm_new(k, p, co, wt, dy)
         } else {
             with_scratch(k * p, |dcols| {

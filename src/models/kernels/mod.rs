@@ -10,6 +10,7 @@ pub(crate) mod matmul;
 pub mod maxpool;
 pub mod residual;
 mod winograd;
+mod winograd_grad;
 
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};

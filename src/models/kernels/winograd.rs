@@ -8,15 +8,15 @@
 //! U_p[j] = Σ_s G[p, s] · W[3j + s], the five products M_p[τ] = Σ_j U_p[j] · D_p[τ + j] are q-tap
 //! convolutions over the tiles, each one GEMM of the same blocked kind as every other convolution here, and
 //! y[3τ + r] = Σ_p Aᵀ[r, p] · M_p[τ]. The GEMMs do 5/9 of the direct form's multiply-adds; the transforms
-//! read and write each activation a few times. The backward stays the direct convolution's: it is the same
-//! function, only the forward's rounding differs (the tests bound it against the exact sum).
+//! read and write each activation a few times. Both gradients go the same way ([`super::winograd_grad`]);
+//! the tests bound each result against the exact sum.
 
 use super::conv2d::{runs, Geometry2d, Run};
 use super::matmul::{gemm_single, par_gemm_blocks, with_scratch, Shared, View};
 
 /// G: row p turns three taps into point p's weight (the Vandermonde rows at 0, 1, −1, 2, ∞ over the scale
 /// of the input transform's row p, see `tests::BT`).
-const G: [[f32; 3]; 5] = [
+pub(super) const G: [[f32; 3]; 5] = [
     [0.5, 0.0, 0.0],
     [0.5, 0.5, 0.5],
     [1.0 / 6.0, -1.0 / 6.0, 1.0 / 6.0],
@@ -128,16 +128,16 @@ fn output_row(r: usize, bias: f32, m: &[&[f32]; 5], dst: &mut [f32]) {
 }
 
 /// The convolution's shape as output tiles.
-struct Tiling {
-    g: Geometry2d,
-    ho: usize,
-    tiles: usize,
+pub(super) struct Tiling {
+    pub(super) g: Geometry2d,
+    pub(super) ho: usize,
+    pub(super) tiles: usize,
 }
 
 impl Tiling {
     /// Columns j0..j0 + width (which run (n, τ, v), v fastest) as runs within one tile row: conv2d's
     /// [`runs`] over the grid of output tiles.
-    fn pieces(&self, j0: usize, width: usize) -> Vec<Run> {
+    pub(super) fn pieces(&self, j0: usize, width: usize) -> Vec<Run> {
         let grid = Geometry2d {
             h: self.tiles,
             kh: 1,
@@ -152,7 +152,7 @@ impl Tiling {
     /// Point p's operand block (q·C × width), row j·C + c: D_p[c, n, τ + j, v] over the block's columns,
     /// every element written. Per run of columns within one n and per channel, the whole tiles they and
     /// their q − 1 successors need are transformed once into `drow`, and each group's row is a shifted copy.
-    fn fill(&self, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
+    pub(super) fn fill(&self, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
         super::wide(
             #[inline(always)]
             || self.fill_wide(x, p, pieces, width, b),
