@@ -9,7 +9,8 @@ Each line: {"case", "skelcam_per_sec", "torch_per_sec", "ratio" (skelcam / PyTor
 "skelcam_peak_rss_mib", "torch_peak_rss_mib"}. With --rounds N > 1 each side runs N times per case, in turn,
 starting with the other side every second round; the line gives medians (peak RSS: the largest) and adds
 "round_ratios", so a slow phase of a shared host moves one round instead of the figure. Same architectures,
-shapes, batch (16) and thread count (2) as `skelcam bench`; every case runs in its own process (PyTorch) or invocation (skelcam) so peak RSS is per case.
+shapes, batch (16) and thread count (2) as `skelcam bench`; every case runs in its own process (PyTorch) or
+invocation (skelcam) so peak RSS is per case.
 Architectures: ST-GCN as the official net/st_gcn.py (10 blocks 64..256, spatial partition of the NTU-25 graph
 read from data/layouts/ntu25.json, learnable edge importance, 9x1 temporal conv, dropout 0.5, 60 classes) and
 torchvision's resnet18(num_classes=2). Train step = forward + cross-entropy + backward + SGD(momentum 0.9,
