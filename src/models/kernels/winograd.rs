@@ -236,7 +236,7 @@ impl Tiling {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Bᵀ with its rows scaled to integers (the scale moved into [`G`]): row p of the input transform, as
@@ -306,29 +306,45 @@ mod tests {
         y
     }
 
-    /// The 9×1 and 3×1 "same" convolutions, outputs not a multiple of 3 long, padding wider than the
-    /// kernel's half and none, one joint and many: every output within a few f32 ulps of the exact sum.
+    /// The test geometries: 9×1 and 3×1 "same" convolutions, outputs not a multiple of 3 long, padding
+    /// wider than the kernel's half and none, one joint and many; (c, n, h, w, kh, pad, co).
+    pub(in super::super) const GEOMETRIES: [(usize, usize, usize, usize, usize, usize, usize); 5] = [
+        (5, 2, 16, 7, 9, 4, 6),
+        (3, 3, 11, 1, 9, 4, 4),
+        (4, 1, 10, 5, 3, 1, 3),
+        (2, 2, 14, 3, 9, 0, 5),
+        (3, 2, 8, 4, 6, 3, 2),
+    ];
+
+    /// The stride-1 (kh×1) convolution of (c, n, h, w) inputs padded by `pad` rows, which [`applies`].
+    pub(in super::super) fn temporal(
+        c: usize,
+        n: usize,
+        h: usize,
+        w: usize,
+        kh: usize,
+        pad: usize,
+    ) -> Geometry2d {
+        let g = Geometry2d {
+            c,
+            n,
+            h,
+            w,
+            kh,
+            kw: 1,
+            stride: (1, 1),
+            pad: (pad, 0),
+        };
+        assert!(applies(&g), "{g:?}");
+        g
+    }
+
+    /// Every output of the [`GEOMETRIES`] within a few f32 ulps of the exact sum.
     #[test]
     fn matches_the_direct_convolution() {
         let mut rng = crate::rng::rng_for(3, 0);
-        for (c, n, h, w, kh, pad, co) in [
-            (5, 2, 16, 7, 9, 4, 6),
-            (3, 3, 11, 1, 9, 4, 4),
-            (4, 1, 10, 5, 3, 1, 3),
-            (2, 2, 14, 3, 9, 0, 5),
-            (3, 2, 8, 4, 6, 3, 2),
-        ] {
-            let g = Geometry2d {
-                c,
-                n,
-                h,
-                w,
-                kh,
-                kw: 1,
-                stride: (1, 1),
-                pad: (pad, 0),
-            };
-            assert!(applies(&g), "{g:?}");
+        for (c, n, h, w, kh, pad, co) in GEOMETRIES {
+            let g = temporal(c, n, h, w, kh, pad);
             let mut draw = |len: usize| -> Vec<f32> {
                 (0..len)
                     .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))

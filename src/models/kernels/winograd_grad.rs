@@ -159,33 +159,14 @@ fn fill_dy(
 mod tests {
     use super::*;
 
-    /// The forward's test geometries (9×1 and 3×1 "same" convolutions, outputs not a multiple of 3 long,
-    /// padding wider than the kernel's half and none, one joint and many) and one whose weight gradient has
-    /// two blocks of columns, in two of the [`PARTS`]; (c, n, h, w, kh, pad, co).
-    const GEOMETRIES: [(usize, usize, usize, usize, usize, usize, usize); 6] = [
-        (5, 2, 16, 7, 9, 4, 6),
-        (3, 3, 11, 1, 9, 4, 4),
-        (4, 1, 10, 5, 3, 1, 3),
-        (2, 2, 14, 3, 9, 0, 5),
-        (3, 2, 8, 4, 6, 3, 2),
-        (2, 4, 300, 120, 3, 1, 2),
-    ];
+    use crate::models::kernels::winograd::tests::{temporal, GEOMETRIES};
 
-    /// `each(g, co, ∂L/∂y, x, w)` for every geometry, with values drawn uniformly from [−1, 1].
+    /// `each(g, co, ∂L/∂y, x, w)` for the forward's test geometries and one whose weight gradient has two
+    /// blocks of columns, in two of the [`PARTS`], with values drawn uniformly from [−1, 1].
     fn cases(mut each: impl FnMut(&Geometry2d, usize, &[f32], &[f32], &[f32])) {
         let mut rng = crate::rng::rng_for(4, 0);
-        for (c, n, h, w, kh, pad, co) in GEOMETRIES {
-            let g = Geometry2d {
-                c,
-                n,
-                h,
-                w,
-                kh,
-                kw: 1,
-                stride: (1, 1),
-                pad: (pad, 0),
-            };
-            assert!(applies(&g), "{g:?}");
+        for (c, n, h, w, kh, pad, co) in GEOMETRIES.into_iter().chain([(2, 4, 300, 120, 3, 1, 2)]) {
+            let g = temporal(c, n, h, w, kh, pad);
             let ho = g.out_hw().0;
             let mut draw = |len: usize| -> Vec<f32> {
                 (0..len)
