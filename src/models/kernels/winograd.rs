@@ -115,7 +115,7 @@ fn transform_row(p: usize, rows: &[&[f32]; 5], dst: &mut [f32]) {
 
 /// dst = bias + Σ_p Aᵀ[r, p] · m[p], with Aᵀ's entries (`tests::AT`) written out.
 #[inline(always)]
-fn output_row(r: usize, bias: f32, m: &[&[f32]; 5], dst: &mut [f32]) {
+pub(super) fn output_row(r: usize, bias: f32, m: &[&[f32]; 5], dst: &mut [f32]) {
     let n = dst.len();
     let [m0, m1, m2, m3, m4] = m;
     let (m0, m1, m2, m3, m4) = (&m0[..n], &m1[..n], &m2[..n], &m3[..n], &m4[..n]);

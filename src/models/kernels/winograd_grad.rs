@@ -14,7 +14,7 @@
 
 use super::conv2d::{Geometry2d, Run};
 use super::matmul::{gemm_single, with_scratch, View};
-use super::winograd::{applies, conv, Tiling, G};
+use super::winograd::{applies, conv, output_row, Tiling, G};
 
 /// ∂L/∂x (C, N, H, W) from ∂L/∂y (Co, N, Ho, W) and w (Co, C, kh, 1), or `None` where the convolution or
 /// its transposed form does not [`applies`] (the caller then runs the direct form).
@@ -33,9 +33,14 @@ pub(super) fn input_grad(g: &Geometry2d, co: usize, w: &[f32], dy: &[f32]) -> Op
         stride: (1, 1),
         pad: (g.kh - 1 - g.pad.0, 0),
     };
-    if !applies(&gt) || gt.out_hw() != (g.h, g.w) {
+    if !applies(&gt) {
         return None;
     }
+    debug_assert_eq!(
+        gt.out_hw(),
+        (g.h, g.w),
+        "stride 1 and pad ≤ kh − 1 give x's size back"
+    );
     let kh = g.kh;
     let mut flipped = vec![0f32; w.len()];
     for o in 0..co {
@@ -90,21 +95,25 @@ pub(super) fn weight_grad(g: &Geometry2d, co: usize, dy: &[f32], x: &[f32]) -> V
             m
         })
         .collect();
-    let mut m = parts[0].clone();
-    for part in &parts[1..] {
-        m.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    let mut parts = parts.into_iter();
+    let mut m = parts.next().expect("PARTS > 0");
+    for part in parts {
+        m.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
     }
-    // ∂L/∂w[o, c, 3j + s] = Σ_p Aᵀ[s, p] · M_p[o, j·C + c], Aᵀ written out as in the forward's output rows.
+    // ∂L/∂w[o, c, 3j + s] = Σ_p Aᵀ[s, p] · M_p[o, j·C + c]: the forward's output rows over (j, c).
     let kh = g.kh;
     let mut dw = vec![0f32; co * g.c * kh];
+    let mut rows = vec![0f32; 3 * k];
     for o in 0..co {
+        let mp: [&[f32]; 5] = std::array::from_fn(|p| &m[(p * co + o) * k..][..k]);
+        for (s, row) in rows.chunks_exact_mut(k).enumerate() {
+            output_row(s, 0.0, &mp, row);
+        }
         for j in 0..q {
             for c in 0..g.c {
-                let mp: [f32; 5] = std::array::from_fn(|p| m[(p * co + o) * k + j * g.c + c]);
-                let taps = &mut dw[(o * g.c + c) * kh + 3 * j..][..3];
-                taps[0] = mp[0] + mp[1] + mp[2] + mp[3];
-                taps[1] = mp[1] - mp[2] + 2.0 * mp[3];
-                taps[2] = mp[1] + mp[2] + 4.0 * mp[3] + mp[4];
+                for s in 0..3 {
+                    dw[(o * g.c + c) * kh + 3 * j + s] = rows[s * k + j * g.c + c];
+                }
             }
         }
     }
@@ -124,32 +133,20 @@ fn fill_dy(
 ) {
     let (n_all, wd) = (t.g.n, t.g.w);
     let [g0, g1, g2] = G[p];
+    let zeros = vec![0f32; wd];
     for o in 0..co {
         let row = &mut e[o * width..][..width];
         for &(pos, n, tau, v0, len) in pieces {
-            let dst = &mut row[pos..][..len];
             let plane = &dy[(o * n_all + n) * t.ho * wd..][..t.ho * wd];
-            let src = |r: usize| {
+            let [a, b, c]: [&[f32]; 3] = std::array::from_fn(|r| {
                 let tr = 3 * tau + r;
-                (tr < t.ho).then(|| &plane[tr * wd + v0..][..len])
-            };
-            match (src(0), src(1), src(2)) {
-                (Some(a), Some(b), Some(c)) => {
-                    for i in 0..len {
-                        dst[i] = g0 * a[i] + g1 * b[i] + g2 * c[i];
-                    }
+                match tr < t.ho {
+                    true => &plane[tr * wd + v0..][..len],
+                    false => &zeros[..len],
                 }
-                (Some(a), Some(b), None) => {
-                    for i in 0..len {
-                        dst[i] = g0 * a[i] + g1 * b[i];
-                    }
-                }
-                (Some(a), None, None) => {
-                    for i in 0..len {
-                        dst[i] = g0 * a[i];
-                    }
-                }
-                _ => dst.fill(0.0),
+            });
+            for (i, d) in row[pos..][..len].iter_mut().enumerate() {
+                *d = g0 * a[i] + g1 * b[i] + g2 * c[i];
             }
         }
     }
