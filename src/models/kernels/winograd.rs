@@ -1,5 +1,6 @@
-//! The forward of a stride-1 (kh×1) convolution with kh a multiple of 3 (the ST-GCN's 9×1 temporal
-//! convolution) by nested 1-D Winograd F(3, 3): 5 products per 3 outputs and tap group instead of 9.
+//! The forward of a stride-1 (kh×kw) "same" convolution with kh a multiple of 3 (the ST-GCN's 9×1 temporal
+//! convolution, the ResNet's 3×3 ones) by nested 1-D Winograd F(3, 3) along H: 5 products per 3 output rows
+//! and tap group instead of 9; the kw taps along W stay direct.
 //!
 //! Split the kh taps into q = kh/3 groups of three and the output rows into tiles of three. With x' the
 //! zero-padded input (x'[u] = x[u − pad]), output row 3τ + r is Σ_j Σ_s W[3j + s] · x'[3(τ + j) + r + s]:
@@ -7,9 +8,10 @@
 //! 0, 1, −1, 2, ∞) computes such a correlation as Aᵀ[(G w) ⊙ (Bᵀ d)], so with D_p[τ'] = (Bᵀ d_τ')_p and
 //! U_p[j] = Σ_s G[p, s] · W[3j + s], the five products M_p[τ] = Σ_j U_p[j] · D_p[τ + j] are q-tap
 //! convolutions over the tiles, each one GEMM of the same blocked kind as every other convolution here, and
-//! y[3τ + r] = Σ_p Aᵀ[r, p] · M_p[τ]. The GEMMs do 5/9 of the direct form's multiply-adds; the transforms
-//! read and write each activation a few times. Both gradients go the same way ([`super::winograd_grad`]);
-//! the tests bound each result against the exact sum.
+//! y[3τ + r] = Σ_p Aᵀ[r, p] · M_p[τ]. With kw > 1 each (j, c) row of D_p comes kw times, shifted along W
+//! (zero past the edges), and U_p holds the matching taps. The GEMMs do 5/9 of the direct form's
+//! multiply-adds; the transforms read and write each activation a few times. Both gradients go the same way
+//! ([`super::winograd_grad`]); the tests bound each result against the exact sum.
 
 use super::conv2d::{runs, Geometry2d, Run};
 use super::matmul::{gemm_single, par_gemm_blocks, with_scratch, Shared, View};
@@ -23,22 +25,37 @@ pub(super) const G: [[f32; 3]; 5] = [
     [1.0 / 6.0, 2.0 / 6.0, 4.0 / 6.0],
     [0.0, 0.0, 1.0],
 ];
-/// Whether [`conv`] computes this convolution: (3q×1) taps, stride 1, no padding along W, and at least two
-/// output tiles (shorter outputs are not worth the transforms).
+/// A 3×3 convolution's smallest input width and largest channel count for [`conv`]. Measured on a 2-core
+/// AMD Zen 2 against the direct form, forward and backward of a batch of 16: 64 channels at 56² and 40²
+/// take 0.63–0.72 of the time, at 28² 0.72–0.90; 128 channels at 20² gain in the backward (0.72) but lose
+/// in the forward (1.0–1.2), and at 14² or 256 channels at 10² and 7² both lose (up to 2.4× as long): short
+/// rows make short copies, and many channels make the five products' blocks outgrow the cache. At 24² (the
+/// demo's 96-px pictures) a whole training run took as long either way.
+const MIN_WIDTH: usize = 28;
+const MAX_CHANNELS: usize = 64;
+
+/// Whether [`conv`] computes this convolution: (3q×kw) taps with kw odd, stride 1, "same" padding along W
+/// ((kw − 1)/2, so the output is as wide as the input), and at least two output tiles (shorter outputs are
+/// not worth the transforms). Where kw > 1 (an image model's 3×3), only on inputs at least
+/// [`MIN_WIDTH`] wide with at most [`MAX_CHANNELS`] channels.
 pub(super) fn applies(g: &Geometry2d) -> bool {
-    g.kw == 1
+    if g.kw > 1 && (g.w < MIN_WIDTH || g.c > MAX_CHANNELS) {
+        return false;
+    }
+    g.kw % 2 == 1
+        && 2 * g.pad.1 + 1 == g.kw
         && g.kh.is_multiple_of(3)
         && g.stride == (1, 1)
-        && g.pad.1 == 0
         && g.out_hw().0 >= 6
         && g.n * g.w > 0
 }
 
-/// y (Co, N, Ho, W) = conv(x, w) (+ bias per output channel): x (C, N, H, W) and w (Co, C, kh, 1) contiguous.
+/// y (Co, N, Ho, W) = conv(x, w) (+ bias per output channel): x (C, N, H, W) and w (Co, C, kh, kw) contiguous.
 ///
 /// The products' columns are the (n, τ, v) of the output tiles. Each block of columns is done by one task
-/// in cache: for each point, its operand block (rows (j, c): D_p[c, n, τ + j, v]) is transformed from x
-/// straight into scratch and multiplied by U_p; then the five products become the block's output rows.
+/// in cache: for each point, its operand block (rows (j, c, s): D_p[c, n, τ + j, v + s − pad]) is
+/// transformed from x straight into scratch and multiplied by U_p; then the five products become the
+/// block's output rows.
 pub(super) fn conv(
     g: &Geometry2d,
     co: usize,
@@ -49,8 +66,8 @@ pub(super) fn conv(
     let (ho, wd) = g.out_hw();
     let q = g.kh / 3;
     let tiles = ho.div_ceil(3);
-    let (cols, k) = (g.n * tiles * wd, g.c * q);
-    let u: Vec<Vec<f32>> = (0..5).map(|p| point_weights(w, co, g.c, q, p)).collect();
+    let (cols, k) = (g.n * tiles * wd, g.c * q * g.kw);
+    let u: Vec<Vec<f32>> = (0..5).map(|p| point_weights(w, co, g, p)).collect();
     let len = co * g.n * ho * wd;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
@@ -81,16 +98,18 @@ pub(super) fn conv(
     y
 }
 
-/// U_p (Co, q·C) row-major, column j·C + c: Σ_s G[p, s] · w[co, c, 3j + s].
-fn point_weights(w: &[f32], co: usize, c: usize, q: usize, p: usize) -> Vec<f32> {
-    let kh = 3 * q;
-    let mut u = Vec::with_capacity(co * q * c);
+/// U_p (Co, q·C·kw) row-major, column (j·C + c)·kw + s: Σ_r G[p, r] · w[co, c, 3j + r, s].
+fn point_weights(w: &[f32], co: usize, g: &Geometry2d, p: usize) -> Vec<f32> {
+    let (c, kh, kw) = (g.c, g.kh, g.kw);
+    let mut u = Vec::with_capacity(co * c * kh / 3 * kw);
     for o in 0..co {
-        for j in 0..q {
-            u.extend((0..c).map(|ci| {
-                let taps = &w[(o * c + ci) * kh + 3 * j..][..3];
-                G[p][0] * taps[0] + G[p][1] * taps[1] + G[p][2] * taps[2]
-            }));
+        for j in 0..kh / 3 {
+            for ci in 0..c {
+                u.extend((0..kw).map(|s| {
+                    let tap = |r: usize| w[((o * c + ci) * kh + 3 * j + r) * kw + s];
+                    G[p][0] * tap(0) + G[p][1] * tap(1) + G[p][2] * tap(2)
+                }));
+            }
         }
     }
     u
@@ -149,9 +168,11 @@ impl Tiling {
         runs(&grid, j0, width)
     }
 
-    /// Point p's operand block (q·C × width), row j·C + c: D_p[c, n, τ + j, v] over the block's columns,
-    /// every element written. Per run of columns within one n and per channel, the whole tiles they and
-    /// their q − 1 successors need are transformed once into `drow`, and each group's row is a shifted copy.
+    /// Point p's operand block (q·C·kw × width), row (j·C + c)·kw + s: D_p[c, n, τ + j, v + s − pad] over
+    /// the block's columns (zero past W's edges), every element written. Per run of columns within one n and
+    /// per channel, the whole tiles they and their q − 1 successors need are transformed once into `drow`
+    /// (rows with zero margins where kw > 1), and each (group, tap) row is a shifted copy: one for the whole
+    /// run where kw = 1, as the run's tile rows then lie end to end, else one per tile row.
     pub(super) fn fill(&self, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
         super::wide(
             #[inline(always)]
@@ -162,7 +183,8 @@ impl Tiling {
     #[inline(always)]
     fn fill_wide(&self, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
         let g = &self.g;
-        let (wd, c, q) = (g.w, g.c, g.kh / 3);
+        let (wd, c, q, kw) = (g.w, g.c, g.kh / 3, g.kw);
+        let wp = wd + kw - 1; // a row of drow: pad.1 zeros, the W transformed values, pad.1 zeros
         let zeros = vec![0f32; wd];
         let mut drow = Vec::new();
         for run in pieces.chunk_by(|a, b| a.1 == b.1) {
@@ -171,10 +193,10 @@ impl Tiling {
             let cols = last + len - pos; // the run's columns, from (τ0, v0) on
             let tiles = tau1 + q - tau0; // the tiles they read
             drow.clear();
-            drow.resize(tiles * wd, 0.0);
+            drow.resize(tiles * wp, 0.0);
             for ci in 0..c {
                 let plane = &x[(ci * g.n + n) * g.h * wd..][..g.h * wd];
-                for (i, dst) in drow.chunks_exact_mut(wd).enumerate() {
+                for (i, dst) in drow.chunks_exact_mut(wp).enumerate() {
                     let rows: [&[f32]; 5] = std::array::from_fn(|u| {
                         let row = (3 * (tau0 + i) + u) as isize - g.pad.0 as isize;
                         match (0..g.h as isize).contains(&row) {
@@ -182,11 +204,22 @@ impl Tiling {
                             false => &zeros,
                         }
                     });
-                    transform_row(p, &rows, dst);
+                    transform_row(p, &rows, &mut dst[g.pad.1..][..wd]);
                 }
                 for j in 0..q {
-                    b[(j * c + ci) * width + pos..][..cols]
-                        .copy_from_slice(&drow[j * wd + v0..][..cols]);
+                    let row = (j * c + ci) * kw;
+                    if kw == 1 {
+                        b[row * width + pos..][..cols]
+                            .copy_from_slice(&drow[j * wd + v0..][..cols]);
+                        continue;
+                    }
+                    for s in 0..kw {
+                        let dst = &mut b[(row + s) * width..][..width];
+                        for &(at, _, tau, v, len) in run {
+                            dst[at..][..len]
+                                .copy_from_slice(&drow[(tau - tau0 + j) * wp + v + s..][..len]);
+                        }
+                    }
                 }
             }
         }
@@ -280,49 +313,71 @@ pub(super) mod tests {
         }
     }
 
-    /// The convolution straight from its definition, in f64.
-    fn direct(g: &Geometry2d, co: usize, w: &[f32], x: &[f32], bias: &[f32]) -> Vec<f64> {
-        let (ho, _) = g.out_hw();
-        let mut y = vec![0f64; co * g.n * ho * g.w];
+    /// Every (o, c, i, s, n, t, v) whose input (row t + i − pad.0, column v + s − pad.1) lies inside x:
+    /// (index into w, into y, into x), the terms of the convolution's sum and of both its gradients.
+    pub(in super::super) fn terms(g: &Geometry2d, co: usize) -> Vec<(usize, usize, usize)> {
+        let ho = g.out_hw().0;
+        let inside = |a: usize, pad: usize, len: usize| {
+            let u = a as isize - pad as isize;
+            (0..len as isize).contains(&u).then_some(u as usize)
+        };
+        let mut out = Vec::new();
         for o in 0..co {
-            for n in 0..g.n {
-                for t in 0..ho {
-                    for v in 0..g.w {
-                        let mut s = bias[o] as f64;
-                        for c in 0..g.c {
-                            for i in 0..g.kh {
-                                let r = (t + i) as isize - g.pad.0 as isize;
-                                if (0..g.h as isize).contains(&r) {
-                                    let xv = x[((c * g.n + n) * g.h + r as usize) * g.w + v];
-                                    s += w[(o * g.c + c) * g.kh + i] as f64 * xv as f64;
+            for c in 0..g.c {
+                for i in 0..g.kh {
+                    for s in 0..g.kw {
+                        for n in 0..g.n {
+                            for t in 0..ho {
+                                let Some(u) = inside(t + i, g.pad.0, g.h) else {
+                                    continue;
+                                };
+                                for v in 0..g.w {
+                                    let Some(x) = inside(v + s, g.pad.1, g.w) else {
+                                        continue;
+                                    };
+                                    out.push((
+                                        ((o * g.c + c) * g.kh + i) * g.kw + s,
+                                        ((o * g.n + n) * ho + t) * g.w + v,
+                                        ((c * g.n + n) * g.h + u) * g.w + x,
+                                    ));
                                 }
                             }
                         }
-                        y[((o * g.n + n) * ho + t) * g.w + v] = s;
                     }
                 }
             }
         }
-        y
+        out
     }
 
     /// The test geometries: 9×1 and 3×1 "same" convolutions, outputs not a multiple of 3 long, padding
-    /// wider than the kernel's half and none, one joint and many; (c, n, h, w, kh, pad, co).
-    pub(in super::super) const GEOMETRIES: [(usize, usize, usize, usize, usize, usize, usize); 5] = [
-        (5, 2, 16, 7, 9, 4, 6),
-        (3, 3, 11, 1, 9, 4, 4),
-        (4, 1, 10, 5, 3, 1, 3),
-        (2, 2, 14, 3, 9, 0, 5),
-        (3, 2, 8, 4, 6, 3, 2),
+    /// wider than the kernel's half and none, one joint and many; 3×3, 3×5 and 6×3 ones as an image
+    /// model's, at least [`MIN_WIDTH`] wide; (c, n, h, w, kh, kw, pad, co).
+    pub(in super::super) const GEOMETRIES: [(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+    ); 8] = [
+        (5, 2, 16, 7, 9, 1, 4, 6),
+        (3, 3, 11, 1, 9, 1, 4, 4),
+        (4, 1, 10, 5, 3, 1, 1, 3),
+        (2, 2, 14, 3, 9, 1, 0, 5),
+        (3, 2, 8, 4, 6, 1, 3, 2),
+        (4, 2, 7, 28, 3, 3, 1, 5),
+        (3, 1, 12, 29, 3, 5, 2, 2),
+        (2, 2, 9, 30, 6, 3, 2, 3),
     ];
 
-    /// The stride-1 (kh×1) convolution of (c, n, h, w) inputs padded by `pad` rows, which [`applies`].
-    pub(in super::super) fn temporal(
-        c: usize,
-        n: usize,
-        h: usize,
-        w: usize,
-        kh: usize,
+    /// The stride-1 (kh×kw) convolution of (c, n, h, w) inputs padded by `pad` rows and (kw − 1)/2
+    /// columns, which [`applies`].
+    pub(in super::super) fn same_width(
+        (c, n, h, w): (usize, usize, usize, usize),
+        (kh, kw): (usize, usize),
         pad: usize,
     ) -> Geometry2d {
         let g = Geometry2d {
@@ -331,9 +386,9 @@ pub(super) mod tests {
             h,
             w,
             kh,
-            kw: 1,
+            kw,
             stride: (1, 1),
-            pad: (pad, 0),
+            pad: (pad, (kw - 1) / 2),
         };
         assert!(applies(&g), "{g:?}");
         g
@@ -343,23 +398,28 @@ pub(super) mod tests {
     #[test]
     fn matches_the_direct_convolution() {
         let mut rng = crate::rng::rng_for(3, 0);
-        for (c, n, h, w, kh, pad, co) in GEOMETRIES {
-            let g = temporal(c, n, h, w, kh, pad);
+        for (c, n, h, w, kh, kw, pad, co) in GEOMETRIES {
+            let g = same_width((c, n, h, w), (kh, kw), pad);
             let mut draw = |len: usize| -> Vec<f32> {
                 (0..len)
                     .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))
                     .collect()
             };
-            let (x, wt, b) = (draw(c * n * h * w), draw(co * c * kh), draw(co));
+            let (x, wt, b) = (draw(c * n * h * w), draw(co * c * kh * kw), draw(co));
             let got = conv(&g, co, &wt, &x, Some(&b));
-            let want = direct(&g, co, &wt, &x, &b);
+            let mut want: Vec<f64> = (0..co * n * g.out_hw().0 * w)
+                .map(|i| b[i / (n * g.out_hw().0 * w)] as f64)
+                .collect();
+            for (iw, iy, ix) in terms(&g, co) {
+                want[iy] += wt[iw] as f64 * x[ix] as f64;
+            }
             assert_eq!(got.len(), want.len());
             let worst = got
                 .iter()
                 .zip(&want)
                 .map(|(&a, &e)| (a as f64 - e).abs())
                 .fold(0.0, f64::max);
-            assert!(worst < 2e-5 * (c * kh) as f64, "{g:?}: off by {worst}");
+            assert!(worst < 2e-5 * (c * kh * kw) as f64, "{g:?}: off by {worst}");
         }
     }
 }

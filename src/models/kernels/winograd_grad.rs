@@ -1,14 +1,16 @@
-//! The backward of the stride-1 (kh×1) convolutions that [`super::winograd`] runs forward, by the same
+//! The backward of the stride-1 (kh×kw) convolutions that [`super::winograd`] runs forward, by the same
 //! nested F(3, 3), so both gradients also take 5/9 of the direct form's multiply-adds.
 //!
-//! Input gradient: ∂L/∂x[c, u] = Σ_co Σ_s w[co, c, s] · ∂L/∂y[co, u + p − s] is the forward convolution of
-//! ∂L/∂y, padded by kh − 1 − p, with the kernels flipped along the taps and the channels transposed.
+//! Input gradient: ∂L/∂x[c, u] = Σ_co Σ_s w[co, c, s] · ∂L/∂y[co, u + p − s] (and likewise along W) is the
+//! forward convolution of ∂L/∂y, padded by kh − 1 − p (along W by kw − 1 − pad, the same "same" padding),
+//! with the kernels flipped along both axes and the channels transposed.
 //!
 //! Weight gradient: with f(w, d)[r] = Σ_s w[s] · d[r + s] the 3-tap correlation that F(3, 3) computes as
 //! Aᵀ[(G w) ⊙ (Bᵀ d)], tap 3j + s of the gradient is Σ_τ Σ_r ∂y[3τ + r] · x'[3(τ + j) + r + s] =
 //! Σ_τ f(∂y_τ, d_τ+j)[s], the same bilinear form with ∂L/∂y's tile in the weights' place. So with
 //! E_p = (G ∂y)_p over the output tiles and D_p the forward's transformed input, the five products
-//! M_p[co, (j, c)] = Σ_(n, τ, v) E_p[co, ·] · D_p[(j, c), ·] give ∂L/∂w[co, c, 3j + s] = Σ_p Aᵀ[s, p] · M_p.
+//! M_p[co, (j, c, t)] = Σ_(n, τ, v) E_p[co, ·] · D_p[(j, c, t), ·] give ∂L/∂w[co, c, 3j + s, t] =
+//! Σ_p Aᵀ[s, p] · M_p (t the tap along W).
 //! Their long reduction runs in [`PARTS`] fixed slices of columns summed in order, so the result does not
 //! depend on the thread count.
 
@@ -16,7 +18,7 @@ use super::conv2d::{Geometry2d, Run};
 use super::matmul::{gemm_single, with_scratch, View};
 use super::winograd::{applies, conv, output_row, Tiling, G};
 
-/// ∂L/∂x (C, N, H, W) from ∂L/∂y (Co, N, Ho, W) and w (Co, C, kh, 1), or `None` where the convolution or
+/// ∂L/∂x (C, N, H, W) from ∂L/∂y (Co, N, Ho, W) and w (Co, C, kh, kw), or `None` where the convolution or
 /// its transposed form does not [`applies`] (the caller then runs the direct form).
 pub(super) fn input_grad(g: &Geometry2d, co: usize, w: &[f32], dy: &[f32]) -> Option<Vec<f32>> {
     let (ho, wd) = g.out_hw();
@@ -29,9 +31,9 @@ pub(super) fn input_grad(g: &Geometry2d, co: usize, w: &[f32], dy: &[f32]) -> Op
         h: ho,
         w: wd,
         kh: g.kh,
-        kw: 1,
+        kw: g.kw,
         stride: (1, 1),
-        pad: (g.kh - 1 - g.pad.0, 0),
+        pad: (g.kh - 1 - g.pad.0, g.kw - 1 - g.pad.1),
     };
     if !applies(&gt) {
         return None;
@@ -41,12 +43,13 @@ pub(super) fn input_grad(g: &Geometry2d, co: usize, w: &[f32], dy: &[f32]) -> Op
         (g.h, g.w),
         "stride 1 and pad ≤ kh − 1 give x's size back"
     );
-    let kh = g.kh;
+    let taps = g.kh * g.kw;
     let mut flipped = vec![0f32; w.len()];
     for o in 0..co {
         for c in 0..g.c {
-            let src = &w[(o * g.c + c) * kh..][..kh];
-            let dst = &mut flipped[(c * co + o) * kh..][..kh];
+            // (kh, kw) row-major reversed whole is the kernel flipped along both axes.
+            let src = &w[(o * g.c + c) * taps..][..taps];
+            let dst = &mut flipped[(c * co + o) * taps..][..taps];
             dst.iter_mut()
                 .zip(src.iter().rev())
                 .for_each(|(d, s)| *d = *s);
@@ -59,12 +62,12 @@ pub(super) fn input_grad(g: &Geometry2d, co: usize, w: &[f32], dy: &[f32]) -> Op
 /// does not depend on the thread count.
 const PARTS: usize = 4;
 
-/// ∂L/∂w (Co, C, kh, 1) from ∂L/∂y (Co, N, Ho, W) and x (C, N, H, W) of a convolution that [`applies`].
+/// ∂L/∂w (Co, C, kh, kw) from ∂L/∂y (Co, N, Ho, W) and x (C, N, H, W) of a convolution that [`applies`].
 pub(super) fn weight_grad(g: &Geometry2d, co: usize, dy: &[f32], x: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
     let (ho, wd) = g.out_hw();
     let (q, tiles) = (g.kh / 3, ho.div_ceil(3));
-    let (cols, k) = (g.n * tiles * wd, g.c * q);
+    let (cols, k) = (g.n * tiles * wd, g.c * q * g.kw);
     let t = Tiling { g: *g, ho, tiles };
     // Blocks of about 512 KiB of operands (D_p and E_p), a multiple of 64 columns.
     let width = ((128 * 1024) / (k + co)).max(128).next_multiple_of(64);
@@ -100,9 +103,10 @@ pub(super) fn weight_grad(g: &Geometry2d, co: usize, dy: &[f32], x: &[f32]) -> V
     for part in parts {
         m.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
     }
-    // ∂L/∂w[o, c, 3j + s] = Σ_p Aᵀ[s, p] · M_p[o, j·C + c]: the forward's output rows over (j, c).
-    let kh = g.kh;
-    let mut dw = vec![0f32; co * g.c * kh];
+    // ∂L/∂w[o, c, 3j + s, t] = Σ_p Aᵀ[s, p] · M_p[o, (j·C + c)·kw + t]: the forward's output rows over
+    // (j, c, t).
+    let (kh, kw) = (g.kh, g.kw);
+    let mut dw = vec![0f32; co * g.c * kh * kw];
     let mut rows = vec![0f32; 3 * k];
     for o in 0..co {
         let mp: [&[f32]; 5] = std::array::from_fn(|p| &m[(p * co + o) * k..][..k]);
@@ -112,7 +116,10 @@ pub(super) fn weight_grad(g: &Geometry2d, co: usize, dy: &[f32], x: &[f32]) -> V
         for j in 0..q {
             for c in 0..g.c {
                 for s in 0..3 {
-                    dw[(o * g.c + c) * kh + 3 * j + s] = rows[s * k + j * g.c + c];
+                    for t in 0..kw {
+                        dw[((o * g.c + c) * kh + 3 * j + s) * kw + t] =
+                            rows[s * k + (j * g.c + c) * kw + t];
+                    }
                 }
             }
         }
@@ -156,14 +163,15 @@ fn fill_dy(
 mod tests {
     use super::*;
 
-    use crate::models::kernels::winograd::tests::{temporal, GEOMETRIES};
+    use crate::models::kernels::winograd::tests::{same_width, terms, GEOMETRIES};
 
     /// `each(g, co, ∂L/∂y, x, w)` for the forward's test geometries and one whose weight gradient has two
     /// blocks of columns, in two of the [`PARTS`], with values drawn uniformly from [−1, 1].
     fn cases(mut each: impl FnMut(&Geometry2d, usize, &[f32], &[f32], &[f32])) {
         let mut rng = crate::rng::rng_for(4, 0);
-        for (c, n, h, w, kh, pad, co) in GEOMETRIES.into_iter().chain([(2, 4, 300, 120, 3, 1, 2)]) {
-            let g = temporal(c, n, h, w, kh, pad);
+        let more = [(2, 4, 300, 120, 3, 1, 1, 2)];
+        for (c, n, h, w, kh, kw, pad, co) in GEOMETRIES.into_iter().chain(more) {
+            let g = same_width((c, n, h, w), (kh, kw), pad);
             let ho = g.out_hw().0;
             let mut draw = |len: usize| -> Vec<f32> {
                 (0..len)
@@ -173,38 +181,10 @@ mod tests {
             let (dy, x, wt) = (
                 draw(co * n * ho * w),
                 draw(c * n * h * w),
-                draw(co * c * kh),
+                draw(co * c * kh * kw),
             );
             each(&g, co, &dy, &x, &wt);
         }
-    }
-
-    /// Every (o, c, s, n, t, v) with x's row t + s − p inside x: (index into w, into ∂L/∂y, into x).
-    fn terms(g: &Geometry2d, co: usize) -> Vec<(usize, usize, usize)> {
-        let ho = g.out_hw().0;
-        let mut out = Vec::new();
-        for o in 0..co {
-            for c in 0..g.c {
-                for s in 0..g.kh {
-                    for n in 0..g.n {
-                        for t in 0..ho {
-                            let u = (t + s) as isize - g.pad.0 as isize;
-                            if !(0..g.h as isize).contains(&u) {
-                                continue;
-                            }
-                            for v in 0..g.w {
-                                out.push((
-                                    (o * g.c + c) * g.kh + s,
-                                    ((o * g.n + n) * ho + t) * g.w + v,
-                                    ((c * g.n + n) * g.h + u as usize) * g.w + v,
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        out
     }
 
     /// The largest |got − want| / Σ|terms| over the elements: the f32 result's error against the exact sum,
@@ -217,7 +197,8 @@ mod tests {
             .fold(0.0, f64::max)
     }
 
-    /// ∂L/∂x[c, n, u, v] = Σ w[co, c, s] · ∂L/∂y[co, n, t, v] over the terms with t + s − p = u.
+    /// ∂L/∂x[c, n, u, x] = Σ w[co, c, i, s] · ∂L/∂y[co, n, t, v] over the terms with t + i − p = u and
+    /// v + s − (kw − 1)/2 = x.
     #[test]
     fn the_input_gradient_matches_its_definition() {
         cases(|g, co, dy, x, wt| {
@@ -232,7 +213,7 @@ mod tests {
         });
     }
 
-    /// ∂L/∂w[co, c, s] = Σ ∂L/∂y[co, n, t, v] · x[c, n, t + s − p, v] over (n, t, v).
+    /// ∂L/∂w[co, c, i, s] = Σ ∂L/∂y[co, n, t, v] · x[c, n, t + i − p, v + s − (kw − 1)/2] over (n, t, v).
     #[test]
     fn the_weight_gradient_matches_its_definition() {
         cases(|g, co, dy, x, wt| {
