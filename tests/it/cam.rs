@@ -12,11 +12,14 @@ use std::sync::OnceLock;
 
 use crate::common::{json_stdout, skelcam};
 
-/// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows).
+/// One small trained run shared by the tests of this file (trained once, 2 persons so absence shows). It
+/// lives in Cargo's scratch directory under `target/` (a static is never dropped, so nothing would remove
+/// it from the system's temporary directory), where `cargo clean` clears it.
 pub(crate) fn run_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("skelcam-cam-test-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("skelcam-cam-test-{}", std::process::id()));
         skelcam()
             .args([
                 "skeleton",
