@@ -9,7 +9,7 @@
 //! bias rows), so no second output-sized tensor is made and kept for the backward. Separate H/W strides and
 //! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel; at stride 1 its forward and both
 //! gradients go through [`super::winograd`] and [`super::winograd_grad`], with 5/9 of the multiply-adds, as do
-//! stride-1 3×3 convolutions on wide inputs with few channels (a ResNet's first stage).
+//! stride-1 3×3 convolutions on inputs at least 28 wide (a ResNet's early stages).
 
 use super::contiguous_f32;
 use super::matmul::{

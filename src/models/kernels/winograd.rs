@@ -25,21 +25,21 @@ pub(super) const G: [[f32; 3]; 5] = [
     [1.0 / 6.0, 2.0 / 6.0, 4.0 / 6.0],
     [0.0, 0.0, 1.0],
 ];
-/// A 3×3 convolution's smallest input width and largest channel count for [`conv`]. Measured on a 2-core
-/// AMD Zen 2 against the direct form, forward and backward of a batch of 16: 64 channels at 56² and 40²
-/// take 0.63–0.72 of the time, at 28² 0.72–0.90; 128 channels at 20² gain in the backward (0.72) but lose
-/// in the forward (1.0–1.2), and at 14² or 256 channels at 10² and 7² both lose (up to 2.4× as long): short
-/// rows make short copies, and many channels make the five products' blocks outgrow the cache. At 24² (the
-/// demo's 96-px pictures) a whole training run took as long either way.
+/// A 3×3 convolution's smallest input width for [`conv`]. Measured on a 2-core AMD Zen 2 against the direct
+/// form, forward and backward of a batch of 16 (`c@w`: c channels in and out on w × w pictures): from 28 on
+/// it wins both ways (forward and backward: 64@56 0.57–0.63 and 0.60–0.69 of the time, 64@28 0.73–0.86
+/// and 0.51–0.92, 128@28 0.81–0.97 and 0.61–0.78, 256@28 0.73–0.82 and 0.66–0.69; four to six timings
+/// each); below, the short rows make short copies and the forward loses (128@20 0.90–1.2, 128@14 1.2–1.4,
+/// 256@14 1.1–1.2, 256@7 and 256@10 1.4–2.4 as long), while the backward still gains at 20 and 14. At 24 (the demo's 96-px pictures, 64 channels) a whole training run
+/// took as long either way.
 const MIN_WIDTH: usize = 28;
-const MAX_CHANNELS: usize = 64;
 
 /// Whether [`conv`] computes this convolution: (3q×kw) taps with kw odd, stride 1, "same" padding along W
 /// ((kw − 1)/2, so the output is as wide as the input), and at least two output tiles (shorter outputs are
 /// not worth the transforms). Where kw > 1 (an image model's 3×3), only on inputs at least
-/// [`MIN_WIDTH`] wide with at most [`MAX_CHANNELS`] channels.
+/// [`MIN_WIDTH`] wide.
 pub(super) fn applies(g: &Geometry2d) -> bool {
-    if g.kw > 1 && (g.w < MIN_WIDTH || g.c > MAX_CHANNELS) {
+    if g.kw > 1 && g.w < MIN_WIDTH {
         return false;
     }
     g.kw % 2 == 1
