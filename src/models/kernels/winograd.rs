@@ -350,19 +350,14 @@ pub(super) mod tests {
         out
     }
 
+    /// (c, n, h, w, kh, kw, pad, co): channels, images, rows, columns, taps along H and W, padding along H,
+    /// output channels.
+    pub(in super::super) type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
+
     /// The test geometries: 9×1 and 3×1 "same" convolutions, outputs not a multiple of 3 long, padding
     /// wider than the kernel's half and none, one joint and many; 3×3, 3×5 and 6×3 ones as an image
-    /// model's, at least [`MIN_WIDTH`] wide; (c, n, h, w, kh, kw, pad, co).
-    pub(in super::super) const GEOMETRIES: [(
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-    ); 8] = [
+    /// model's, at least [`MIN_WIDTH`] wide.
+    pub(in super::super) const GEOMETRIES: [Case; 8] = [
         (5, 2, 16, 7, 9, 1, 4, 6),
         (3, 3, 11, 1, 9, 1, 4, 4),
         (4, 1, 10, 5, 3, 1, 1, 3),
