@@ -30,27 +30,27 @@ pub(super) const G: [[f32; 3]; 5] = [
 /// it wins both ways (forward and backward: 64@56 0.57–0.63 and 0.60–0.69 of the time, 64@28 0.73–0.86
 /// and 0.51–0.92, 128@28 0.81–0.97 and 0.61–0.78, 256@28 0.73–0.82 and 0.66–0.69; four to six timings
 /// each); below, the short rows make short copies and the forward loses (128@20 0.90–1.2, 128@14 1.2–1.4,
-/// 256@14 1.1–1.2, 256@7 and 256@10 1.4–2.4 as long), while the backward still gains at 20 and 14. At 24 (the demo's 96-px pictures, 64 channels) a whole training run
-/// took as long either way.
+/// 256@14 1.1–1.2, 256@7 and 256@10 1.4–2.4 as long), while the backward still gains at 20 and 14. At 24
+/// (the demo's 96-px pictures, 64 channels) a whole training run took as long either way.
 const MIN_WIDTH: usize = 28;
 
-/// Whether [`conv`] computes this convolution: (3q×kw) taps with kw odd, stride 1, "same" padding along W
-/// ((kw − 1)/2, so the output is as wide as the input), and at least two output tiles (shorter outputs are
+/// Whether [`conv`] computes this convolution: (3q×kw) taps, stride 1, "same" padding along W ((kw − 1)/2,
+/// so kw is odd and the output is as wide as the input), and at least two output tiles (shorter outputs are
 /// not worth the transforms). Where kw > 1 (an image model's 3×3), only on inputs at least
 /// [`MIN_WIDTH`] wide.
 pub(super) fn applies(g: &Geometry2d) -> bool {
     if g.kw > 1 && g.w < MIN_WIDTH {
         return false;
     }
-    g.kw % 2 == 1
-        && 2 * g.pad.1 + 1 == g.kw
+    2 * g.pad.1 + 1 == g.kw
         && g.kh.is_multiple_of(3)
         && g.stride == (1, 1)
         && g.out_hw().0 >= 6
         && g.n * g.w > 0
 }
 
-/// y (Co, N, Ho, W) = conv(x, w) (+ bias per output channel): x (C, N, H, W) and w (Co, C, kh, kw) contiguous.
+/// y (Co, N, Ho, W) = conv(x, w) (+ bias per output channel): x (C, N, H, W) and w (Co, C, kh, kw),
+/// contiguous.
 ///
 /// The products' columns are the (n, τ, v) of the output tiles. Each block of columns is done by one task
 /// in cache: for each point, its operand block (rows (j, c, s): D_p[c, n, τ + j, v + s − pad]) is
@@ -402,8 +402,10 @@ pub(super) mod tests {
             };
             let (x, wt, b) = (draw(c * n * h * w), draw(co * c * kh * kw), draw(co));
             let got = conv(&g, co, &wt, &x, Some(&b));
-            let mut want: Vec<f64> = (0..co * n * g.out_hw().0 * w)
-                .map(|i| b[i / (n * g.out_hw().0 * w)] as f64)
+            let plane = n * g.out_hw().0 * w;
+            let mut want: Vec<f64> = b
+                .iter()
+                .flat_map(|&bo| std::iter::repeat_n(bo as f64, plane))
                 .collect();
             for (iw, iy, ix) in terms(&g, co) {
                 want[iy] += wt[iw] as f64 * x[ix] as f64;
