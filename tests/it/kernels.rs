@@ -58,7 +58,8 @@ fn conv2d_kernel_matches_candle_conv2d_forward_and_both_gradients() {
 fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
     // (cin, cout, (kh, kw), stride, pad, h, w): square kernels, a 1x1, and the ST-GCN's (9x1) temporal
     // conv with stride (2, 1) and padding (4, 0); at stride 1 (Winograd, both ways) over 13 frames, not a
-    // whole number of its 3-frame tiles, and a (3x1) one; a 3x3 on a picture wide enough for Winograd.
+    // whole number of its 3-frame tiles, and a (3x1) one; a 3x3 on a picture wide enough for Winograd; the
+    // 9x1 with 128 channels in (nested Winograd forward) and 128 out (nested input gradient).
     let cases = [
         (3, 4, (3, 3), (1, 1), (1, 1), 7, 6),
         (4, 6, (1, 1), (1, 1), (0, 0), 5, 4),
@@ -66,6 +67,8 @@ fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
         (6, 4, (9, 1), (1, 1), (4, 0), 13, 5),
         (4, 3, (3, 1), (1, 1), (1, 0), 10, 3),
         (3, 4, (3, 3), (1, 1), (1, 1), 8, 30),
+        (128, 5, (9, 1), (1, 1), (4, 0), 13, 3),
+        (6, 128, (9, 1), (1, 1), (4, 0), 16, 2),
     ];
     for (i, &(cin, cout, (kh, kw), s, p, h, w)) in cases.iter().enumerate() {
         let x = Var::from_tensor(&randn(&[cin, 2, h, w], 40 + i as u64)).unwrap();

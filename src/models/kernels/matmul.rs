@@ -227,6 +227,13 @@ pub(crate) fn par_gemm_blocks(k: usize, n: usize, f: impl Fn(usize, usize) + Syn
     par_column_blocks(n, block_width(k, n), f)
 }
 
+/// [`par_gemm_blocks`] with blocks of `width` columns chosen by the caller (whose scratch per column is
+/// not the right operand's k alone).
+pub(crate) fn par_gemm_blocks_of(n: usize, width: usize, f: impl Fn(usize, usize) + Sync) {
+    let _unpacked = UnpackedBlocks::new();
+    par_column_blocks(n, width, f)
+}
+
 /// Blocks of `width` columns of 0..n (the last may be narrower), `f(j0, w)` for each, in parallel.
 fn par_column_blocks(n: usize, width: usize, f: impl Fn(usize, usize) + Sync) {
     use rayon::prelude::*;

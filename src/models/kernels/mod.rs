@@ -11,6 +11,7 @@ pub mod maxpool;
 pub mod residual;
 mod winograd;
 mod winograd_grad;
+mod winograd_nested;
 
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};

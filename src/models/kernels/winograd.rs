@@ -63,6 +63,9 @@ pub(super) fn conv(
     x: &[f32],
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
+    if super::winograd_nested::applies(g) {
+        return super::winograd_nested::conv(g, co, w, x, bias);
+    }
     let (ho, wd) = g.out_hw();
     let q = g.kh / 3;
     let tiles = ho.div_ceil(3);
@@ -118,7 +121,7 @@ fn point_weights(w: &[f32], co: usize, g: &Geometry2d, p: usize) -> Vec<f32> {
 /// dst = Σ_u Bᵀ[p, u] · rows[u], element by element, with Bᵀ's entries (`tests::BT`) written out so that
 /// each point costs only its non-zero terms.
 #[inline(always)]
-fn transform_row(p: usize, rows: &[&[f32]; 5], dst: &mut [f32]) {
+pub(super) fn transform_row(p: usize, rows: &[&[f32]; 5], dst: &mut [f32]) {
     let [r0, r1, r2, r3, r4] = rows;
     let n = dst.len();
     let (r0, r1, r2, r3, r4) = (&r0[..n], &r1[..n], &r2[..n], &r3[..n], &r4[..n]);

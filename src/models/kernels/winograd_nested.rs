@@ -1,0 +1,256 @@
+//! The forward of a stride-1 9×1 convolution (the ST-GCN's temporal one) by F(3, 3) nested in F(3, 3): 25
+//! products per nine output rows where [`super::winograd`] takes 45 and the direct form 81.
+//!
+//! [`super::winograd`] splits the nine taps into three groups of three and computes each group's 3-tap
+//! correlation by F(3, 3); what remains, M_p[τ] = Σ_j U_p[j] · D_p[τ + j] over the tiles τ of three output
+//! rows, is itself a 3-tap correlation along τ whose taps are (Co × C) matrices. F(3, 3) computes that one
+//! too. With σ the tiles of nine output rows (three inner tiles each):
+//! E_pp'[σ] = Σ_u Bᵀ[p', u] · D_p[3σ + u] (u = 0..5, so rows 9σ .. 9σ + 17 of the padded input),
+//! V_pp' = Σ_j G[p', j] · U_p[j], the 25 GEMMs N_pp'[σ] = V_pp' · E_pp'[σ] with C-long reductions,
+//! M_p[3σ + ρ] = Σ_p' Aᵀ[ρ, p'] · N_pp'[σ] and y[9σ + 3ρ + r] = bias + Σ_p Aᵀ[r, p] · M_p[3σ + ρ].
+//! The transforms are [`super::winograd`]'s rows, applied twice; the tests bound each output against the
+//! exact sum.
+
+use super::conv2d::{runs, Geometry2d, Run};
+use super::matmul::{gemm_single, par_gemm_blocks_of, with_scratch, Shared, View};
+use super::winograd::{output_row, transform_row, G};
+
+/// Input channels (the GEMMs' reduction length) a convolution needs for the nested form. Its reductions are
+/// a third as long as [`super::winograd`]'s and its transforms twice as many; measured on a 2-core AMD Zen 2
+/// (`skelcam bench`, ST-GCN inference, alternated): with 128 and 256 channels it is 13 % faster over the
+/// whole model, with 64 no faster, and with 32 (`stgcn-small`) 1.5 % slower.
+const MIN_CHANNELS: usize = 128;
+/// Output rows a convolution needs for the nested form: one outer tile holds nine, and the shortest
+/// measured, 16 (the ST-GCN's last stage at 64 frames, 18 rows computed), gains most (8 % of the model).
+const MIN_ROWS: usize = 12;
+
+/// Whether [`conv`] computes this convolution, given that [`super::winograd::applies`]: nine taps along H,
+/// one along W, at least [`MIN_CHANNELS`] input channels and [`MIN_ROWS`] output rows.
+pub(super) fn applies(g: &Geometry2d) -> bool {
+    g.kh == 9 && g.kw == 1 && g.c >= MIN_CHANNELS && g.out_hw().0 >= MIN_ROWS
+}
+
+/// V_pp' (Co, C) row-major for point pair (p, p') = index 5p + p': Σ_j G[p', j] · Σ_s G[p, s] · w[·, ·, 3j + s].
+fn pair_weights(w: &[f32], co: usize, c: usize) -> Vec<Vec<f32>> {
+    let mut v = vec![Vec::with_capacity(co * c); 25];
+    for o in 0..co {
+        for ci in 0..c {
+            let taps = &w[(o * c + ci) * 9..][..9];
+            let u: [[f32; 3]; 5] = std::array::from_fn(|p| {
+                std::array::from_fn(|j| (0..3).map(|s| G[p][s] * taps[3 * j + s]).sum())
+            });
+            for (pp, vp) in v.iter_mut().enumerate() {
+                let (p, q) = (pp / 5, pp % 5);
+                vp.push((0..3).map(|j| G[q][j] * u[p][j]).sum());
+            }
+        }
+    }
+    v
+}
+
+/// y (Co, N, Ho, W) = conv(x, w) (+ bias per output channel) for a geometry that [`applies`]: x (C, N, H, W)
+/// and w (Co, C, 9, 1), contiguous. The columns are the (n, σ, v) of the outer tiles; each block of them is
+/// done by one task: for each p, the five operands E_pp' are transformed from x into scratch and multiplied;
+/// then the 25 products become the block's output rows.
+pub(super) fn conv(
+    g: &Geometry2d,
+    co: usize,
+    w: &[f32],
+    x: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let ho = g.out_hw().0;
+    let outer = ho.div_ceil(9);
+    let (cols, c) = (g.n * outer * g.w, g.c);
+    let v = pair_weights(w, co, c);
+    let len = co * g.n * ho * g.w;
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let out = Shared(y.as_mut_ptr());
+    let grid = Geometry2d {
+        h: outer,
+        kh: 1,
+        kw: 1,
+        stride: (1, 1),
+        pad: (0, 0),
+        ..*g
+    };
+    // About 1 MiB of scratch per block (five operands and 25 products per column).
+    let per_col = 5 * c + 25 * co;
+    let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
+    par_gemm_blocks_of(cols, width, |j0, width| {
+        let pieces = runs(&grid, j0, width);
+        with_scratch(per_col * width, |buf| {
+            let (b, m) = buf.split_at_mut(5 * c * width);
+            for p in 0..5 {
+                fill(g, x, p, &pieces, width, b);
+                for q in 0..5 {
+                    gemm_single(
+                        &mut m[(5 * p + q) * co * width..][..co * width],
+                        false,
+                        (co, width, c),
+                        View::rows(&v[5 * p + q], c),
+                        View::rows(&b[q * c * width..][..c * width], width),
+                    );
+                }
+            }
+            // SAFETY: y has room for all Co·N·Ho·W outputs; this block writes exactly those of its own
+            // columns' outer tiles (each (n, σ, v) belongs to one block), nothing else writes them.
+            unsafe { write(g, ho, co, width, &pieces, m, bias, out) };
+        })
+    });
+    // SAFETY: every output (o, n, t, v) lies in outer tile σ = t / 9 of column (n, σ, v), and the blocks
+    // cover all columns, so every one of the `len` floats was written above.
+    unsafe { y.set_len(len) };
+    y
+}
+
+/// The five operands E_pp' (p' = 0..5, each C × width, row c) of point p over the block's columns. Per run
+/// of columns within one n and per channel, each outer tile's D_p rows are transformed from x once, then
+/// E_pp' from them, into rows that lie end to end as the run's columns do, and copied in one piece.
+fn fill(g: &Geometry2d, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
+    super::wide(
+        #[inline(always)]
+        || {
+            let (wd, c) = (g.w, g.c);
+            let zeros = vec![0f32; wd];
+            let mut d = vec![0f32; 5 * wd];
+            let mut e = Vec::new();
+            for run in pieces.chunk_by(|a, b| a.1 == b.1) {
+                let (pos, n, s0, v0, _) = run[0];
+                let &(last, _, s1, _, len) = run.last().expect("chunks are not empty");
+                let cols = last + len - pos;
+                let tiles = s1 + 1 - s0;
+                e.clear();
+                e.resize(5 * tiles * wd, 0.0);
+                for ci in 0..c {
+                    let plane = &x[(ci * g.n + n) * g.h * wd..][..g.h * wd];
+                    for i in 0..tiles {
+                        let top = 9 * (s0 + i) as isize - g.pad.0 as isize;
+                        for (u, du) in d.chunks_exact_mut(wd).enumerate() {
+                            let rows: [&[f32]; 5] = std::array::from_fn(|k| {
+                                let row = top + (3 * u + k) as isize;
+                                match (0..g.h as isize).contains(&row) {
+                                    true => &plane[row as usize * wd..][..wd],
+                                    false => &zeros,
+                                }
+                            });
+                            transform_row(p, &rows, du);
+                        }
+                        let rows: [&[f32]; 5] = std::array::from_fn(|u| &d[u * wd..][..wd]);
+                        for q in 0..5 {
+                            transform_row(q, &rows, &mut e[(q * tiles + i) * wd..][..wd]);
+                        }
+                    }
+                    for q in 0..5 {
+                        b[(q * c + ci) * width + pos..][..cols]
+                            .copy_from_slice(&e[q * tiles * wd + v0..][..cols]);
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// y[o, n, 9σ + 3ρ + r, v] = bias[o] + Σ_p Aᵀ[r, p] · Σ_p' Aᵀ[ρ, p'] · N_pp'[o, column] for the block's
+/// columns, rows below Ho.
+///
+/// # Safety
+/// `y` must be valid for writes of Co·N·Ho·W floats, none of which another thread touches meanwhile at this
+/// block's columns.
+#[allow(clippy::too_many_arguments)]
+unsafe fn write(
+    g: &Geometry2d,
+    ho: usize,
+    co: usize,
+    width: usize,
+    pieces: &[Run],
+    m: &[f32],
+    bias: Option<&[f32]>,
+    y: Shared,
+) {
+    super::wide(
+        #[inline(always)]
+        || {
+            let mut inner = vec![0f32; 15 * g.w];
+            for o in 0..co {
+                let b0 = bias.map_or(0.0, |b| b[o]);
+                for &(pos, n, s, v0, len) in pieces {
+                    // inner row 3p + ρ: M_p[3σ + ρ] over the run's columns
+                    for p in 0..5 {
+                        let np: [&[f32]; 5] = std::array::from_fn(|q| {
+                            &m[((5 * p + q) * co + o) * width + pos..][..len]
+                        });
+                        for rho in 0..3 {
+                            output_row(rho, 0.0, &np, &mut inner[(3 * p + rho) * len..][..len]);
+                        }
+                    }
+                    for rho in 0..3 {
+                        let mp: [&[f32]; 5] =
+                            std::array::from_fn(|p| &inner[(3 * p + rho) * len..][..len]);
+                        for r in 0..3 {
+                            let t = 9 * s + 3 * rho + r;
+                            if t >= ho {
+                                break;
+                            }
+                            let at = ((o * g.n + n) * ho + t) * g.w + v0;
+                            // SAFETY: (o, n, t, v0..v0 + len) is inside y and belongs to this block's
+                            // columns (the caller's contract).
+                            let dst =
+                                unsafe { std::slice::from_raw_parts_mut(y.get().add(at), len) };
+                            output_row(r, b0, &mp, dst);
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::kernels::winograd::tests::{same_width, terms};
+
+    /// Every output of 9×1 convolutions with outputs from just long enough to several outer tiles, a
+    /// last tile barely used and one full, padding none, "same" and wider, within a few f32 ulps of the
+    /// exact sum.
+    #[test]
+    fn matches_the_direct_convolution() {
+        let mut rng = crate::rng::rng_for(7, 0);
+        // (c, n, h, w, pad, co)
+        for (c, n, h, w, pad, co) in [
+            (5, 2, 16, 7, 4, 6),
+            (3, 3, 12, 1, 4, 4),
+            (4, 1, 27, 5, 4, 3),
+            (2, 2, 28, 3, 0, 5),
+            (3, 2, 19, 25, 6, 2),
+            (6, 1, 64, 2, 4, 7),
+        ] {
+            // Fewer channels than `applies` asks for: the arithmetic does not depend on them.
+            let g = same_width((c, n, h, w), (9, 1), pad);
+            assert!(g.out_hw().0 >= MIN_ROWS, "{g:?}");
+            let mut draw = |len: usize| -> Vec<f32> {
+                (0..len)
+                    .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))
+                    .collect()
+            };
+            let (x, wt, b) = (draw(c * n * h * w), draw(co * c * 9), draw(co));
+            let got = conv(&g, co, &wt, &x, Some(&b));
+            let plane = n * g.out_hw().0 * w;
+            let mut want: Vec<f64> = b
+                .iter()
+                .flat_map(|&bo| std::iter::repeat_n(bo as f64, plane))
+                .collect();
+            for (iw, iy, ix) in terms(&g, co) {
+                want[iy] += wt[iw] as f64 * x[ix] as f64;
+            }
+            assert_eq!(got.len(), want.len());
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(&a, &e)| (a as f64 - e).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 2e-5 * (c * 9) as f64, "{g:?}: off by {worst}");
+        }
+    }
+}
