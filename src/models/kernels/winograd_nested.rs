@@ -30,6 +30,18 @@ pub(super) fn applies(g: &Geometry2d) -> bool {
     g.kh == 9 && g.kw == 1 && g.c >= MIN_CHANNELS && g.out_hw().0 >= MIN_ROWS
 }
 
+/// The (n, σ, v) columns of the outer tiles as a geometry for conv2d's [`runs`].
+fn outer_grid(g: &Geometry2d, ho: usize) -> Geometry2d {
+    Geometry2d {
+        h: ho.div_ceil(9),
+        kh: 1,
+        kw: 1,
+        stride: (1, 1),
+        pad: (0, 0),
+        ..*g
+    }
+}
+
 /// V_pp' (Co, C) row-major for point pair (p, p') = index 5p + p': Σ_j G[p', j] · Σ_s G[p, s] · w[·, ·, 3j + s].
 fn pair_weights(w: &[f32], co: usize, c: usize) -> Vec<Vec<f32>> {
     let mut v = vec![Vec::with_capacity(co * c); 25];
@@ -66,14 +78,7 @@ pub(super) fn conv(
     let len = co * g.n * ho * g.w;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
-    let grid = Geometry2d {
-        h: outer,
-        kh: 1,
-        kw: 1,
-        stride: (1, 1),
-        pad: (0, 0),
-        ..*g
-    };
+    let grid = outer_grid(g, ho);
     // About 1 MiB of scratch per block (five operands and 25 products per column).
     let per_col = 5 * c + 25 * co;
     let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
@@ -211,22 +216,25 @@ mod tests {
     use super::*;
     use crate::models::kernels::winograd::tests::{same_width, terms};
 
-    /// Every output of 9×1 convolutions with outputs from just long enough to several outer tiles, a
-    /// last tile barely used and one full, padding none, "same" and wider, within a few f32 ulps of the
-    /// exact sum.
+    /// (c, n, h, w, pad, co): outputs from just long enough to several outer tiles, a last tile barely used
+    /// and one full, padding none, "same" and wider; fewer channels than [`applies`] asks for (the
+    /// arithmetic does not depend on them), and enough columns for two blocks.
+    const CASES: [(usize, usize, usize, usize, usize, usize); 7] = [
+        (5, 2, 16, 7, 4, 6),
+        (3, 3, 12, 1, 4, 4),
+        (4, 1, 27, 5, 4, 3),
+        (2, 2, 28, 3, 0, 5),
+        (3, 2, 19, 25, 6, 2),
+        (6, 1, 64, 2, 4, 7),
+        (16, 2, 150, 25, 4, 16),
+    ];
+
+    /// Every output of the [`CASES`] within a few f32 ulps of the exact sum.
     #[test]
     fn matches_the_direct_convolution() {
         let mut rng = crate::rng::rng_for(7, 0);
         // (c, n, h, w, pad, co)
-        for (c, n, h, w, pad, co) in [
-            (5, 2, 16, 7, 4, 6),
-            (3, 3, 12, 1, 4, 4),
-            (4, 1, 27, 5, 4, 3),
-            (2, 2, 28, 3, 0, 5),
-            (3, 2, 19, 25, 6, 2),
-            (6, 1, 64, 2, 4, 7),
-        ] {
-            // Fewer channels than `applies` asks for: the arithmetic does not depend on them.
+        for (c, n, h, w, pad, co) in CASES {
             let g = same_width((c, n, h, w), (9, 1), pad);
             assert!(g.out_hw().0 >= MIN_ROWS, "{g:?}");
             let mut draw = |len: usize| -> Vec<f32> {
