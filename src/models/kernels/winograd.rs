@@ -70,7 +70,13 @@ pub(super) fn conv(
     let q = g.kh / 3;
     let tiles = ho.div_ceil(3);
     let (cols, k) = (g.n * tiles * wd, g.c * q * g.kw);
-    let u: Vec<Vec<f32>> = (0..5).map(|p| point_weights(w, co, g, p)).collect();
+    let u: Vec<Vec<f32>> = {
+        use rayon::prelude::*;
+        (0..5)
+            .into_par_iter()
+            .map(|p| point_weights(w, co, g, p))
+            .collect()
+    };
     let len = co * g.n * ho * wd;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
