@@ -8,8 +8,9 @@
 //! buffer; [`conv2d_cf_bias`] adds a per-channel bias inside the same node (the GEMM accumulates onto the
 //! bias rows), so no second output-sized tensor is made and kept for the backward. Separate H/W strides and
 //! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel; at stride 1 its forward and both
-//! gradients go through [`super::winograd`] and [`super::winograd_grad`], with 5/9 of the multiply-adds, as do
-//! stride-1 3×3 convolutions on inputs at least 28 wide (a ResNet's early stages).
+//! gradients go through [`super::winograd`] and [`super::winograd_grad`], with 5/9 of the multiply-adds (the
+//! forward and input gradient with 128 or more channels in, 25/81), as do stride-1 3×3 convolutions on inputs
+//! at least 28 wide (a ResNet's early stages).
 
 use super::contiguous_f32;
 use super::matmul::{

@@ -11,7 +11,8 @@
 //! y[3τ + r] = Σ_p Aᵀ[r, p] · M_p[τ]. With kw > 1 each (j, c) row of D_p comes kw times, shifted along W
 //! (zero past the edges), and U_p holds the matching taps. The GEMMs do 5/9 of the direct form's
 //! multiply-adds; the transforms read and write each activation a few times. Both gradients go the same way
-//! ([`super::winograd_grad`]); the tests bound each result against the exact sum.
+//! ([`super::winograd_grad`]); the tests bound each result against the exact sum. 9×1 convolutions with 128
+//! or more input channels apply F(3, 3) once more along the tiles ([`super::winograd_nested`]).
 
 use super::conv2d::{runs, Geometry2d, Run};
 use super::matmul::{gemm_single, par_gemm_blocks, with_scratch, Shared, View};
@@ -55,7 +56,8 @@ pub(super) fn applies(g: &Geometry2d) -> bool {
 /// The products' columns are the (n, τ, v) of the output tiles. Each block of columns is done by one task
 /// in cache: for each point, its operand block (rows (j, c, s): D_p[c, n, τ + j, v + s − pad]) is
 /// transformed from x straight into scratch and multiplied by U_p; then the five products become the
-/// block's output rows.
+/// block's output rows. A 9×1 convolution that [`super::winograd_nested::applies`] to goes there instead
+/// (the input gradient's too, which comes here).
 pub(super) fn conv(
     g: &Geometry2d,
     co: usize,
@@ -398,34 +400,50 @@ pub(super) mod tests {
         g
     }
 
+    /// A forward convolution's signature: (geometry, Co, w, x, bias) to y.
+    pub(in super::super) type Forward =
+        fn(&Geometry2d, usize, &[f32], &[f32], Option<&[f32]>) -> Vec<f32>;
+
+    /// `conv` on values drawn uniformly from [−1, 1] gives every output within a few f32 ulps of the exact
+    /// sum (2e-5 per term it adds).
+    pub(in super::super) fn assert_matches_definition(
+        g: &Geometry2d,
+        co: usize,
+        rng: &mut rand::rngs::StdRng,
+        conv: Forward,
+    ) {
+        let mut draw = |len: usize| -> Vec<f32> {
+            (0..len)
+                .map(|_| crate::rng::uniform(rng, -1.0, 1.0))
+                .collect()
+        };
+        let (c, taps) = (g.c, g.kh * g.kw);
+        let (x, wt, b) = (draw(c * g.n * g.h * g.w), draw(co * c * taps), draw(co));
+        let got = conv(g, co, &wt, &x, Some(&b));
+        let plane = g.n * g.out_hw().0 * g.w;
+        let mut want: Vec<f64> = b
+            .iter()
+            .flat_map(|&bo| std::iter::repeat_n(bo as f64, plane))
+            .collect();
+        for (iw, iy, ix) in terms(g, co) {
+            want[iy] += wt[iw] as f64 * x[ix] as f64;
+        }
+        assert_eq!(got.len(), want.len());
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(&a, &e)| (a as f64 - e).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 2e-5 * (c * taps) as f64, "{g:?}: off by {worst}");
+    }
+
     /// Every output of the [`GEOMETRIES`] within a few f32 ulps of the exact sum.
     #[test]
     fn matches_the_direct_convolution() {
         let mut rng = crate::rng::rng_for(3, 0);
         for (c, n, h, w, kh, kw, pad, co) in GEOMETRIES {
             let g = same_width((c, n, h, w), (kh, kw), pad);
-            let mut draw = |len: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))
-                    .collect()
-            };
-            let (x, wt, b) = (draw(c * n * h * w), draw(co * c * kh * kw), draw(co));
-            let got = conv(&g, co, &wt, &x, Some(&b));
-            let plane = n * g.out_hw().0 * w;
-            let mut want: Vec<f64> = b
-                .iter()
-                .flat_map(|&bo| std::iter::repeat_n(bo as f64, plane))
-                .collect();
-            for (iw, iy, ix) in terms(&g, co) {
-                want[iy] += wt[iw] as f64 * x[ix] as f64;
-            }
-            assert_eq!(got.len(), want.len());
-            let worst = got
-                .iter()
-                .zip(&want)
-                .map(|(&a, &e)| (a as f64 - e).abs())
-                .fold(0.0, f64::max);
-            assert!(worst < 2e-5 * (c * kh * kw) as f64, "{g:?}: off by {worst}");
+            assert_matches_definition(&g, co, &mut rng, conv);
         }
     }
 }

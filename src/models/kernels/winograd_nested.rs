@@ -212,7 +212,7 @@ unsafe fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::kernels::winograd::tests::{same_width, terms};
+    use crate::models::kernels::winograd::tests::{assert_matches_definition, same_width};
 
     /// (c, n, h, w, pad, co): outputs from just long enough to several outer tiles, a last tile barely used
     /// and one full, padding none, "same" and wider; fewer channels than [`applies`] asks for (the
@@ -231,32 +231,10 @@ mod tests {
     #[test]
     fn matches_the_direct_convolution() {
         let mut rng = crate::rng::rng_for(7, 0);
-        // (c, n, h, w, pad, co)
         for (c, n, h, w, pad, co) in CASES {
             let g = same_width((c, n, h, w), (9, 1), pad);
             assert!(g.out_hw().0 >= MIN_ROWS, "{g:?}");
-            let mut draw = |len: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))
-                    .collect()
-            };
-            let (x, wt, b) = (draw(c * n * h * w), draw(co * c * 9), draw(co));
-            let got = conv(&g, co, &wt, &x, Some(&b));
-            let plane = n * g.out_hw().0 * w;
-            let mut want: Vec<f64> = b
-                .iter()
-                .flat_map(|&bo| std::iter::repeat_n(bo as f64, plane))
-                .collect();
-            for (iw, iy, ix) in terms(&g, co) {
-                want[iy] += wt[iw] as f64 * x[ix] as f64;
-            }
-            assert_eq!(got.len(), want.len());
-            let worst = got
-                .iter()
-                .zip(&want)
-                .map(|(&a, &e)| (a as f64 - e).abs())
-                .fold(0.0, f64::max);
-            assert!(worst < 2e-5 * (c * 9) as f64, "{g:?}: off by {worst}");
+            assert_matches_definition(&g, co, &mut rng, conv);
         }
     }
 }
