@@ -73,9 +73,9 @@ pub fn partitioned_adjacency(
     match partition {
         Partition::Uniform => {
             let mut a = zeros();
-            for j in 0..v {
-                for i in 0..v {
-                    a[j][i] = norm(j, i);
+            for (j, row) in a.iter_mut().enumerate() {
+                for (i, x) in row.iter_mut().enumerate() {
+                    *x = norm(j, i);
                 }
             }
             vec![a]

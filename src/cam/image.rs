@@ -52,6 +52,7 @@ pub fn minmax2(map: &Array2<f32>) -> (Array2<f32>, bool) {
 
 /// The map of one picture's features (1, C, h, w) for `class` by `method`, at feature resolution, plus
 /// the raw CAM (always computed: it carries the identity mean(raw) + bias = logit).
+#[allow(clippy::too_many_arguments)]
 pub fn explain(
     model: &ImageModel,
     input: &Tensor,

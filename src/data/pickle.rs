@@ -108,9 +108,9 @@ fn half_to_f32(h: u16) -> f32 {
 #[derive(Debug)]
 enum Obj {
     V(Value),
-    List(Vec<Rc<RefCell<Obj>>>),
-    Tuple(Vec<Rc<RefCell<Obj>>>),
-    Dict(Vec<(Rc<RefCell<Obj>>, Rc<RefCell<Obj>>)>),
+    List(Vec<Shared>),
+    Tuple(Vec<Shared>),
+    Dict(Vec<(Shared, Shared)>),
     /// An allowed callable.
     Global(Allowed),
     /// An array being rebuilt (after `_reconstruct`, before `BUILD`).

@@ -72,7 +72,8 @@ pub fn split_parts(
         };
         return Ok((part(&train, "split_train")?, part(&test, "split_test")?));
     }
-    let is_train: Box<dyn Fn(&super::Sequence) -> Result<bool>> = match (split, train_subjects) {
+    type IsTrain = Box<dyn Fn(&super::Sequence) -> Result<bool>>;
+    let is_train: IsTrain = match (split, train_subjects) {
         (Split::CrossSubject, Some(list)) => {
             let list = list.to_vec();
             Box::new(move |s| Ok(list.contains(&s.subject)))

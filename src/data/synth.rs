@@ -209,6 +209,10 @@ fn moving_joints(layout: &Layout, part: &str) -> Result<Vec<(usize, f32)>> {
         .collect())
 }
 
+/// A part that drifts on its own: its joints with their weights, a direction, an amplitude, a frequency and a
+/// phase.
+type Nuisance = (Vec<(usize, f32)>, [f32; 3], f32, f32, f32);
+
 pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
     if cfg.classes < 2 || cfg.classes > ACTIONS.len() {
         return Err(Error::usage(format!(
@@ -258,7 +262,7 @@ pub fn generate(cfg: &SynthConfig, layout: &Layout) -> Result<Dataset> {
                 let amp = amp * uniform(&mut r, 0.8, 1.2);
                 // Nuisance motion: every part that the class does not move drifts slowly in a random
                 // direction, so that "this part is still" is never evidence for a class.
-                let nuisance: Vec<(Vec<(usize, f32)>, [f32; 3], f32, f32, f32)> = layout
+                let nuisance: Vec<Nuisance> = layout
                     .parts
                     .keys()
                     .map(|p| moving_joints(layout, p))

@@ -334,14 +334,14 @@ pub fn generate(cfg: &SynthImageConfig) -> crate::Result<ImageSet> {
     };
     let per = cfg.train_per_class + cfg.test_per_class;
     for i in 0..per {
-        for k in 0..cfg.classes {
+        for (k, class) in CLASSES.iter().enumerate().take(cfg.classes) {
             let (img, bbox) = picture(cfg, k, (i * cfg.classes + k) as u64);
             let test = i >= cfg.train_per_class;
             let item = ImageItem {
                 name: format!(
                     "{}/{}.{i:05}.png",
                     if test { "test" } else { "train" },
-                    CLASSES[k]
+                    class
                 ),
                 label: k,
                 original: img.dimensions(),

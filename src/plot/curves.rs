@@ -6,13 +6,16 @@ use plotters::prelude::*;
 use std::path::Path;
 
 /// One panel: epochs on x, named (label, colour, points) series on y in [0, y_max].
+/// One curve: its legend label, colour and (epoch, value) points.
+type Series = (String, RGBColor, Vec<(f64, f64)>);
+
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     y_desc: &str,
     y_max: f64,
     epochs: usize,
-    series: Vec<(String, RGBColor, Vec<(f64, f64)>)>,
+    series: Vec<Series>,
     legend_at: SeriesLabelPosition,
 ) -> super::DrawResult
 where

@@ -86,7 +86,11 @@ fn crate_refs(code: &str) -> BTreeSet<String> {
     refs
 }
 
-fn module_graph() -> (BTreeMap<String, BTreeSet<String>>, Vec<(PathBuf, String)>) {
+/// Each top-level module with the other top-level modules it refers to, and every source file (relative to
+/// `src/`) with its text less its `//` comments.
+type ModuleGraph = (BTreeMap<String, BTreeSet<String>>, Vec<(PathBuf, String)>);
+
+fn module_graph() -> ModuleGraph {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);

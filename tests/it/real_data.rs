@@ -72,8 +72,12 @@ fn all_567_msr_files_load_with_the_known_quirks_handled() {
     // Cross-subject: odd subjects train, even test; every class is on both sides.
     let (train, test) =
         data::split::split(&ds, Format::Msr, data::split::Split::CrossSubject, None).unwrap();
-    assert!(train.iter().all(|&i| ds.samples[i].subject % 2 == 1));
-    assert!(test.iter().all(|&i| ds.samples[i].subject % 2 == 0));
+    assert!(train
+        .iter()
+        .all(|&i| !ds.samples[i].subject.is_multiple_of(2)));
+    assert!(test
+        .iter()
+        .all(|&i| ds.samples[i].subject.is_multiple_of(2)));
     for c in 0..20 {
         assert!(
             train.iter().any(|&i| ds.samples[i].label == c)

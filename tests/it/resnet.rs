@@ -63,14 +63,14 @@ fn head_of_features_is_forward_and_cam_identity_holds() {
     let (w, b): (Vec<Vec<f32>>, Vec<f32>) = (w.to_vec2().unwrap(), b.to_vec1().unwrap());
     let l: Vec<Vec<f32>> = logits.to_vec2().unwrap();
     let f = to_array4(&feats).unwrap();
-    for n in 0..2 {
+    for (n, ln) in l.iter().enumerate().take(2) {
         for c in 0..3 {
             let fi = f
                 .index_axis(ndarray::Axis(0), n)
                 .insert_axis(ndarray::Axis(3));
             let raw = class_activation(fi.view(), ndarray::ArrayView1::from(&w[c]));
             assert!(
-                identity_error(&raw, b[c], l[n][c]) < 1e-4,
+                identity_error(&raw, b[c], ln[c]) < 1e-4,
                 "sample {n} class {c}"
             );
         }
