@@ -223,8 +223,7 @@ unsafe fn blocked_raw(
 /// [`gemm_blocked_b`]'s, in parallel, while the crate's single-threaded GEMMs read their left operand in
 /// place: for kernels that build their own operand blocks and multiply them with [`gemm_single`].
 pub(crate) fn par_gemm_blocks(k: usize, n: usize, f: impl Fn(usize, usize) + Sync) {
-    let _unpacked = UnpackedBlocks::new();
-    par_column_blocks(n, block_width(k, n), f)
+    par_gemm_blocks_of(n, block_width(k, n), f)
 }
 
 /// [`par_gemm_blocks`] with blocks of `width` columns chosen by the caller (whose scratch per column is

@@ -11,9 +11,9 @@
 //! The transforms are [`super::winograd`]'s rows, applied twice; the tests bound each output against the
 //! exact sum.
 
-use super::conv2d::{runs, Geometry2d, Run};
+use super::conv2d::{Geometry2d, Run};
 use super::matmul::{gemm_single, par_gemm_blocks_of, with_scratch, Shared, View};
-use super::winograd::{output_row, transform_row, G};
+use super::winograd::{output_row, transform_row, Tiling, G};
 
 /// Input channels (the GEMMs' reduction length) a convolution needs for the nested form. Its reductions are
 /// a third as long as [`super::winograd`]'s and its transforms twice as many; measured on a 2-core AMD Zen 2
@@ -28,18 +28,6 @@ const MIN_ROWS: usize = 12;
 /// one along W, at least [`MIN_CHANNELS`] input channels and [`MIN_ROWS`] output rows.
 pub(super) fn applies(g: &Geometry2d) -> bool {
     g.kh == 9 && g.kw == 1 && g.c >= MIN_CHANNELS && g.out_hw().0 >= MIN_ROWS
-}
-
-/// The (n, σ, v) columns of the outer tiles as a geometry for conv2d's [`runs`].
-fn outer_grid(g: &Geometry2d, ho: usize) -> Geometry2d {
-    Geometry2d {
-        h: ho.div_ceil(9),
-        kh: 1,
-        kw: 1,
-        stride: (1, 1),
-        pad: (0, 0),
-        ..*g
-    }
 }
 
 /// V_pp' (Co, C) row-major for point pair (p, p'), at 5p + p' of 25 such matrices end to end:
@@ -70,18 +58,22 @@ pub(super) fn conv(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let ho = g.out_hw().0;
-    let outer = ho.div_ceil(9);
-    let (cols, c) = (g.n * outer * g.w, g.c);
+    // The (n, σ, v) columns: the output in tiles of nine rows.
+    let t = Tiling {
+        g: *g,
+        ho,
+        tiles: ho.div_ceil(9),
+    };
+    let (cols, c) = (g.n * t.tiles * g.w, g.c);
     let v = pair_weights(w, co, c);
     let len = co * g.n * ho * g.w;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
-    let grid = outer_grid(g, ho);
     // About 1 MiB of scratch per block (five operands and 25 products per column).
     let per_col = 5 * c + 25 * co;
     let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
     par_gemm_blocks_of(cols, width, |j0, width| {
-        let pieces = runs(&grid, j0, width);
+        let pieces = t.pieces(j0, width);
         with_scratch(per_col * width, |buf| {
             let (b, m) = buf.split_at_mut(5 * c * width);
             for p in 0..5 {
@@ -108,16 +100,16 @@ pub(super) fn conv(
 }
 
 /// The five operands E_pp' (p' = 0..5, each C × width, row c) of point p over the block's columns. Per run
-/// of columns within one n and per channel, each outer tile's D_p rows are transformed from x once, then
-/// E_pp' from them, into rows that lie end to end as the run's columns do, and copied in one piece.
+/// of columns within one n and per channel, the D_p rows of every inner tile the run's outer tiles read are
+/// transformed from x once (neighbouring outer tiles share two), then E_pp' from them, into rows that lie
+/// end to end as the run's columns do, and copied in one piece.
 fn fill(g: &Geometry2d, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &mut [f32]) {
     super::wide(
         #[inline(always)]
         || {
             let (wd, c) = (g.w, g.c);
             let zeros = vec![0f32; wd];
-            let mut d = vec![0f32; 5 * wd];
-            let mut e = Vec::new();
+            let (mut d, mut e) = (Vec::new(), Vec::new());
             for run in pieces.chunk_by(|a, b| a.1 == b.1) {
                 let (pos, n, s0, v0, _) = run[0];
                 let &(last, _, s1, _, len) = run.last().expect("chunks are not empty");
@@ -125,21 +117,25 @@ fn fill(g: &Geometry2d, x: &[f32], p: usize, pieces: &[Run], width: usize, b: &m
                 let tiles = s1 + 1 - s0;
                 e.clear();
                 e.resize(5 * tiles * wd, 0.0);
+                d.clear();
+                d.resize((3 * tiles + 2) * wd, 0.0);
+                let top = 9 * s0 as isize - g.pad.0 as isize;
                 for ci in 0..c {
                     let plane = &x[(ci * g.n + n) * g.h * wd..][..g.h * wd];
+                    // inner tile k of the run: D_p over padded rows top + 3k .. top + 3k + 5
+                    for (k, dk) in d.chunks_exact_mut(wd).enumerate() {
+                        let rows: [&[f32]; 5] = std::array::from_fn(|r| {
+                            let row = top + (3 * k + r) as isize;
+                            match (0..g.h as isize).contains(&row) {
+                                true => &plane[row as usize * wd..][..wd],
+                                false => &zeros,
+                            }
+                        });
+                        transform_row(p, &rows, dk);
+                    }
                     for i in 0..tiles {
-                        let top = 9 * (s0 + i) as isize - g.pad.0 as isize;
-                        for (u, du) in d.chunks_exact_mut(wd).enumerate() {
-                            let rows: [&[f32]; 5] = std::array::from_fn(|k| {
-                                let row = top + (3 * u + k) as isize;
-                                match (0..g.h as isize).contains(&row) {
-                                    true => &plane[row as usize * wd..][..wd],
-                                    false => &zeros,
-                                }
-                            });
-                            transform_row(p, &rows, du);
-                        }
-                        let rows: [&[f32]; 5] = std::array::from_fn(|u| &d[u * wd..][..wd]);
+                        let rows: [&[f32]; 5] =
+                            std::array::from_fn(|u| &d[(3 * i + u) * wd..][..wd]);
                         for q in 0..5 {
                             transform_row(q, &rows, &mut e[(q * tiles + i) * wd..][..wd]);
                         }
