@@ -59,7 +59,8 @@ fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
     // (cin, cout, (kh, kw), stride, pad, h, w): square kernels, a 1x1, and the ST-GCN's (9x1) temporal
     // conv with stride (2, 1) and padding (4, 0); at stride 1 (Winograd, both ways) over 13 frames, not a
     // whole number of its 3-frame tiles, and a (3x1) one; a 3x3 on a picture wide enough for Winograd; the
-    // 9x1 with 128 channels in (nested Winograd forward) and 128 out (nested input gradient).
+    // 9x1 with 128 channels in (nested Winograd forward) and 128 out (nested input gradient); the stride-2
+    // 9x1 with 128 channels in (paired-frame Winograd forward) over an odd number of frames.
     let cases = [
         (3, 4, (3, 3), (1, 1), (1, 1), 7, 6),
         (4, 6, (1, 1), (1, 1), (0, 0), 5, 4),
@@ -69,6 +70,7 @@ fn conv2d_with_bias_matches_conv_plus_bias_forward_and_all_three_gradients() {
         (3, 4, (3, 3), (1, 1), (1, 1), 8, 30),
         (128, 5, (9, 1), (1, 1), (4, 0), 13, 3),
         (6, 128, (9, 1), (1, 1), (4, 0), 16, 2),
+        (128, 5, (9, 1), (2, 1), (4, 0), 21, 3),
     ];
     for (i, &(cin, cout, (kh, kw), s, p, h, w)) in cases.iter().enumerate() {
         let x = Var::from_tensor(&randn(&[cin, 2, h, w], 40 + i as u64)).unwrap();

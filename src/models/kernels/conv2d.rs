@@ -10,7 +10,8 @@
 //! paddings make the ST-GCN's (kt×1) temporal convolution the same kernel; at stride 1 its forward and both
 //! gradients go through [`super::winograd`] and [`super::winograd_grad`], with 5/9 of the multiply-adds (the
 //! forward and input gradient with 128 or more channels in, 25/81), as do stride-1 3×3 convolutions on inputs
-//! at least 28 wide (a ResNet's early stages).
+//! at least 28 wide (a ResNet's early stages). At stride 2 with 128 or more channels in, the temporal
+//! convolution's forward goes through [`super::winograd_s2`] (16/36 of the multiply-adds).
 
 use super::contiguous_f32;
 use super::matmul::{
@@ -425,6 +426,9 @@ impl Conv2d {
             |j0: usize, width: usize, block: &mut [f32]| im2col_block(&g, x, j0, width, block);
         let y = match (bias, g.pointwise()) {
             _ if super::winograd::applies(&g) => super::winograd::conv(&g, self.co, w, x, bias),
+            _ if super::winograd_s2::applies(&g) => {
+                super::winograd_s2::conv(&g, self.co, w, x, bias)
+            }
             (None, true) => gemm_new(self.co, p, k, a, View::rows(x, p)),
             (None, false) => gemm_blocked_new(shape, a, patches),
             (Some(b), pointwise) => {

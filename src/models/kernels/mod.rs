@@ -12,6 +12,7 @@ pub mod residual;
 mod winograd;
 mod winograd_grad;
 mod winograd_nested;
+mod winograd_s2;
 
 pub use batchnorm::batch_norm_train;
 pub use conv2d::{conv2d_cf, conv2d_cf_bias, conv2d_cf_hw, conv2d_cf_reference};

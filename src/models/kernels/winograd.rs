@@ -12,7 +12,8 @@
 //! (zero past the edges), and U_p holds the matching taps. The GEMMs do 5/9 of the direct form's
 //! multiply-adds; the transforms read and write each activation a few times. Both gradients go the same way
 //! ([`super::winograd_grad`]); the tests bound each result against the exact sum. 9×1 convolutions with 128
-//! or more input channels apply F(3, 3) once more along the tiles ([`super::winograd_nested`]).
+//! or more input channels apply F(3, 3) once more along the tiles ([`super::winograd_nested`]). Stride-2 9×1 ones
+//! with 128 or more go by F(4, 5) over pairs of frames ([`super::winograd_s2`]).
 
 use super::conv2d::{runs, Geometry2d, Run};
 use super::matmul::{gemm_single, par_gemm_blocks, with_scratch, Shared, View};
@@ -324,8 +325,9 @@ pub(super) mod tests {
         }
     }
 
-    /// Every (o, c, i, s, n, t, v) whose input (row t + i − pad.0, column v + s − pad.1) lies inside x:
-    /// (index into w, into y, into x), the terms of the convolution's sum and of both its gradients.
+    /// Every (o, c, i, s, n, t, v) whose input (row t·stride.0 + i − pad.0, column v·stride.1 + s − pad.1) lies
+    /// inside x: (index into w, into y, into x), the terms of the convolution's sum and of both its gradients;
+    /// the outputs are as wide as the input.
     pub(in super::super) fn terms(g: &Geometry2d, co: usize) -> Vec<(usize, usize, usize)> {
         let ho = g.out_hw().0;
         let inside = |a: usize, pad: usize, len: usize| {
@@ -339,11 +341,11 @@ pub(super) mod tests {
                     for s in 0..g.kw {
                         for n in 0..g.n {
                             for t in 0..ho {
-                                let Some(u) = inside(t + i, g.pad.0, g.h) else {
+                                let Some(u) = inside(t * g.stride.0 + i, g.pad.0, g.h) else {
                                     continue;
                                 };
                                 for v in 0..g.w {
-                                    let Some(x) = inside(v + s, g.pad.1, g.w) else {
+                                    let Some(x) = inside(v * g.stride.1 + s, g.pad.1, g.w) else {
                                         continue;
                                     };
                                     out.push((
