@@ -16,7 +16,7 @@
 //! with 128 or more go by F(4, 5) over pairs of frames ([`super::winograd_s2`]).
 
 use super::conv2d::{runs, Geometry2d, Run};
-use super::matmul::{gemm_single, par_gemm_blocks, with_scratch, Shared, View};
+use super::matmul::{gemm_single, par_gemm_blocks, par_gemm_blocks_of, with_scratch, Shared, View};
 
 /// G: row p turns three taps into point p's weight (the Vandermonde rows at 0, 1, −1, 2, ∞ over the scale
 /// of the input transform's row p, see `tests::BT`).
@@ -156,6 +156,35 @@ pub(super) fn output_row(r: usize, bias: f32, m: &[&[f32]; 5], dst: &mut [f32]) 
         1 => d.for_each(|(i, d)| *d = bias + m1[i] - m2[i] + 2.0 * m3[i]),
         _ => d.for_each(|(i, d)| *d = bias + m1[i] + m2[i] + 4.0 * m3[i] + m4[i]),
     }
+}
+
+/// The Co·N·Ho·W outputs of a form that works in output tiles ([`super::winograd_nested`],
+/// [`super::winograd_s2`]), made block by block: `block(pieces, width, scratch, y)` for each block of
+/// `width` (n, tile, v) columns, in parallel, with `per_col` floats of scratch per column (about 1 MiB a
+/// block).
+///
+/// # Safety
+/// Each call of `block` must write, through `y`, every output whose tile lies in its `pieces`, and no other.
+pub(super) unsafe fn tiled_output(
+    t: &Tiling,
+    co: usize,
+    per_col: usize,
+    block: impl Fn(&[Run], usize, &mut [f32], Shared) + Sync,
+) -> Vec<f32> {
+    let g = &t.g;
+    let (cols, len) = (g.n * t.tiles * g.w, co * g.n * t.ho * g.w);
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let out = Shared(y.as_mut_ptr());
+    let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
+    par_gemm_blocks_of(cols, width, |j0, width| {
+        let pieces = t.pieces(j0, width);
+        with_scratch(per_col * width, |buf| block(&pieces, width, buf, out))
+    });
+    // SAFETY: every output (o, n, t, v) lies in one tile of column (n, tile, v); the blocks cover all
+    // columns, and each wrote the outputs of its columns' tiles (the caller's contract), so all `len`
+    // floats are written.
+    unsafe { y.set_len(len) };
+    y
 }
 
 /// The convolution's shape as output tiles.
@@ -400,6 +429,50 @@ pub(super) mod tests {
         };
         assert!(applies(&g), "{g:?}");
         g
+    }
+
+    /// (c, n, h, w, pad, co): a 9×1 temporal convolution's input (channels, images, frames, joints), its
+    /// padding along H and its output channels.
+    pub(in super::super) type TemporalCase = (usize, usize, usize, usize, usize, usize);
+
+    /// 9×1 convolutions for the nested and the stride-2 forms: at stride 1 from 16 output frames to several
+    /// outer tiles, a last tile barely used and one full; at stride 2 from 6 output frames (a tile partly
+    /// used) to 75, over even and odd lengths; padding none, "same" and wider; fewer channels than either
+    /// form asks for (the arithmetic does not depend on them), and enough columns for two blocks.
+    pub(in super::super) const TEMPORAL_CASES: [TemporalCase; 7] = [
+        (5, 2, 16, 7, 4, 6),
+        (3, 3, 12, 1, 4, 4),
+        (4, 1, 27, 5, 4, 3),
+        (2, 2, 28, 3, 0, 5),
+        (3, 2, 19, 25, 6, 2),
+        (6, 1, 64, 2, 4, 7),
+        (16, 2, 150, 25, 4, 16),
+    ];
+
+    /// Each of `cases` as a 9×1 convolution at `stride` along H, through `conv` and checked by
+    /// [`assert_matches_definition`], after `admit` has seen its geometry.
+    pub(in super::super) fn check_temporal(
+        cases: &[TemporalCase],
+        stride: usize,
+        seed: u64,
+        admit: fn(&Geometry2d) -> bool,
+        conv: Forward,
+    ) {
+        let mut rng = crate::rng::rng_for(seed, 0);
+        for &(c, n, h, w, pad, co) in cases {
+            let g = Geometry2d {
+                c,
+                n,
+                h,
+                w,
+                kh: 9,
+                kw: 1,
+                stride: (stride, 1),
+                pad: (pad, 0),
+            };
+            assert!(admit(&g), "{g:?}");
+            assert_matches_definition(&g, co, &mut rng, conv);
+        }
     }
 
     /// A forward convolution's signature: (geometry, Co, w, x, bias) to y.

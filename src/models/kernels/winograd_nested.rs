@@ -12,8 +12,8 @@
 //! exact sum.
 
 use super::conv2d::{Geometry2d, Run};
-use super::matmul::{gemm_single, par_gemm_blocks_of, with_scratch, Shared, View};
-use super::winograd::{output_row, transform_row, Tiling, G};
+use super::matmul::{gemm_single, Shared, View};
+use super::winograd::{output_row, tiled_output, transform_row, Tiling, G};
 
 /// Input channels (the GEMMs' reduction length) a convolution needs for the nested form. Its reductions are
 /// a third as long as [`super::winograd`]'s and its transforms twice as many; measured on a 2-core AMD Zen 2
@@ -64,39 +64,30 @@ pub(super) fn conv(
         ho,
         tiles: ho.div_ceil(9),
     };
-    let (cols, c) = (g.n * t.tiles * g.w, g.c);
+    let c = g.c;
     let v = pair_weights(w, co, c);
-    let len = co * g.n * ho * g.w;
-    let mut y: Vec<f32> = Vec::with_capacity(len);
-    let out = Shared(y.as_mut_ptr());
-    // About 1 MiB of scratch per block (five operands and 25 products per column).
+    // Five operands and 25 products per column.
     let per_col = 5 * c + 25 * co;
-    let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
-    par_gemm_blocks_of(cols, width, |j0, width| {
-        let pieces = t.pieces(j0, width);
-        with_scratch(per_col * width, |buf| {
-            let (b, m) = buf.split_at_mut(5 * c * width);
-            for p in 0..5 {
-                fill(g, x, p, &pieces, width, b);
-                for q in 0..5 {
-                    gemm_single(
-                        &mut m[(5 * p + q) * co * width..][..co * width],
-                        false,
-                        (co, width, c),
-                        View::rows(&v[(5 * p + q) * co * c..][..co * c], c),
-                        View::rows(&b[q * c * width..][..c * width], width),
-                    );
-                }
+    let block = |pieces: &[Run], width: usize, buf: &mut [f32], out: Shared| {
+        let (b, m) = buf.split_at_mut(5 * c * width);
+        for p in 0..5 {
+            fill(g, x, p, pieces, width, b);
+            for q in 0..5 {
+                gemm_single(
+                    &mut m[(5 * p + q) * co * width..][..co * width],
+                    false,
+                    (co, width, c),
+                    View::rows(&v[(5 * p + q) * co * c..][..co * c], c),
+                    View::rows(&b[q * c * width..][..c * width], width),
+                );
             }
-            // SAFETY: y has room for all Co·N·Ho·W outputs; this block writes exactly those of its own
-            // columns' outer tiles (each (n, σ, v) belongs to one block), nothing else writes them.
-            unsafe { write(g, ho, co, width, &pieces, m, bias, out) };
-        })
-    });
-    // SAFETY: every output (o, n, t, v) lies in outer tile σ = t / 9 of column (n, σ, v), and the blocks
-    // cover all columns, so every one of the `len` floats was written above.
-    unsafe { y.set_len(len) };
-    y
+        }
+        // SAFETY: y has room for all Co·N·Ho·W outputs; this block writes exactly those of its own
+        // columns' outer tiles (each (n, σ, v) belongs to one block), nothing else writes them.
+        unsafe { write(g, ho, co, width, pieces, m, bias, out) };
+    };
+    // SAFETY: each block writes exactly the outputs of its own columns' outer tiles (`write`).
+    unsafe { tiled_output(&t, co, per_col, block) }
 }
 
 /// The five operands E_pp' (p' = 0..5, each C × width, row c) of point p over the block's columns. Per run
@@ -208,29 +199,18 @@ unsafe fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::kernels::winograd::tests::{assert_matches_definition, same_width};
+    use crate::models::kernels::winograd::tests::{check_temporal, TEMPORAL_CASES};
 
-    /// (c, n, h, w, pad, co): outputs from just long enough to several outer tiles, a last tile barely used
-    /// and one full, padding none, "same" and wider; fewer channels than [`applies`] asks for (the
-    /// arithmetic does not depend on them), and enough columns for two blocks.
-    const CASES: [(usize, usize, usize, usize, usize, usize); 7] = [
-        (5, 2, 16, 7, 4, 6),
-        (3, 3, 12, 1, 4, 4),
-        (4, 1, 27, 5, 4, 3),
-        (2, 2, 28, 3, 0, 5),
-        (3, 2, 19, 25, 6, 2),
-        (6, 1, 64, 2, 4, 7),
-        (16, 2, 150, 25, 4, 16),
-    ];
-
-    /// Every output of the [`CASES`] within a few f32 ulps of the exact sum.
+    /// Every output of the shared cases at stride 1 within a few f32 ulps of the exact sum.
     #[test]
     fn matches_the_direct_convolution() {
-        let mut rng = crate::rng::rng_for(7, 0);
-        for (c, n, h, w, pad, co) in CASES {
-            let g = same_width((c, n, h, w), (9, 1), pad);
-            assert!(g.out_hw().0 >= MIN_ROWS, "{g:?}");
-            assert_matches_definition(&g, co, &mut rng, conv);
-        }
+        let admitted = |g: &Geometry2d| {
+            super::super::winograd::applies(g)
+                && applies(&Geometry2d {
+                    c: MIN_CHANNELS,
+                    ..*g
+                })
+        };
+        check_temporal(&TEMPORAL_CASES, 1, 7, admitted, conv);
     }
 }

@@ -14,8 +14,8 @@
 //! against the exact sum. Only the forward: the input gradient of a stride-2 convolution stays direct.
 
 use super::conv2d::{Geometry2d, Run};
-use super::matmul::{gemm_single, par_gemm_blocks_of, with_scratch, Shared, View};
-use super::winograd::Tiling;
+use super::matmul::{gemm_single, Shared, View};
+use super::winograd::{tiled_output, Tiling};
 
 /// G: row p turns the five (paired) taps into point p's weight: the taps' polynomial at the point (its
 /// leading coefficient at ∞).
@@ -168,37 +168,28 @@ pub(super) fn conv(
         ho,
         tiles: ho.div_ceil(4),
     };
-    let (cols, k) = (g.n * t.tiles * g.w, 2 * g.c);
+    let k = 2 * g.c;
     let u = point_weights(w, co, g.c);
-    let len = co * g.n * ho * g.w;
-    let mut y: Vec<f32> = Vec::with_capacity(len);
-    let out = Shared(y.as_mut_ptr());
-    // About 1 MiB of scratch per block (one point's operand and the eight products per column).
+    // One point's operand and the eight products per column.
     let per_col = k + 8 * co;
-    let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
-    par_gemm_blocks_of(cols, width, |j0, width| {
-        let pieces = t.pieces(j0, width);
-        with_scratch(per_col * width, |buf| {
-            let (b, m) = buf.split_at_mut(k * width);
-            for p in 0..8 {
-                fill(g, x, p, &pieces, width, b);
-                gemm_single(
-                    &mut m[p * co * width..][..co * width],
-                    false,
-                    (co, width, k),
-                    View::rows(&u[p * co * k..][..co * k], k),
-                    View::rows(b, width),
-                );
-            }
-            // SAFETY: y has room for all Co·N·Ho·W outputs; this block writes exactly those of its own
-            // columns' tiles (each (n, τ, v) belongs to one block), nothing else writes them.
-            unsafe { write(g, ho, co, width, &pieces, m, bias, out) };
-        })
-    });
-    // SAFETY: every output (o, n, t, v) lies in tile τ = t / 4 of column (n, τ, v), and the blocks cover all
-    // columns, so every one of the `len` floats was written above.
-    unsafe { y.set_len(len) };
-    y
+    let block = |pieces: &[Run], width: usize, buf: &mut [f32], out: Shared| {
+        let (b, m) = buf.split_at_mut(k * width);
+        for p in 0..8 {
+            fill(g, x, p, pieces, width, b);
+            gemm_single(
+                &mut m[p * co * width..][..co * width],
+                false,
+                (co, width, k),
+                View::rows(&u[p * co * k..][..co * k], k),
+                View::rows(b, width),
+            );
+        }
+        // SAFETY: y has room for all Co·N·Ho·W outputs; this block writes exactly those of its own
+        // columns' tiles (each (n, τ, v) belongs to one block), nothing else writes them.
+        unsafe { write(g, ho, co, width, pieces, m, bias, out) };
+    };
+    // SAFETY: each block writes exactly the outputs of its own columns' tiles (`write`).
+    unsafe { tiled_output(&t, co, per_col, block) }
 }
 
 /// Point p's operand (2·C × width, row 2c + φ): D_p over the block's columns. Per run of columns within one
@@ -285,37 +276,19 @@ unsafe fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::kernels::winograd::tests::assert_matches_definition;
+    use crate::models::kernels::winograd::tests::{check_temporal, TEMPORAL_CASES};
 
-    /// (c, n, h, w, pad, co): outputs of one tile to several, the last one partly used, even and odd input
-    /// lengths, padding none, the ST-GCN's 4 and wider; fewer channels than [`applies`] asks for (the
-    /// arithmetic does not depend on them), and enough columns for two blocks.
-    const CASES: [(usize, usize, usize, usize, usize, usize); 7] = [
-        (5, 2, 16, 7, 4, 6),
-        (3, 3, 9, 1, 0, 4),
-        (4, 1, 27, 5, 4, 3),
-        (2, 2, 30, 3, 0, 5),
-        (3, 2, 19, 25, 6, 2),
-        (6, 1, 64, 2, 4, 7),
-        (16, 2, 128, 25, 4, 16),
-    ];
-
-    /// Every output of the [`CASES`] within a few f32 ulps of the exact sum.
+    /// Every output of the shared cases at stride 2, and of one whose single tile is partly used, within a
+    /// few f32 ulps of the exact sum.
     #[test]
     fn matches_the_direct_convolution() {
-        let mut rng = crate::rng::rng_for(11, 0);
-        for (c, n, h, w, pad, co) in CASES {
-            let g = Geometry2d {
-                c,
-                n,
-                h,
-                w,
-                kh: 9,
-                kw: 1,
-                stride: (2, 1),
-                pad: (pad, 0),
-            };
-            assert_matches_definition(&g, co, &mut rng, conv);
-        }
+        let any_channels = |g: &Geometry2d| {
+            applies(&Geometry2d {
+                c: MIN_CHANNELS,
+                ..*g
+            })
+        };
+        check_temporal(&TEMPORAL_CASES, 2, 11, any_channels, conv);
+        check_temporal(&[(3, 3, 9, 1, 0, 4)], 2, 12, any_channels, conv);
     }
 }
