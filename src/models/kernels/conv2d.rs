@@ -11,7 +11,7 @@
 //! gradients go through [`super::winograd`] and [`super::winograd_grad`], with 5/9 of the multiply-adds (the
 //! forward and input gradient with 128 or more channels in, 25/81), as do stride-1 3×3 convolutions on inputs
 //! at least 28 wide (a ResNet's early stages). At stride 2 with 128 or more channels in, the temporal
-//! convolution's forward goes through [`super::winograd_s2`] (16/36 of the multiply-adds).
+//! convolution's forward and input gradient go through [`super::winograd_s2`] (16/36 of the multiply-adds).
 
 use super::contiguous_f32;
 use super::matmul::{
@@ -564,7 +564,10 @@ impl CustomOp2 for Conv2dGradInput {
         let dy = contiguous_f32(ds, dl, "conv2d backward")?;
         let w = contiguous_f32(ws, wl, "conv2d backward")?;
         let co = dy.len() / p.max(1);
-        let winograd = super::winograd_grad::input_grad(&g, co, w, dy);
+        let winograd = match super::winograd_s2::applies(&g) {
+            true => Some(super::winograd_s2::input_grad(&g, co, w, dy)),
+            false => super::winograd_grad::input_grad(&g, co, w, dy),
+        };
         let (wt, dy) = (View::transposed(w, k), View::rows(dy, p));
         let dx = if let Some(dx) = winograd {
             dx

@@ -158,21 +158,22 @@ pub(super) fn output_row(r: usize, bias: f32, m: &[&[f32]; 5], dst: &mut [f32]) 
     }
 }
 
-/// The Co·N·Ho·W outputs of a form that works in output tiles ([`super::winograd_nested`],
+/// The `len` outputs of a form that works in output tiles ([`super::winograd_nested`],
 /// [`super::winograd_s2`]), made block by block: `block(pieces, width, scratch, y)` for each block of
 /// `width` (n, tile, v) columns, in parallel, with `per_col` floats of scratch per column (about 1 MiB a
 /// block).
 ///
 /// # Safety
-/// Each call of `block` must write, through `y`, every output whose tile lies in its `pieces`, and no other.
+/// Each call of `block` must write, through `y`, every output whose tile lies in its `pieces`, and no other;
+/// every one of the `len` outputs must lie in some tile.
 pub(super) unsafe fn tiled_output(
     t: &Tiling,
-    co: usize,
+    len: usize,
     per_col: usize,
     block: impl Fn(&[Run], usize, &mut [f32], Shared) + Sync,
 ) -> Vec<f32> {
     let g = &t.g;
-    let (cols, len) = (g.n * t.tiles * g.w, co * g.n * t.ho * g.w);
+    let cols = g.n * t.tiles * g.w;
     let mut y: Vec<f32> = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
     let width = ((1 << 18) / per_col).clamp(64, 512).next_multiple_of(64);
@@ -180,9 +181,8 @@ pub(super) unsafe fn tiled_output(
         let pieces = t.pieces(j0, width);
         with_scratch(per_col * width, |buf| block(&pieces, width, buf, out))
     });
-    // SAFETY: every output (o, n, t, v) lies in one tile of column (n, tile, v); the blocks cover all
-    // columns, and each wrote the outputs of its columns' tiles (the caller's contract), so all `len`
-    // floats are written.
+    // SAFETY: every output lies in some tile (the caller's contract); the blocks cover all columns, and
+    // each wrote the outputs of its columns' tiles, so all `len` floats are written.
     unsafe { y.set_len(len) };
     y
 }

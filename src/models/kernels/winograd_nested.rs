@@ -87,7 +87,7 @@ pub(super) fn conv(
         unsafe { write(g, ho, co, width, pieces, m, bias, out) };
     };
     // SAFETY: each block writes exactly the outputs of its own columns' outer tiles (`write`).
-    unsafe { tiled_output(&t, co, per_col, block) }
+    unsafe { tiled_output(&t, co * g.n * ho * g.w, per_col, block) }
 }
 
 /// The five operands E_pp' (p' = 0..5, each C × width, row c) of point p over the block's columns. Per run
