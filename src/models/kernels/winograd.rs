@@ -459,20 +459,46 @@ pub(super) mod tests {
         conv: Forward,
     ) {
         let mut rng = crate::rng::rng_for(seed, 0);
-        for &(c, n, h, w, pad, co) in cases {
-            let g = Geometry2d {
-                c,
-                n,
-                h,
-                w,
-                kh: 9,
-                kw: 1,
-                stride: (stride, 1),
-                pad: (pad, 0),
-            };
+        for &case in cases {
+            let g = temporal(case, stride);
             assert!(admit(&g), "{g:?}");
-            assert_matches_definition(&g, co, &mut rng, conv);
+            assert_matches_definition(&g, case.5, &mut rng, conv);
         }
+    }
+
+    /// The 9×1 convolution at `stride` along H of a [`TemporalCase`] (its Co aside).
+    pub(in super::super) fn temporal(
+        (c, n, h, w, pad, _): TemporalCase,
+        stride: usize,
+    ) -> Geometry2d {
+        Geometry2d {
+            c,
+            n,
+            h,
+            w,
+            kh: 9,
+            kw: 1,
+            stride: (stride, 1),
+            pad: (pad, 0),
+        }
+    }
+
+    /// `len` values drawn uniformly from [−1, 1].
+    pub(in super::super) fn draw(rng: &mut rand::rngs::StdRng, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|_| crate::rng::uniform(rng, -1.0, 1.0))
+            .collect()
+    }
+
+    /// Every element of `got` within `bound` of the exact `want`.
+    pub(in super::super) fn assert_close(g: &Geometry2d, got: &[f32], want: &[f64], bound: f64) {
+        assert_eq!(got.len(), want.len(), "{g:?}");
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(&a, &e)| (a as f64 - e).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < bound, "{g:?}: off by {worst}");
     }
 
     /// A forward convolution's signature: (geometry, Co, w, x, bias) to y.
@@ -487,13 +513,12 @@ pub(super) mod tests {
         rng: &mut rand::rngs::StdRng,
         conv: Forward,
     ) {
-        let mut draw = |len: usize| -> Vec<f32> {
-            (0..len)
-                .map(|_| crate::rng::uniform(rng, -1.0, 1.0))
-                .collect()
-        };
         let (c, taps) = (g.c, g.kh * g.kw);
-        let (x, wt, b) = (draw(c * g.n * g.h * g.w), draw(co * c * taps), draw(co));
+        let (x, wt, b) = (
+            draw(rng, c * g.n * g.h * g.w),
+            draw(rng, co * c * taps),
+            draw(rng, co),
+        );
         let got = conv(g, co, &wt, &x, Some(&b));
         let plane = g.n * g.out_hw().0 * g.w;
         let mut want: Vec<f64> = b
@@ -503,13 +528,7 @@ pub(super) mod tests {
         for (iw, iy, ix) in terms(g, co) {
             want[iy] += wt[iw] as f64 * x[ix] as f64;
         }
-        assert_eq!(got.len(), want.len());
-        let worst = got
-            .iter()
-            .zip(&want)
-            .map(|(&a, &e)| (a as f64 - e).abs())
-            .fold(0.0, f64::max);
-        assert!(worst < 2e-5 * (c * taps) as f64, "{g:?}: off by {worst}");
+        assert_close(g, &got, &want, 2e-5 * (c * taps) as f64);
     }
 
     /// Every output of the [`GEOMETRIES`] within a few f32 ulps of the exact sum.

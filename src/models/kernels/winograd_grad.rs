@@ -163,7 +163,7 @@ fn fill_dy(
 mod tests {
     use super::*;
 
-    use crate::models::kernels::winograd::tests::{same_width, terms, GEOMETRIES};
+    use crate::models::kernels::winograd::tests::{draw, same_width, terms, GEOMETRIES};
 
     /// `each(g, co, ∂L/∂y, x, w)` for the forward's test geometries and one whose weight gradient has two
     /// blocks of columns, in two of the [`PARTS`], with values drawn uniformly from [−1, 1].
@@ -173,15 +173,10 @@ mod tests {
         for (c, n, h, w, kh, kw, pad, co) in GEOMETRIES.into_iter().chain(more) {
             let g = same_width((c, n, h, w), (kh, kw), pad);
             let ho = g.out_hw().0;
-            let mut draw = |len: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))
-                    .collect()
-            };
             let (dy, x, wt) = (
-                draw(co * n * ho * w),
-                draw(c * n * h * w),
-                draw(co * c * kh * kw),
+                draw(&mut rng, co * n * ho * w),
+                draw(&mut rng, c * n * h * w),
+                draw(&mut rng, co * c * kh * kw),
             );
             each(&g, co, &dy, &x, &wt);
         }

@@ -316,23 +316,10 @@ unsafe fn write(
 mod tests {
     use super::*;
     use crate::models::kernels::winograd::tests::{
-        check_temporal, terms, TemporalCase, TEMPORAL_CASES,
+        assert_close, check_temporal, draw, temporal, terms, TemporalCase, TEMPORAL_CASES,
     };
 
     const ONE_TILE: [TemporalCase; 1] = [(3, 3, 9, 1, 0, 4)];
-
-    fn stride_2((c, n, h, w, pad, _): TemporalCase) -> Geometry2d {
-        Geometry2d {
-            c,
-            n,
-            h,
-            w,
-            kh: 9,
-            kw: 1,
-            stride: (2, 1),
-            pad: (pad, 0),
-        }
-    }
 
     /// Every output of the shared cases at stride 2, and of one whose single tile is partly used, within a
     /// few f32 ulps of the exact sum.
@@ -355,25 +342,15 @@ mod tests {
     fn the_input_gradient_matches_its_definition() {
         let mut rng = crate::rng::rng_for(13, 0);
         for case in TEMPORAL_CASES.into_iter().chain(ONE_TILE) {
-            let (g, co) = (stride_2(case), case.5);
-            let mut draw = |len: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|_| crate::rng::uniform(&mut rng, -1.0, 1.0))
-                    .collect()
-            };
-            let (dy, wt) = (draw(co * g.n * g.out_hw().0 * g.w), draw(co * g.c * 9));
+            let (g, co) = (temporal(case, 2), case.5);
+            let dy = draw(&mut rng, co * g.n * g.out_hw().0 * g.w);
+            let wt = draw(&mut rng, co * g.c * 9);
             let mut want = vec![0f64; g.c * g.n * g.h * g.w];
             for (iw, iy, ix) in terms(&g, co) {
                 want[ix] += wt[iw] as f64 * dy[iy] as f64;
             }
             let got = input_grad(&g, co, &wt, &dy);
-            assert_eq!(got.len(), want.len(), "{g:?}");
-            let worst = got
-                .iter()
-                .zip(&want)
-                .map(|(&a, &e)| (a as f64 - e).abs())
-                .fold(0.0, f64::max);
-            assert!(worst < 2e-5 * (co * 9) as f64, "{g:?}: off by {worst}");
+            assert_close(&g, &got, &want, 2e-5 * (co * 9) as f64);
         }
     }
 }
